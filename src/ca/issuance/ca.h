@@ -1,0 +1,49 @@
+/* The CA's key material and certificate issuance.
+ * First start creates root (P-384), intermediate (P-256 or RSA) and the HTTPS listener
+ * certificate in the data directory; later starts load them. */
+#ifndef COBBLE_CA_H
+#define COBBLE_CA_H
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ca_config {
+	const char *data_dir;          /* root.pem, root.key, intermediate.pem, intermediate.key, tls.pem, tls.key */
+	const char *intermediate_key;  /* "ec256" (default), "ec384", "rsa2048", "rsa3072", "rsa4096" */
+	const char *root_cn;           /* default "Cobble Root CA" */
+	const char *intermediate_cn;   /* default "Cobble Intermediate CA" */
+	const char *tls_names;         /* comma list for the listener cert; default "localhost,127.0.0.1" */
+	const char *base_url;          /* e.g. https://127.0.0.1:14000: AIA caIssuers is base_url/ca/intermediate.der */
+	const char *crl_url;           /* CRL distribution point URL prefix; default base_url/crl */
+	const char *alt_chain_file;    /* optional PEM: extra chain served as rel="alternate" */
+	int validity_days;             /* leaf lifetime, default 90 */
+};
+
+struct ca;
+/* Creates or loads everything under cfg->data_dir. -1 with a one-line reason in err. */
+int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errlen);
+void ca_free(struct ca *ca);
+
+const char *ca_tls_cert_path(const struct ca *ca);
+const char *ca_tls_key_path(const struct ca *ca);
+/* PEM of the chain above a leaf: intermediate (index 0), or alternate chains (index >= 1).
+ * NULL when index is out of range. */
+const char *ca_chain_pem(const struct ca *ca, int index);
+int ca_chain_count(const struct ca *ca);
+/* DER of the intermediate certificate (served at /ca/intermediate.der). */
+const unsigned char *ca_intermediate_der(const struct ca *ca, size_t *len);
+
+/* A fresh serial: 16 bytes from the CSPRNG, top bit cleared so it stays positive, first byte
+ * non-zero; hex into out (33 bytes). */
+int ca_new_serial(char *out);
+/* Issues a leaf for the CSR's public key: the given DNS names as SANs (the first as CN),
+ * serial (hex), not_before/not_after (unix seconds; 0 = now / now + validity). KU
+ * digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth, basicConstraints
+ * CA:FALSE critical, SKI/AKI, AIA caIssuers, CRLDP, policy 2.23.140.1.2.1.
+ * Returns DER in *der (OPENSSL_free) or -1 with err. */
+int ca_issue(struct ca *ca, X509_REQ *csr, const char *const *names, size_t nnames,
+             const char *serial_hex, int64_t not_before, int64_t not_after,
+             unsigned char **der, size_t *der_len, int64_t *nb_out, int64_t *na_out,
+             char *err, size_t errlen);
+
+#endif

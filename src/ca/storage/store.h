@@ -1,0 +1,153 @@
+/* The storage interface: the only way the rest of cobbled touches persistent data.
+ * One backend per file (sqlite.c now, postgres.c later); callers never see SQL. */
+#ifndef COBBLE_STORE_H
+#define COBBLE_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Return codes. Every function returns one of these (0 on success). */
+enum {
+	STORE_OK = 0,
+	STORE_NOTFOUND = -1, /* no such row */
+	STORE_CONFLICT = -2, /* unique violation, or a compare-and-set whose "from" did not match */
+	STORE_ERR = -3,      /* backend failure; logged by the backend */
+};
+
+#define STORE_ID_MAX 48      /* ids are rand_id() strings (22 chars) or serial hex (<= 40) */
+#define STORE_STATUS_MAX 16
+#define STORE_TOKEN_MAX 64
+
+/* A handle is used by one thread at a time; each thread opens its own. Handles opened on
+ * the same spec share the database (and, for SQLite, the process-wide redeemed-nonce set). */
+struct store;
+
+/* spec: "sqlite:/path/to/cobble.db" (a bare path means sqlite too). Creates the database
+ * if needed and applies migrations. On failure returns STORE_ERR and writes a one-line
+ * reason into err. */
+int store_open(const char *spec, struct store **out, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/* ---- accounts (RFC 8555 §7.1.2) ---- */
+struct store_account {
+	char id[STORE_ID_MAX];
+	char thumbprint[64];       /* RFC 7638 thumbprint of the key: unique */
+	char *jwk;                 /* JSON text of the public JWK */
+	char *contact;             /* JSON array text, e.g. ["mailto:a@b"], or "[]" */
+	char status[STORE_STATUS_MAX]; /* valid | deactivated | revoked */
+	int tos_agreed;
+	int64_t created_at;        /* unix seconds */
+};
+void store_account_clear(struct store_account *a); /* frees the heap members */
+int store_account_insert(struct store *s, const struct store_account *a); /* CONFLICT on thumbprint */
+int store_account_get(struct store *s, const char *id, struct store_account *out);
+int store_account_by_thumbprint(struct store *s, const char *thumbprint, struct store_account *out);
+/* Updates contact, status, jwk and thumbprint of the row with a->id. CONFLICT on thumbprint. */
+int store_account_update(struct store *s, const struct store_account *a);
+
+/* ---- challenges and authorizations (RFC 8555 §7.1.4, §7.1.5) ---- */
+struct store_challenge {
+	char id[STORE_ID_MAX];
+	char authz_id[STORE_ID_MAX];
+	char type[16];                 /* http-01 | dns-01 | tls-alpn-01 */
+	char token[STORE_TOKEN_MAX];
+	char status[STORE_STATUS_MAX]; /* pending | processing | valid | invalid */
+	int64_t validated_at;          /* 0 if not validated */
+	char *error;                   /* problem JSON text or NULL */
+	char *record;                  /* validationRecord JSON array text or NULL */
+};
+
+struct store_authz {
+	char id[STORE_ID_MAX];
+	char account_id[STORE_ID_MAX];
+	char ident_type[8];            /* dns (ip later) */
+	char ident_value[256];
+	int wildcard;
+	char status[STORE_STATUS_MAX]; /* pending | valid | invalid | deactivated | revoked (expired is computed) */
+	int64_t expires;
+	int64_t created_at;
+	size_t nchall;
+	struct store_challenge *chall; /* nchall entries */
+};
+void store_authz_clear(struct store_authz *a);
+void store_challenge_clear(struct store_challenge *c);
+/* Loads an authorization with its challenges. */
+int store_authz_get(struct store *s, const char *id, struct store_authz *out);
+/* Loads a challenge; if authz_out is non-NULL also its authorization (with all challenges). */
+int store_challenge_get(struct store *s, const char *id, struct store_challenge *out,
+                        struct store_authz *authz_out);
+/* Compare-and-set of an authorization's status (deactivation, §7.5.2). */
+int store_authz_set_status(struct store *s, const char *id, const char *from, const char *to);
+/* Moves a pending challenge of a pending authorization to processing (§7.5.1).
+ * CONFLICT if the challenge or authorization is no longer pending. */
+int store_challenge_start(struct store *s, const char *chall_id);
+/* Records a validation result: the challenge becomes valid or invalid, with error and
+ * record (either may be NULL), and its authorization becomes valid or invalid with it.
+ * Other challenges of the authorization are left as they are. CONFLICT if the challenge
+ * is not processing. */
+int store_challenge_finish(struct store *s, const char *chall_id, int valid, const char *error_json,
+                           const char *record_json, int64_t now);
+/* Ids of challenges left in processing (to requeue after a restart). *ids is a malloc'd
+ * array of n ids (free it with free()). */
+int store_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n);
+
+/* ---- orders (RFC 8555 §7.1.3) ---- */
+struct store_order {
+	char id[STORE_ID_MAX];
+	char account_id[STORE_ID_MAX];
+	/* Stored status: pending | processing | valid | invalid. "ready" is not stored; it is
+	 * derived by the caller from the authorizations (all valid, order still pending). */
+	char status[STORE_STATUS_MAX];
+	int64_t expires;
+	int64_t created_at;
+	int64_t not_before;        /* 0 if absent */
+	int64_t not_after;         /* 0 if absent */
+	char *identifiers;         /* JSON array text [{"type":"dns","value":"..."}] */
+	char *error;               /* problem JSON text or NULL */
+	char cert_serial[STORE_ID_MAX]; /* "" until issued */
+	size_t nauthz;
+	char (*authz_ids)[STORE_ID_MAX]; /* nauthz ids, in identifier order */
+};
+void store_order_clear(struct store_order *o);
+/* In one transaction: inserts the new authorizations (with their challenges), the order, and
+ * links the order to o->authz_ids (which may name both new and existing authorizations). */
+int store_order_insert(struct store *s, const struct store_order *o,
+                       const struct store_authz *new_authzs, size_t nnew);
+int store_order_get(struct store *s, const char *id, struct store_order *out);
+/* Order ids of an account, newest first, at most limit, starting after offset. */
+int store_order_list(struct store *s, const char *account_id, size_t offset, size_t limit,
+                     char (**ids)[STORE_ID_MAX], size_t *n);
+/* Compare-and-set of an order's status; error_json (may be NULL) is stored with it. */
+int store_order_set_status(struct store *s, const char *id, const char *from, const char *to,
+                           const char *error_json);
+
+/* ---- certificates ---- */
+struct store_cert {
+	char serial[STORE_ID_MAX];  /* lower-case hex, no leading zeros stripped: as reserved */
+	char account_id[STORE_ID_MAX];
+	char order_id[STORE_ID_MAX];
+	unsigned char *der;         /* leaf certificate DER */
+	size_t der_len;
+	int64_t issued_at, not_before, not_after;
+	int64_t revoked_at;         /* 0 if not revoked */
+	int revoked_reason;         /* CRLReason, meaningful if revoked_at */
+};
+void store_cert_clear(struct store_cert *c);
+/* Durably reserves a serial for an order before signing (nothing issued is ever lost).
+ * CONFLICT if the serial exists. */
+int store_serial_reserve(struct store *s, const char *serial, const char *order_id, int64_t now);
+/* In one transaction: stores the certificate and moves its order processing -> valid with
+ * cert_serial set. CONFLICT if the order is not processing. */
+int store_cert_insert_for_order(struct store *s, const struct store_cert *c);
+int store_cert_get(struct store *s, const char *serial, struct store_cert *out);
+
+/* ---- nonces (design.md §4) ---- */
+/* Redeems a nonce id once: OK the first time, CONFLICT on every later call from any handle.
+ * expires lets the backend forget ids that could no longer verify anyway. */
+int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
+                       int64_t now);
+
+/* ---- key/value metadata (CA-wide counters, schema version) ---- */
+int store_meta_get(struct store *s, const char *key, char *out, size_t outlen);
+int store_meta_set(struct store *s, const char *key, const char *value);
+
+#endif

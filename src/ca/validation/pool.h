@@ -1,0 +1,24 @@
+/* The validation worker pool: challenges are validated here, never on the request path.
+ * Workers write results through their own store handle. */
+#ifndef COBBLE_POOL_H
+#define COBBLE_POOL_H
+#include "http01.h"
+#include "resolver.h"
+#include "storage/store.h"
+
+struct va_pool;
+/* Starts nworkers threads, each with its own store handle opened from store_spec. The
+ * resolver is shared (borrowed). Requeues challenges left in processing by an earlier run.
+ * -1 with err on failure. */
+int va_pool_start(const struct va_settings *set, struct resolver *r, const char *store_spec,
+                  int nworkers, struct va_pool **out, char *err, size_t errlen);
+/* Queues validation of a challenge that store_challenge_start() moved to processing.
+ * The worker loads the challenge, its authorization and account (for the key authorization:
+ * token "." thumbprint, RFC 8555 §8.1) and records the result with store_challenge_finish().
+ * Non-blocking; -1 if the queue is full (the caller answers with a retryable problem). */
+int va_pool_submit(struct va_pool *p, const char *chall_id);
+/* Stops accepting, finishes or abandons queued work (abandoned challenges stay processing
+ * and are requeued at next start), joins the threads. */
+void va_pool_stop(struct va_pool *p);
+
+#endif

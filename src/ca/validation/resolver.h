@@ -1,0 +1,21 @@
+/* The CA's own DNS resolver (libunbound): A/AAAA now, TXT and CAA for later checks.
+ * Forwards to a configured server (tests) or resolves recursively, validating DNSSEC. */
+#ifndef COBBLE_RESOLVER_H
+#define COBBLE_RESOLVER_H
+#include <stddef.h>
+#include "problem.h"
+
+#define RESOLVER_MAX_ADDRS 16
+#define RESOLVER_ADDR_LEN 46 /* INET6_ADDRSTRLEN */
+
+struct resolver;
+/* forwarder: "HOST:PORT" or "HOST" (port 53), or NULL to recurse from the root with
+ * Debian's trust anchor. -1 with err on failure. Thread-safe after creation. */
+int resolver_new(const char *forwarder, int timeout_ms, struct resolver **out, char *err, size_t errlen);
+void resolver_free(struct resolver *r);
+/* Resolves name's AAAA and A records (IPv6 first). On success *n >= 1 addresses in text form.
+ * Failure: -1 with *prob of type "dns" (NXDOMAIN, SERVFAIL, timeout, no records, bogus DNSSEC). */
+int resolver_addrs(struct resolver *r, const char *name, char addrs[][RESOLVER_ADDR_LEN], size_t max,
+                   size_t *n, struct problem **prob);
+
+#endif

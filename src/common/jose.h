@@ -1,0 +1,69 @@
+/* JWS and JWK for ACME (RFC 7515, 7517, 7518, 7638; RFC 8555 §6.2).
+ * Parsing of flattened JWS with ACME's header rules, verification, thumbprints, and signing. */
+#ifndef COBBLE_JOSE_H
+#define COBBLE_JOSE_H
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stddef.h>
+#include "problem.h"
+
+/* Caps on untrusted input. */
+#define JWS_MAX_BYTES (64 * 1024)
+#define JOSE_MAX_JSON_DEPTH 16
+
+/* Algorithms ACME accepts (RFC 8555 §6.2: MUST NOT be "none" or a MAC). */
+enum jws_alg { JWS_ALG_RS256 = 1, JWS_ALG_ES256, JWS_ALG_ES384, JWS_ALG_ES512, JWS_ALG_PS256, JWS_ALG_EDDSA };
+
+struct jws {
+	json_t *header;        /* decoded protected header */
+	enum jws_alg alg;
+	const char *alg_name;  /* points into header */
+	const char *nonce;     /* points into header; never NULL after a successful parse */
+	const char *url;       /* points into header; never NULL after a successful parse */
+	const char *kid;       /* points into header; exactly one of kid and jwk is set */
+	json_t *jwk;           /* borrowed from header */
+	unsigned char *payload; /* decoded payload, NUL-terminated; payload_len 0 for POST-as-GET */
+	size_t payload_len;
+	char *signing_input;   /* ASCII(protected "." payload), as signed */
+	unsigned char *sig;    /* decoded signature */
+	size_t sig_len;
+};
+
+/* Parses a flattened JSON JWS (RFC 7515 §7.2.2) of at most JWS_MAX_BYTES.
+ * Checks the ACME header rules (§6.2): alg allowed (else badSignatureAlgorithm), exactly one
+ * of jwk/kid, nonce and url present (nonce is checked for syntax only: b64url, non-empty).
+ * No "header" (unprotected) member. On failure returns -1 and sets *prob (malformed,
+ * badSignatureAlgorithm, badNonce). */
+int jws_parse(const char *body, size_t len, struct jws **out, struct problem **prob);
+void jws_free(struct jws *j);
+
+/* Verifies j's signature with key (whose type must match alg). 0 ok; -1 with *prob
+ * (malformed "JWS verification error" / badSignatureAlgorithm on key/alg mismatch). */
+int jws_verify(const struct jws *j, EVP_PKEY *key, struct problem **prob);
+
+/* Public key from a JWK, applying ACME's account key policy: RSA 2048..4096 bits with
+ * e >= 3 odd, EC P-256 / P-384 (P-521 too). -1 with *prob (badPublicKey / malformed). */
+EVP_PKEY *jwk_to_pkey(const json_t *jwk, struct problem **prob);
+/* Public JWK for key (kty, crv/x/y or n/e only). NULL on unsupported key. */
+json_t *jwk_from_pkey(EVP_PKEY *key);
+/* RFC 7638 thumbprint: base64url(SHA-256(canonical JWK)) into out (44 bytes incl NUL). */
+int jwk_thumbprint(const json_t *jwk, char *out);
+/* Same, of a key's public half. */
+int jwk_thumbprint_pkey(EVP_PKEY *key, char *out);
+
+/* The alg a key signs with: ES256 for P-256, ES384 for P-384, ES512 for P-521, RS256 for RSA. */
+const char *jws_alg_for_key(EVP_PKEY *key);
+/* Signs payload (NULL or "" means empty payload, POST-as-GET) as a flattened JWS.
+ * The protected header is alg (from the key) plus the members of extra_header
+ * (nonce, url, and kid or jwk; the caller decides). Returns a malloc'd JSON string. */
+char *jws_sign(EVP_PKEY *key, const json_t *extra_header, const char *payload);
+/* Same with HMAC-SHA256 (for External Account Binding, RFC 8555 §7.3.4); alg HS256.
+ * Verification of HS256 is not offered: the server never accepts a MAC on a request. */
+char *jws_sign_hs256(const unsigned char *mac_key, size_t key_len, const json_t *header,
+                     const char *payload);
+
+/* Parse JSON with a nesting cap (rejects deeper than JOSE_MAX_JSON_DEPTH). NULL on error;
+ * err (if non-NULL, size errlen) gets a one-line reason. */
+json_t *jose_json_loadb(const char *buf, size_t len, char *err, size_t errlen);
+
+#endif
