@@ -1,1 +1,156 @@
-int main(void) { return 0; }
+/* cobbled: the CA server. Parses flags and config, creates or loads the CA in the data
+ * directory, opens storage, starts validation workers and the HTTPS front end. */
+#include "api/api.h"
+#include "config.h"
+#include "fileio.h"
+#include "issuance/ca.h"
+#include "log.h"
+#include "storage/store.h"
+#include "validation/pool.h"
+#include "validation/resolver.h"
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("received signal %d, shutting down", (int)sig);
+	event_base_loopexit(arg, NULL);
+}
+
+static int check_data_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "data dir %s: %s", dir, strerror(errno));
+			return -1;
+		}
+		if (file_mkdirs(dir, 0700) != 0) {
+			snprintf(err, errlen, "cannot create data dir %s: %s", dir, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "data dir %s is not a directory", dir);
+		return -1;
+	}
+	if (access(dir, R_OK | W_OK | X_OK) != 0) {
+		snprintf(err, errlen, "data dir %s is not readable and writable: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct api a;
+	struct ca *ca = NULL;
+	struct resolver *res = NULL;
+	struct va_pool *pool = NULL;
+	struct event *sigs[2] = {NULL, NULL};
+	char err[512] = "";
+	int rc = 1;
+
+	memset(&a, 0, sizeof a);
+	signal(SIGPIPE, SIG_IGN);
+	config_defaults(&cfg);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--verbose") == 0)
+			log_set_level(LOG_LVL_DEBUG);
+	int r = config_load(&cfg, argc, argv, err, sizeof err);
+	if (r == 1) {
+		config_free(&cfg);
+		return 0;
+	}
+	if (r != 0) {
+		fprintf(stderr, "cobbled: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
+	if (check_data_dir(cfg.data_dir, err, sizeof err))
+		goto out;
+
+	char crl_url[600];
+	snprintf(crl_url, sizeof crl_url, "%s/crl", cfg.base_url);
+	struct ca_config cc = {
+	    .data_dir = cfg.data_dir,
+	    .intermediate_key = cfg.intermediate_key,
+	    .base_url = cfg.base_url,
+	    .crl_url = crl_url,
+	    .alt_chain_file = cfg.alt_chain_file,
+	    .validity_days = cfg.validity_days,
+	};
+	if (ca_open(&cc, &ca, err, sizeof err))
+		goto out;
+	if (store_open(cfg.database, &a.store, err, sizeof err) != STORE_OK)
+		goto out;
+	char keyfile[PATH_MAX];
+	snprintf(keyfile, sizeof keyfile, "%s/nonce.key", cfg.data_dir);
+	a.nonces = nonce_ctx_new(keyfile, err, sizeof err);
+	if (!a.nonces)
+		goto out;
+	if (resolver_new(cfg.dns_resolver, cfg.validation_timeout_ms, &res, err, sizeof err))
+		goto out;
+	struct va_settings vs = {
+	    .http01_port = cfg.http01_port,
+	    .tlsalpn01_port = cfg.tlsalpn01_port,
+	    .lab = cfg.lab,
+	    .timeout_ms = cfg.validation_timeout_ms,
+	};
+	if (va_pool_start(&vs, res, cfg.database, cfg.workers, &pool, err, sizeof err))
+		goto out;
+
+	evthread_use_pthreads();
+	a.cfg = &cfg;
+	a.ca = ca;
+	a.pool = pool;
+	a.base = event_base_new();
+	if (!a.base) {
+		snprintf(err, sizeof err, "cannot create the event loop");
+		goto out;
+	}
+	if (server_start(&a, err, sizeof err))
+		goto out;
+	sigs[0] = evsignal_new(a.base, SIGTERM, on_signal, a.base);
+	sigs[1] = evsignal_new(a.base, SIGINT, on_signal, a.base);
+	event_add(sigs[0], NULL);
+	event_add(sigs[1], NULL);
+
+	char root[PATH_MAX];
+	snprintf(root, sizeof root, "%s/root.pem", cfg.data_dir);
+	printf("cobbled %s: directory %s/directory\n", COBBLE_VERSION, cfg.base_url);
+	printf("cobbled: clients must trust %s\n", root);
+	if (cfg.lab)
+		printf("cobbled: lab mode: validation may connect to loopback and private addresses\n");
+	fflush(stdout);
+	event_base_dispatch(a.base);
+	rc = 0;
+out:
+	if (rc && err[0])
+		fprintf(stderr, "cobbled: %s\n", err);
+	for (int i = 0; i < 2; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	server_stop(&a);
+	if (pool)
+		va_pool_stop(pool);
+	resolver_free(res);
+	if (a.base)
+		event_base_free(a.base);
+	nonce_ctx_free(a.nonces);
+	if (a.store)
+		store_close(a.store);
+	ca_free(ca);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,1 +1,122 @@
-/* placeholder: being written */
+/* Responses: every ACME response goes through here so the headers clients rely on are
+ * never forgotten (RFC 8555 §6.5 Replay-Nonce, §7.1 Link rel="index", §6.7 problem+json). */
+#include "reply.h"
+#include "log.h"
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Status";
+	}
+}
+
+void reply_link(struct evhttp_request *req, const char *url, const char *rel)
+{
+	char buf[1024];
+	snprintf(buf, sizeof buf, "<%s>;rel=\"%s\"", url, rel);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Link", buf);
+}
+
+void reply_headers(struct api *a, struct evhttp_request *req, int nonce, int index_link)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	if (nonce && !evhttp_find_header(h, "Replay-Nonce")) {
+		char n[NONCE_LEN + 1];
+		if (nonce_make(a->nonces, (int64_t)time(NULL), n) == 0)
+			evhttp_add_header(h, "Replay-Nonce", n);
+	}
+	if (index_link)
+		reply_link(req, a->directory_url, "index");
+	if (!evhttp_find_header(h, "Cache-Control"))
+		evhttp_add_header(h, "Cache-Control", "no-store");
+}
+
+/* Nonces go on every response to POST and HEAD and on newNonce GETs (RFC 8555 §6.5, §7.2). */
+static int wants_nonce(struct evhttp_request *req)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	return cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_HEAD;
+}
+
+static void send_reply(struct api *a, struct evhttp_request *req, int status, const char *ctype, const void *data,
+                 size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	/* Every response but the directory's links to the directory (RFC 8555 §7.1). */
+	reply_headers(a, req, wants_nonce(req), !(path && strcmp(path, "/directory") == 0));
+	if (ctype)
+		evhttp_add_header(h, "Content-Type", ctype);
+	struct evbuffer *b = evbuffer_new();
+	if (len)
+		evbuffer_add(b, data, len);
+	evhttp_send_reply(req, status, reason(status), b);
+	evbuffer_free(b);
+}
+
+void reply_raw(struct api *a, struct evhttp_request *req, int status, const char *ctype, const void *data,
+               size_t len)
+{
+	send_reply(a, req, status, ctype, data, len);
+}
+
+void reply_json(struct api *a, struct evhttp_request *req, int status, json_t *body, const char *location)
+{
+	if (location)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Location", location);
+	char *text = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(body);
+	if (!text) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not encode the response"));
+		return;
+	}
+	send_reply(a, req, status, "application/json", text, strlen(text));
+	free(text);
+}
+
+void reply_problem(struct api *a, struct evhttp_request *req, struct problem *p)
+{
+	if (!p)
+		p = problem_new("serverInternal", 500, "internal error");
+	if (!p) {
+		send_reply(a, req, 500, NULL, NULL, 0);
+		return;
+	}
+	json_t *j = problem_to_json(p);
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	log_debug("problem %d %s: %s", p->status, problem_short_type(p), p->detail);
+	int status = p->status ? p->status : 500;
+	problem_free(p);
+	send_reply(a, req, status, "application/problem+json", text ? text : "{}", text ? strlen(text) : 2);
+	free(text);
+}
+
+const char *reply_time(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}

@@ -1,1 +1,773 @@
-/* placeholder: being written */
+/* ACME resources: directory, nonces, accounts, orders, authorizations, challenges,
+ * finalize, certificates (RFC 8555 §7). Handlers authenticate, call orders/, render JSON. */
+#include "routes.h"
+#include "auth.h"
+#include "b64url.h"
+#include "log.h"
+#include "orders/orders.h"
+#include "rand.h"
+#include "reply.h"
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ORDERS_PAGE 100
+#define MAX_CONTACTS 10
+#define MAX_CONTACT_LEN 320
+
+static void url_of(struct api *a, char *buf, size_t len, const char *kind, const char *id)
+{
+	snprintf(buf, len, "%s/acme/%s/%s", a->cfg->base_url, kind, id);
+}
+
+/* ---- rendering ---- */
+
+static json_t *render_challenge(struct api *a, const struct store_challenge *ch)
+{
+	char url[600], t[32];
+	url_of(a, url, sizeof url, "chall", ch->id);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "type", ch->type, "url", url, "status", ch->status, "token",
+	                      ch->token);
+	if (ch->validated_at)
+		json_object_set_new(j, "validated", json_string(reply_time(ch->validated_at, t, sizeof t)));
+	if (ch->error) {
+		json_t *e = json_loads(ch->error, 0, NULL);
+		if (e)
+			json_object_set_new(j, "error", e);
+	}
+	if (ch->record) {
+		json_t *r = json_loads(ch->record, 0, NULL);
+		if (r)
+			json_object_set_new(j, "validationRecord", r);
+	}
+	return j;
+}
+
+static json_t *render_authz(struct api *a, const struct store_authz *az, int64_t now)
+{
+	char t[32];
+	json_t *ch = json_array();
+	for (size_t i = 0; i < az->nchall; i++)
+		json_array_append_new(ch, render_challenge(a, &az->chall[i]));
+	json_t *j = json_pack("{s:{s:s, s:s}, s:s, s:s, s:o}", "identifier", "type", az->ident_type, "value",
+	                      az->ident_value, "status", orders_authz_status(az, now), "expires",
+	                      reply_time(az->expires, t, sizeof t), "challenges", ch);
+	if (az->wildcard)
+		json_object_set_new(j, "wildcard", json_true());
+	return j;
+}
+
+static json_t *render_order(struct api *a, const struct store_order *o, const char *status, struct problem *err)
+{
+	char t[32], url[600];
+	json_t *authz = json_array();
+	for (size_t i = 0; i < o->nauthz; i++) {
+		url_of(a, url, sizeof url, "authz", o->authz_ids[i]);
+		json_array_append_new(authz, json_string(url));
+	}
+	json_t *ids = json_loads(o->identifiers, 0, NULL);
+	url_of(a, url, sizeof url, "finalize", o->id);
+	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:s}", "status", status, "expires",
+	                      reply_time(o->expires, t, sizeof t), "identifiers", ids ? ids : json_array(),
+	                      "authorizations", authz, "finalize", url);
+	if (o->cert_serial[0]) {
+		url_of(a, url, sizeof url, "cert", o->cert_serial);
+		json_object_set_new(j, "certificate", json_string(url));
+	}
+	if (err && strcmp(status, "invalid") == 0)
+		json_object_set_new(j, "error", problem_to_json(err));
+	return j;
+}
+
+static json_t *render_account(struct api *a, const struct store_account *acct)
+{
+	char url[600];
+	url_of(a, url, sizeof url, "acct", acct->id);
+	strncat(url, "/orders", sizeof url - strlen(url) - 1);
+	json_t *contact = json_loads(acct->contact ? acct->contact : "[]", 0, NULL);
+	json_t *j = json_pack("{s:s, s:o, s:s}", "status", acct->status, "contact", contact ? contact : json_array(),
+	                      "orders", url);
+	if (acct->tos_agreed)
+		json_object_set_new(j, "termsOfServiceAgreed", json_true());
+	/* The key is part of the account object in Boulder and Pebble; clients print it. */
+	json_t *key = json_loads(acct->jwk, 0, NULL);
+	if (key)
+		json_object_set_new(j, "key", key);
+	return j;
+}
+
+/* ---- helpers ---- */
+
+static void request_url(struct api *a, struct evhttp_request *req, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", a->cfg->base_url, evhttp_request_get_uri(req));
+}
+
+/* RFC 8555 §6.3: resources are fetched with POST-as-GET; a plain GET gets 405. */
+static void method_not_allowed(struct api *a, struct evhttp_request *req, const char *allow)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+	reply_problem(a, req, problem_new("malformed", 405, "use %s for this resource (RFC 8555 §6.3)", allow));
+}
+
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void retry_after(struct api *a, struct evhttp_request *req)
+{
+	char v[16];
+	snprintf(v, sizeof v, "%d", a->cfg->retry_after);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
+}
+
+/* ---- directory and nonces ---- */
+
+static void h_directory(struct api *a, struct evhttp_request *req)
+{
+	char u1[600], u2[600], u3[600];
+	snprintf(u1, sizeof u1, "%s/acme/new-nonce", a->cfg->base_url);
+	snprintf(u2, sizeof u2, "%s/acme/new-account", a->cfg->base_url);
+	snprintf(u3, sizeof u3, "%s/acme/new-order", a->cfg->base_url);
+	json_t *caa = json_array();
+	for (size_t i = 0; i < a->cfg->ncaa_identities; i++)
+		json_array_append_new(caa, json_string(a->cfg->caa_identities[i]));
+	json_t *meta = json_pack("{s:o, s:b}", "caaIdentities", caa, "externalAccountRequired", 0);
+	if (a->cfg->tos_url)
+		json_object_set_new(meta, "termsOfService", json_string(a->cfg->tos_url));
+	if (a->cfg->website)
+		json_object_set_new(meta, "website", json_string(a->cfg->website));
+	/* RFC 8555 §7.1.1. revokeCert and keyChange appear once those resources exist. */
+	json_t *d = json_pack("{s:s, s:s, s:s, s:o}", "newNonce", u1, "newAccount", u2, "newOrder", u3, "meta", meta);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "public, max-age=0, no-cache");
+	reply_json(a, req, 200, d, NULL);
+}
+
+static void h_new_nonce(struct api *a, struct evhttp_request *req)
+{
+	/* RFC 8555 §7.2: HEAD answers 200, GET 204; both carry a nonce and no-store. */
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	if (cmd != EVHTTP_REQ_HEAD && cmd != EVHTTP_REQ_GET) {
+		method_not_allowed(a, req, "HEAD, GET");
+		return;
+	}
+	reply_headers(a, req, 1, 0);
+	reply_raw(a, req, cmd == EVHTTP_REQ_HEAD ? 200 : 204, NULL, NULL, 0);
+}
+
+/* ---- accounts (§7.3) ---- */
+
+/* RFC 8555 §7.3: contact URLs; this CA supports mailto: with one plain address each. */
+static struct problem *check_contacts(const json_t *contact, char **out)
+{
+	if (!json_is_array(contact))
+		return problem_new("malformed", 400, "\"contact\" must be an array of URLs");
+	if (json_array_size(contact) > MAX_CONTACTS)
+		return problem_new("invalidContact", 400, "at most %d contacts are allowed", MAX_CONTACTS);
+	size_t i;
+	json_t *v;
+	json_array_foreach(contact, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (!s)
+			return problem_new("malformed", 400, "contact %zu is not a string", i);
+		if (strncasecmp(s, "mailto:", 7) != 0)
+			return problem_new("unsupportedContact", 400, "contact \"%.100s\" is not a mailto: URL", s);
+		const char *addr = s + 7;
+		const char *at = strchr(addr, '@');
+		size_t len = strlen(s);
+		if (len > MAX_CONTACT_LEN || !at || at == addr || !at[1] || strchr(at + 1, '@') ||
+		    strpbrk(addr, "?,;<> \t\r\n\"") || !strchr(at + 1, '.'))
+			return problem_new("invalidContact", 400, "contact \"%.100s\" is not a valid email address", s);
+	}
+	*out = json_dumps(contact, JSON_COMPACT);
+	return NULL;
+}
+
+static void h_new_account(struct api *a, struct evhttp_request *req, const char *url)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	struct store_account acct;
+	memset(&acct, 0, sizeof acct);
+	char loc[600];
+	if (auth_request(a, req, url, AUTH_JWK, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	if (au.post_as_get) {
+		reply_problem(a, req, problem_new("malformed", 400, "newAccount needs a JSON object payload"));
+		goto done;
+	}
+	/* A key already registered: answer with that account (§7.3.1), 200 and Location. */
+	int r = store_account_by_thumbprint(a->store, au.thumbprint, &acct);
+	if (r == STORE_OK) {
+		url_of(a, loc, sizeof loc, "acct", acct.id);
+		reply_json(a, req, 200, render_account(a, &acct), loc);
+		goto done;
+	}
+	if (r != STORE_NOTFOUND) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not look up the account"));
+		goto done;
+	}
+	if (json_is_true(json_object_get(au.payload, "onlyReturnExisting"))) {
+		reply_problem(a, req, problem_new("accountDoesNotExist", 400, "no account exists for this key"));
+		goto done;
+	}
+	json_t *tos = json_object_get(au.payload, "termsOfServiceAgreed");
+	if (tos && !json_is_boolean(tos)) {
+		reply_problem(a, req, problem_new("malformed", 400, "\"termsOfServiceAgreed\" must be a boolean"));
+		goto done;
+	}
+	if (a->cfg->tos_url && !json_is_true(tos)) {
+		reply_problem(a, req, problem_new("userActionRequired", 403,
+		                                  "you must agree to the terms of service at %s", a->cfg->tos_url));
+		goto done;
+	}
+	char *contact = NULL;
+	json_t *cj = json_object_get(au.payload, "contact");
+	if (cj) {
+		p = check_contacts(cj, &contact);
+		if (p) {
+			reply_problem(a, req, p);
+			goto done;
+		}
+	}
+	rand_id(acct.id);
+	memcpy(acct.thumbprint, au.thumbprint, sizeof acct.thumbprint);
+	acct.jwk = json_dumps(au.jws->jwk, JSON_COMPACT | JSON_SORT_KEYS);
+	acct.contact = contact ? contact : strdup("[]");
+	snprintf(acct.status, sizeof acct.status, "valid");
+	acct.tos_agreed = json_is_true(tos);
+	acct.created_at = now_s();
+	r = store_account_insert(a->store, &acct);
+	if (r == STORE_CONFLICT) {
+		/* Lost a race with the same key: return the winner's account. */
+		store_account_clear(&acct);
+		if (store_account_by_thumbprint(a->store, au.thumbprint, &acct) == STORE_OK) {
+			url_of(a, loc, sizeof loc, "acct", acct.id);
+			reply_json(a, req, 200, render_account(a, &acct), loc);
+			goto done;
+		}
+	}
+	if (r != STORE_OK) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not create the account"));
+		goto done;
+	}
+	log_info("new account %s", acct.id);
+	url_of(a, loc, sizeof loc, "acct", acct.id);
+	reply_json(a, req, 201, render_account(a, &acct), loc);
+done:
+	store_account_clear(&acct);
+	auth_clear(&au);
+}
+
+static void h_account(struct api *a, struct evhttp_request *req, const char *url, const char *id)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	if (strcmp(au.acct.id, id) != 0) {
+		reply_problem(a, req, problem_new("unauthorized", 403, "this request is not signed by that account"));
+		goto done;
+	}
+	if (!au.post_as_get) {
+		/* §7.3.2 update, §7.3.6 deactivation. Other fields are ignored. */
+		json_t *st = json_object_get(au.payload, "status");
+		json_t *cj = json_object_get(au.payload, "contact");
+		char *contact = NULL;
+		if (st && !(json_is_string(st) && strcmp(json_string_value(st), "deactivated") == 0)) {
+			reply_problem(a, req, problem_new("malformed", 400, "an account's status can only be set to \"deactivated\""));
+			goto done;
+		}
+		if (cj) {
+			p = check_contacts(cj, &contact);
+			if (p) {
+				reply_problem(a, req, p);
+				goto done;
+			}
+			free(au.acct.contact);
+			au.acct.contact = contact;
+		}
+		if (st)
+			snprintf(au.acct.status, sizeof au.acct.status, "deactivated");
+		if ((st || cj) && store_account_update(a->store, &au.acct) != STORE_OK) {
+			reply_problem(a, req, problem_new("serverInternal", 500, "could not update the account"));
+			goto done;
+		}
+		if (st)
+			log_info("account %s deactivated", au.acct.id);
+	}
+	reply_json(a, req, 200, render_account(a, &au.acct), NULL);
+done:
+	auth_clear(&au);
+}
+
+static void h_account_orders(struct api *a, struct evhttp_request *req, const char *url, const char *id)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	if (strcmp(au.acct.id, id) != 0) {
+		reply_problem(a, req, problem_new("unauthorized", 403, "this request is not signed by that account"));
+		goto done;
+	}
+	size_t offset = 0;
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (q && strncmp(q, "cursor=", 7) == 0)
+		offset = strtoul(q + 7, NULL, 10);
+	char(*ids)[STORE_ID_MAX] = NULL;
+	size_t n = 0;
+	if (store_order_list(a->store, id, offset, ORDERS_PAGE + 1, &ids, &n) != STORE_OK) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not list orders"));
+		goto done;
+	}
+	json_t *arr = json_array();
+	char ourl[600];
+	for (size_t i = 0; i < n && i < ORDERS_PAGE; i++) {
+		url_of(a, ourl, sizeof ourl, "order", ids[i]);
+		json_array_append_new(arr, json_string(ourl));
+	}
+	if (n > ORDERS_PAGE) {
+		/* RFC 8555 §7.1.2.1: pagination with Link rel="next". */
+		char next[700];
+		snprintf(next, sizeof next, "%s/acme/acct/%s/orders?cursor=%zu", a->cfg->base_url, id, offset + ORDERS_PAGE);
+		reply_link(req, next, "next");
+	}
+	free(ids);
+	reply_json(a, req, 200, json_pack("{s:o}", "orders", arr), NULL);
+done:
+	auth_clear(&au);
+}
+
+/* ---- orders (§7.4) ---- */
+
+static void send_order(struct api *a, struct evhttp_request *req, int status, const struct store_order *o,
+                       const char *location)
+{
+	struct problem *err = NULL;
+	const char *st = orders_order_status(a->store, o, now_s(), &err);
+	if (strcmp(st, "processing") == 0)
+		retry_after(a, req);
+	json_t *j = render_order(a, o, st, err);
+	problem_free(err);
+	reply_json(a, req, status, j, location);
+}
+
+static void h_new_order(struct api *a, struct evhttp_request *req, const char *url)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	struct store_order o;
+	if (au.post_as_get) {
+		reply_problem(a, req, problem_new("malformed", 400, "newOrder needs a JSON object payload"));
+		goto done;
+	}
+	if (orders_create(a->store, a->cfg, au.acct.id, au.payload, now_s(), &o, &p)) {
+		reply_problem(a, req, p);
+		goto done;
+	}
+	char loc[600];
+	url_of(a, loc, sizeof loc, "order", o.id);
+	send_order(a, req, 201, &o, loc);
+	store_order_clear(&o);
+done:
+	auth_clear(&au);
+}
+
+/* Loads an order the signer owns; replies with the problem and returns -1 otherwise. */
+static int load_own_order(struct api *a, struct evhttp_request *req, const struct auth *au, const char *id,
+                          struct store_order *o)
+{
+	int r = store_order_get(a->store, id, o);
+	if (r == STORE_NOTFOUND) {
+		reply_problem(a, req, problem_new("malformed", 404, "no such order"));
+		return -1;
+	}
+	if (r != STORE_OK) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not load the order"));
+		return -1;
+	}
+	if (strcmp(o->account_id, au->acct.id) != 0) {
+		store_order_clear(o);
+		reply_problem(a, req, problem_new("unauthorized", 403, "this order belongs to another account"));
+		return -1;
+	}
+	return 0;
+}
+
+static void h_order(struct api *a, struct evhttp_request *req, const char *url, const char *id)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	struct store_order o;
+	if (load_own_order(a, req, &au, id, &o) == 0) {
+		send_order(a, req, 200, &o, NULL);
+		store_order_clear(&o);
+	}
+	auth_clear(&au);
+}
+
+static void h_finalize(struct api *a, struct evhttp_request *req, const char *url, const char *id)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	struct store_order o;
+	if (load_own_order(a, req, &au, id, &o) != 0)
+		goto done;
+	if (au.post_as_get) {
+		reply_problem(a, req, problem_new("malformed", 400, "finalize needs a payload with \"csr\""));
+	} else if (orders_finalize(a->store, a->ca, a->cfg, &o, au.payload, now_s(), &p)) {
+		reply_problem(a, req, p);
+	} else {
+		char loc[600];
+		url_of(a, loc, sizeof loc, "order", o.id);
+		send_order(a, req, 200, &o, loc);
+	}
+	store_order_clear(&o);
+done:
+	auth_clear(&au);
+}
+
+/* ---- authorizations and challenges (§7.5) ---- */
+
+static int load_own_authz(struct api *a, struct evhttp_request *req, const struct auth *au, const char *id,
+                          struct store_authz *az)
+{
+	int r = store_authz_get(a->store, id, az);
+	if (r == STORE_NOTFOUND) {
+		reply_problem(a, req, problem_new("malformed", 404, "no such authorization"));
+		return -1;
+	}
+	if (r != STORE_OK) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not load the authorization"));
+		return -1;
+	}
+	if (strcmp(az->account_id, au->acct.id) != 0) {
+		store_authz_clear(az);
+		reply_problem(a, req, problem_new("unauthorized", 403, "this authorization belongs to another account"));
+		return -1;
+	}
+	return 0;
+}
+
+static int any_processing(const struct store_authz *az)
+{
+	for (size_t i = 0; i < az->nchall; i++)
+		if (strcmp(az->chall[i].status, "processing") == 0)
+			return 1;
+	return 0;
+}
+
+static void h_authz(struct api *a, struct evhttp_request *req, const char *url, const char *id)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	struct store_authz az;
+	if (load_own_authz(a, req, &au, id, &az) != 0)
+		goto done;
+	if (!au.post_as_get) {
+		/* §7.5.2: the only change a client may ask for is deactivation. */
+		json_t *st = json_object_get(au.payload, "status");
+		if (!st || !json_is_string(st) || strcmp(json_string_value(st), "deactivated") != 0) {
+			reply_problem(a, req, problem_new("malformed", 400, "an authorization can only be set to \"deactivated\""));
+			goto free_az;
+		}
+		const char *cur = orders_authz_status(&az, now_s());
+		if ((strcmp(cur, "pending") != 0 && strcmp(cur, "valid") != 0) ||
+		    store_authz_set_status(a->store, az.id, az.status, "deactivated") != STORE_OK) {
+			reply_problem(a, req, problem_new("malformed", 400, "authorization is %s and cannot be deactivated", cur));
+			goto free_az;
+		}
+		snprintf(az.status, sizeof az.status, "deactivated");
+	}
+	if (strcmp(az.status, "pending") == 0 && any_processing(&az))
+		retry_after(a, req);
+	reply_json(a, req, 200, render_authz(a, &az, now_s()), NULL);
+free_az:
+	store_authz_clear(&az);
+done:
+	auth_clear(&au);
+}
+
+static void h_challenge(struct api *a, struct evhttp_request *req, const char *url, const char *id)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	struct store_challenge ch;
+	struct store_authz az;
+	int r = store_challenge_get(a->store, id, &ch, &az);
+	if (r == STORE_NOTFOUND) {
+		reply_problem(a, req, problem_new("malformed", 404, "no such challenge"));
+		goto done;
+	}
+	if (r != STORE_OK) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not load the challenge"));
+		goto done;
+	}
+	if (strcmp(az.account_id, au.acct.id) != 0) {
+		reply_problem(a, req, problem_new("unauthorized", 403, "this challenge belongs to another account"));
+		goto free_ch;
+	}
+	/* §7.5.1: a POST with a JSON object (normally {}) asks for validation; POST-as-GET reads. */
+	if (!au.post_as_get && strcmp(ch.status, "pending") == 0) {
+		const char *ast = orders_authz_status(&az, now_s());
+		if (strcmp(ast, "pending") != 0) {
+			reply_problem(a, req, problem_new("malformed", 400, "authorization is %s; this challenge can no longer be answered", ast));
+			goto free_ch;
+		}
+		r = store_challenge_start(a->store, ch.id);
+		if (r == STORE_OK) {
+			snprintf(ch.status, sizeof ch.status, "processing");
+			if (va_pool_submit(a->pool, ch.id))
+				log_warn("validation queue full; challenge %s waits for a restart", ch.id);
+		} else if (r == STORE_CONFLICT) {
+			/* Another challenge of this authorization is being validated; report the current state. */
+			store_challenge_clear(&ch);
+			store_authz_clear(&az);
+			if (store_challenge_get(a->store, id, &ch, &az) != STORE_OK) {
+				reply_problem(a, req, problem_new("serverInternal", 500, "could not reload the challenge"));
+				goto done;
+			}
+		} else {
+			reply_problem(a, req, problem_new("serverInternal", 500, "could not start validation"));
+			goto free_ch;
+		}
+	}
+	if (strcmp(ch.status, "processing") == 0)
+		retry_after(a, req);
+	char up[600];
+	url_of(a, up, sizeof up, "authz", az.id);
+	reply_link(req, up, "up");
+	reply_json(a, req, 200, render_challenge(a, &ch), NULL);
+free_ch:
+	store_challenge_clear(&ch);
+	store_authz_clear(&az);
+done:
+	auth_clear(&au);
+}
+
+/* ---- certificates (§7.4.2) ---- */
+
+static void h_cert(struct api *a, struct evhttp_request *req, const char *url, const char *rest)
+{
+	struct auth au;
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
+		reply_problem(a, req, p);
+		return;
+	}
+	char serial[STORE_ID_MAX];
+	int chain = 0;
+	const char *slash = strchr(rest, '/');
+	size_t sl = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (sl == 0 || sl >= sizeof serial) {
+		reply_problem(a, req, problem_new("malformed", 404, "no such certificate"));
+		goto done;
+	}
+	memcpy(serial, rest, sl);
+	serial[sl] = '\0';
+	if (slash) {
+		char *end;
+		chain = (int)strtol(slash + 1, &end, 10);
+		if (*end || chain < 1 || chain >= ca_chain_count(a->ca)) {
+			reply_problem(a, req, problem_new("malformed", 404, "no such certificate chain"));
+			goto done;
+		}
+	}
+	struct store_cert c;
+	int r = store_cert_get(a->store, serial, &c);
+	if (r == STORE_NOTFOUND) {
+		reply_problem(a, req, problem_new("malformed", 404, "no such certificate"));
+		goto done;
+	}
+	if (r != STORE_OK) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not load the certificate"));
+		goto done;
+	}
+	if (strcmp(c.account_id, au.acct.id) != 0) {
+		store_cert_clear(&c);
+		reply_problem(a, req, problem_new("unauthorized", 403, "this certificate belongs to another account"));
+		goto done;
+	}
+	/* PEM leaf, then the chain (RFC 8555 §9.1: application/pem-certificate-chain). */
+	struct evbuffer *b = evbuffer_new();
+	char *b64 = NULL;
+	{
+		/* Standard base64 with 64-column lines, as PEM wants. */
+		BIO *mem = BIO_new(BIO_s_mem());
+		const unsigned char *d = c.der;
+		X509 *x = d2i_X509(NULL, &d, (long)c.der_len);
+		if (x && mem && PEM_write_bio_X509(mem, x)) {
+			char *ptr = NULL;
+			long n = BIO_get_mem_data(mem, &ptr);
+			evbuffer_add(b, ptr, (size_t)n);
+		}
+		X509_free(x);
+		BIO_free(mem);
+	}
+	const char *chainpem = ca_chain_pem(a->ca, chain);
+	if (chainpem)
+		evbuffer_add(b, chainpem, strlen(chainpem));
+	for (int i = 0; i < ca_chain_count(a->ca); i++) {
+		if (i == chain)
+			continue;
+		char alt[700];
+		if (i == 0)
+			snprintf(alt, sizeof alt, "%s/acme/cert/%s", a->cfg->base_url, serial);
+		else
+			snprintf(alt, sizeof alt, "%s/acme/cert/%s/%d", a->cfg->base_url, serial, i);
+		reply_link(req, alt, "alternate");
+	}
+	size_t len = evbuffer_get_length(b);
+	unsigned char *data = evbuffer_pullup(b, -1);
+	reply_raw(a, req, 200, "application/pem-certificate-chain", data, len);
+	evbuffer_free(b);
+	free(b64);
+	store_cert_clear(&c);
+done:
+	auth_clear(&au);
+}
+
+static void h_intermediate(struct api *a, struct evhttp_request *req)
+{
+	size_t len = 0;
+	const unsigned char *der = ca_intermediate_der(a->ca, &len);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "public, max-age=3600");
+	reply_raw(a, req, 200, "application/pkix-cert", der, len);
+}
+
+/* ---- routing ---- */
+
+struct route {
+	const char *prefix; /* under /acme/ */
+	void (*fn)(struct api *, struct evhttp_request *, const char *url, const char *id);
+};
+
+static const struct route id_routes[] = {
+    {"order/", h_order},     {"finalize/", h_finalize}, {"authz/", h_authz},
+    {"chall/", h_challenge}, {"cert/", h_cert},
+};
+
+static int valid_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n >= STORE_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!(c == '-' || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			return 0;
+	}
+	return 1;
+}
+
+void routes_handle(struct evhttp_request *req, void *arg)
+{
+	struct api *a = arg;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	char url[1200];
+	if (!path) {
+		reply_problem(a, req, problem_new("malformed", 400, "bad request URI"));
+		return;
+	}
+	request_url(a, req, url, sizeof url);
+	if (strcmp(path, "/directory") == 0) {
+		if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
+			method_not_allowed(a, req, "GET");
+		else
+			h_directory(a, req);
+		return;
+	}
+	if (strcmp(path, "/acme/new-nonce") == 0) {
+		h_new_nonce(a, req);
+		return;
+	}
+	if (strcmp(path, "/ca/intermediate.der") == 0 && cmd == EVHTTP_REQ_GET) {
+		h_intermediate(a, req);
+		return;
+	}
+	if (strncmp(path, "/acme/", 6) != 0) {
+		reply_problem(a, req, problem_new("malformed", 404, "no resource at %.200s", path));
+		return;
+	}
+	const char *rest = path + 6;
+	if (cmd != EVHTTP_REQ_POST) {
+		method_not_allowed(a, req, "POST");
+		return;
+	}
+	if (strcmp(rest, "new-account") == 0) {
+		h_new_account(a, req, url);
+		return;
+	}
+	if (strcmp(rest, "new-order") == 0) {
+		h_new_order(a, req, url);
+		return;
+	}
+	if (strncmp(rest, "acct/", 5) == 0) {
+		char id[STORE_ID_MAX];
+		const char *s = rest + 5;
+		const char *slash = strchr(s, '/');
+		size_t n = slash ? (size_t)(slash - s) : strlen(s);
+		if (n < sizeof id) {
+			memcpy(id, s, n);
+			id[n] = '\0';
+			if (valid_id(id) && !slash) {
+				h_account(a, req, url, id);
+				return;
+			}
+			if (valid_id(id) && slash && strcmp(slash, "/orders") == 0) {
+				h_account_orders(a, req, url, id);
+				return;
+			}
+		}
+	}
+	for (size_t i = 0; i < sizeof id_routes / sizeof id_routes[0]; i++) {
+		size_t pl = strlen(id_routes[i].prefix);
+		if (strncmp(rest, id_routes[i].prefix, pl) == 0) {
+			const char *id = rest + pl;
+			if (id_routes[i].fn == h_cert) {
+				h_cert(a, req, url, id);
+				return;
+			}
+			if (valid_id(id)) {
+				id_routes[i].fn(a, req, url, id);
+				return;
+			}
+		}
+	}
+	reply_problem(a, req, problem_new("malformed", 404, "no resource at %.200s", path));
+}

@@ -1,1 +1,334 @@
-/* placeholder: being written */
+/* Order and authorization logic (RFC 8555 §7.1.6 state machines, §7.4 issuance flow).
+ * Derived states (ready, expired, invalid-by-authz) are computed on read, never stored twice. */
+#include "orders.h"
+#include "b64url.h"
+#include "issuance/csrcheck.h"
+#include "log.h"
+#include "policy.h"
+#include "rand.h"
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *orders_authz_status(const struct store_authz *az, int64_t now)
+{
+	if ((strcmp(az->status, "pending") == 0 || strcmp(az->status, "valid") == 0) && az->expires <= now)
+		return "expired";
+	return az->status;
+}
+
+static struct problem *authz_failure(const struct store_authz *az, const char *st)
+{
+	for (size_t i = 0; i < az->nchall; i++) {
+		if (strcmp(az->chall[i].status, "invalid") == 0 && az->chall[i].error) {
+			json_t *j = json_loads(az->chall[i].error, 0, NULL);
+			struct problem *p = j ? problem_from_json(j) : NULL;
+			json_decref(j);
+			if (p) {
+				struct problem *top = problem_new(problem_short_type(p), p->status,
+				                                  "authorization for %s failed: %s", az->ident_value, p->detail);
+				if (top)
+					top->identifier = json_pack("{s:s, s:s}", "type", az->ident_type, "value", az->ident_value);
+				problem_free(p);
+				return top;
+			}
+		}
+	}
+	return problem_new("unauthorized", 403, "authorization for %s is %s", az->ident_value, st);
+}
+
+const char *orders_order_status(struct store *s, const struct store_order *o, int64_t now,
+                                struct problem **err_out)
+{
+	if (err_out)
+		*err_out = NULL;
+	if (strcmp(o->status, "pending") != 0) {
+		if (err_out && o->error) {
+			json_t *j = json_loads(o->error, 0, NULL);
+			*err_out = j ? problem_from_json(j) : NULL;
+			json_decref(j);
+		}
+		return o->status;
+	}
+	if (o->expires <= now) {
+		if (err_out)
+			*err_out = problem_new("malformed", 400, "order expired before it was finalized");
+		return "invalid";
+	}
+	int all_valid = 1;
+	for (size_t i = 0; i < o->nauthz; i++) {
+		struct store_authz az;
+		if (store_authz_get(s, o->authz_ids[i], &az) != STORE_OK)
+			return "pending"; /* storage trouble: do not claim a final state */
+		const char *st = orders_authz_status(&az, now);
+		if (strcmp(st, "valid") != 0)
+			all_valid = 0;
+		if (strcmp(st, "pending") != 0 && strcmp(st, "valid") != 0) {
+			if (err_out)
+				*err_out = authz_failure(&az, st);
+			store_authz_clear(&az);
+			return "invalid";
+		}
+		store_authz_clear(&az);
+	}
+	return all_valid ? "ready" : "pending";
+}
+
+static int ident_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+int orders_create(struct store *s, const struct config *c, const char *account_id, const json_t *payload,
+                  int64_t now, struct store_order *out, struct problem **prob)
+{
+	memset(out, 0, sizeof *out);
+	json_t *idents = json_object_get(payload, "identifiers");
+	char **names = NULL;
+	size_t n = 0;
+	struct store_authz *authzs = NULL;
+	struct problem *bad = NULL;
+	size_t nbad = 0;
+	int rc = -1;
+
+	if (!json_is_array(idents) || json_array_size(idents) == 0) {
+		*prob = problem_new("malformed", 400, "newOrder needs a non-empty \"identifiers\" array");
+		return -1;
+	}
+	size_t count = json_array_size(idents);
+	if (count > (size_t)c->max_identifiers) {
+		*prob = problem_new("rejectedIdentifier", 400, "order has %zu identifiers; at most %d are allowed", count,
+		                    c->max_identifiers);
+		return -1;
+	}
+	/* RFC 8555 §7.4: notBefore/notAfter are optional for the server; this CA sets validity itself. */
+	if (json_object_get(payload, "notBefore") || json_object_get(payload, "notAfter")) {
+		*prob = problem_new("malformed", 400, "this CA does not accept notBefore or notAfter in orders");
+		return -1;
+	}
+	names = calloc(count, sizeof *names);
+	if (!names)
+		goto oom;
+	for (size_t i = 0; i < count; i++) {
+		json_t *id = json_array_get(idents, i);
+		const char *type = json_string_value(json_object_get(id, "type"));
+		const char *value = json_string_value(json_object_get(id, "value"));
+		if (!json_is_object(id) || !type || !value) {
+			*prob = problem_new("malformed", 400, "identifier %zu needs string \"type\" and \"value\"", i);
+			goto done;
+		}
+		struct problem *p = NULL;
+		char canon[POLICY_NAME_MAX + 1];
+		int wildcard = 0;
+		if (strcmp(type, "dns") != 0) {
+			p = problem_new("unsupportedIdentifier", 400, "identifier type \"%.32s\" is not supported; use \"dns\"",
+			                type);
+		} else if (policy_check_dns(c, value, canon, &wildcard, &p) == 0) {
+			size_t k;
+			for (k = 0; k < n; k++)
+				if (strcmp(names[k], canon) == 0)
+					break;
+			if (k == n && !(names[n++] = strdup(canon)))
+				goto oom;
+			continue;
+		}
+		if (!p)
+			goto oom;
+		p->identifier = json_pack("{s:s, s:s}", "type", type, "value", value);
+		if (!bad)
+			bad = problem_new(problem_short_type(p), p->status, "%s", p->detail);
+		nbad++;
+		problem_add_sub(bad, p);
+	}
+	if (bad) {
+		/* One bad identifier: its problem is the answer; several: subproblems (§6.7.1). */
+		if (nbad > 1) {
+			free(bad->detail);
+			bad->detail = strdup("cannot issue for several of these identifiers: see subproblems");
+		}
+		*prob = bad;
+		bad = NULL;
+		goto done;
+	}
+	qsort(names, n, sizeof *names, ident_cmp);
+	authzs = calloc(n, sizeof *authzs);
+	out->authz_ids = calloc(n, sizeof *out->authz_ids);
+	out->identifiers = NULL;
+	json_t *ids = json_array();
+	if (!authzs || !out->authz_ids || !ids) {
+		json_decref(ids);
+		goto oom;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_authz *az = &authzs[i];
+		rand_id(az->id);
+		snprintf(az->account_id, sizeof az->account_id, "%s", account_id);
+		snprintf(az->ident_type, sizeof az->ident_type, "dns");
+		snprintf(az->ident_value, sizeof az->ident_value, "%s", names[i]);
+		snprintf(az->status, sizeof az->status, "pending");
+		az->created_at = now;
+		az->expires = now + c->authz_lifetime;
+		az->chall = calloc(1, sizeof *az->chall);
+		if (!az->chall) {
+			json_decref(ids);
+			goto oom;
+		}
+		az->nchall = 1;
+		/* RFC 8555 §8.3: http-01 is the only method until dns-01 and tls-alpn-01 exist. */
+		struct store_challenge *ch = &az->chall[0];
+		rand_id(ch->id);
+		memcpy(ch->authz_id, az->id, sizeof ch->authz_id);
+		snprintf(ch->type, sizeof ch->type, "http-01");
+		rand_token(ch->token);
+		snprintf(ch->status, sizeof ch->status, "pending");
+		memcpy(out->authz_ids[i], az->id, sizeof out->authz_ids[i]);
+		json_array_append_new(ids, json_pack("{s:s, s:s}", "type", "dns", "value", names[i]));
+	}
+	out->identifiers = json_dumps(ids, JSON_COMPACT);
+	json_decref(ids);
+	rand_id(out->id);
+	snprintf(out->account_id, sizeof out->account_id, "%s", account_id);
+	snprintf(out->status, sizeof out->status, "pending");
+	out->created_at = now;
+	out->expires = now + c->order_lifetime;
+	if (out->expires > now + c->authz_lifetime)
+		out->expires = now + c->authz_lifetime;
+	out->nauthz = n;
+	if (!out->identifiers)
+		goto oom;
+	if (store_order_insert(s, out, authzs, n) != STORE_OK) {
+		*prob = problem_new("serverInternal", 500, "could not store the order");
+		goto done;
+	}
+	rc = 0;
+	goto done;
+oom:
+	*prob = problem_new("serverInternal", 500, "out of memory");
+done:
+	problem_free(bad);
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	for (size_t i = 0; authzs && i < n; i++)
+		free(authzs[i].chall);
+	free(authzs);
+	if (rc)
+		store_order_clear(out);
+	return rc;
+}
+
+static void fail_order(struct store *s, const char *id, struct problem *p)
+{
+	json_t *j = problem_to_json(p);
+	char *text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (store_order_set_status(s, id, "processing", "invalid", text) != STORE_OK)
+		log_error("order %s: could not record the failure", id);
+	free(text);
+}
+
+int orders_finalize(struct store *s, struct ca *ca, const struct config *c, struct store_order *o,
+                    const json_t *payload, int64_t now, struct problem **prob)
+{
+	(void)c;
+	const char *st = orders_order_status(s, o, now, NULL);
+	if (strcmp(st, "ready") != 0) {
+		/* RFC 8555 §7.4: finalizing an order that is not ready is orderNotReady (403). */
+		*prob = problem_new("orderNotReady", 403, "order is \"%s\", not \"ready\"%s", st,
+		                    strcmp(st, "pending") == 0 ? ": complete its authorizations first" : "");
+		return -1;
+	}
+	const char *csr_b64 = json_string_value(json_object_get(payload, "csr"));
+	if (!csr_b64) {
+		*prob = problem_new("malformed", 400, "finalize needs a \"csr\" string");
+		return -1;
+	}
+	if (strlen(csr_b64) > CSR_MAX_DER * 4 / 3 + 4) {
+		*prob = problem_new("badCSR", 400, "CSR is larger than %d bytes", CSR_MAX_DER);
+		return -1;
+	}
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	if (b64url_decode(csr_b64, strlen(csr_b64), &der, &der_len)) {
+		*prob = problem_new("malformed", 400, "\"csr\" is not base64url (RFC 8555 §7.4)");
+		return -1;
+	}
+	json_t *ids = json_loads(o->identifiers, 0, NULL);
+	size_t n = json_array_size(ids);
+	const char **names = calloc(n ? n : 1, sizeof *names);
+	X509_REQ *req = NULL;
+	unsigned char *cert = NULL;
+	size_t cert_len = 0;
+	int rc = -1;
+	if (!names) {
+		*prob = problem_new("serverInternal", 500, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = json_string_value(json_object_get(json_array_get(ids, i), "value"));
+	if (csrcheck_verify(der, der_len, names, n, &req, prob))
+		goto done;
+	int r = store_order_set_status(s, o->id, "pending", "processing", NULL);
+	if (r == STORE_CONFLICT) {
+		*prob = problem_new("orderNotReady", 403, "order is already being finalized");
+		goto done;
+	}
+	if (r != STORE_OK) {
+		*prob = problem_new("serverInternal", 500, "could not update the order");
+		goto done;
+	}
+	/* design.md §4: the serial is durable before anything is signed with it. */
+	char serial[STORE_ID_MAX];
+	int tries = 0;
+	do {
+		if (ca_new_serial(serial)) {
+			r = STORE_ERR;
+			break;
+		}
+		r = store_serial_reserve(s, serial, o->id, now);
+	} while (r == STORE_CONFLICT && ++tries < 5);
+	if (r != STORE_OK) {
+		*prob = problem_new("serverInternal", 500, "could not reserve a serial number");
+		fail_order(s, o->id, *prob);
+		goto done;
+	}
+	char err[256];
+	int64_t nb = 0, na = 0;
+	if (ca_issue(ca, req, names, n, serial, 0, 0, &cert, &cert_len, &nb, &na, err, sizeof err)) {
+		log_error("order %s: issuance failed: %s", o->id, err);
+		*prob = problem_new("serverInternal", 500, "issuance failed");
+		fail_order(s, o->id, *prob);
+		goto done;
+	}
+	struct store_cert sc;
+	memset(&sc, 0, sizeof sc);
+	snprintf(sc.serial, sizeof sc.serial, "%s", serial);
+	snprintf(sc.account_id, sizeof sc.account_id, "%s", o->account_id);
+	snprintf(sc.order_id, sizeof sc.order_id, "%s", o->id);
+	sc.der = cert;
+	sc.der_len = cert_len;
+	sc.issued_at = now;
+	sc.not_before = nb;
+	sc.not_after = na;
+	if (store_cert_insert_for_order(s, &sc) != STORE_OK) {
+		*prob = problem_new("serverInternal", 500, "could not store the certificate");
+		fail_order(s, o->id, *prob);
+		goto done;
+	}
+	log_info("issued %s for order %s (%zu names, first %s)", serial, o->id, n, n ? names[0] : "");
+	char id[STORE_ID_MAX];
+	memcpy(id, o->id, sizeof id);
+	store_order_clear(o);
+	if (store_order_get(s, id, o) != STORE_OK) {
+		*prob = problem_new("serverInternal", 500, "could not reload the order");
+		goto done;
+	}
+	rc = 0;
+done:
+	OPENSSL_free(cert);
+	X509_REQ_free(req);
+	free(names);
+	json_decref(ids);
+	free(der);
+	return rc;
+}

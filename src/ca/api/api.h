@@ -1,0 +1,31 @@
+/* The HTTP front end's shared state (Boulder's WFE): one per event loop. */
+#ifndef COBBLE_API_H
+#define COBBLE_API_H
+#include <openssl/ssl.h>
+#include "config.h"
+#include "issuance/ca.h"
+#include "nonce.h"
+#include "storage/store.h"
+#include "validation/pool.h"
+
+struct event_base;
+struct evhttp;
+
+struct api {
+	const struct config *cfg;
+	struct ca *ca;
+	struct store *store;      /* this loop's own handle */
+	struct nonce_ctx *nonces;
+	struct va_pool *pool;
+	struct event_base *base;
+	struct evhttp *http;
+	SSL_CTX *ssl_ctx;
+	char directory_url[512];
+};
+
+/* Binds the HTTPS listener on cfg->listen_host:listen_port with the CA's listener
+ * certificate. -1 with a one-line reason (port in use, bad address) in err. */
+int server_start(struct api *a, char *err, size_t errlen);
+void server_stop(struct api *a);
+
+#endif

@@ -1,0 +1,25 @@
+/* Writing responses: JSON bodies, problem documents, and the headers ACME asks for on every
+ * response (Replay-Nonce, Link rel="index", Cache-Control). */
+#ifndef COBBLE_REPLY_H
+#define COBBLE_REPLY_H
+#include <event2/http.h>
+#include <jansson.h>
+#include "api.h"
+#include "problem.h"
+
+/* Adds Replay-Nonce (RFC 8555 §6.5) and, unless this is the directory, Link rel="index"
+ * (§7.1). Called by every reply_* function; handlers need not call it. */
+void reply_headers(struct api *a, struct evhttp_request *req, int nonce, int index_link);
+/* Adds a Link header: <url>;rel="rel". */
+void reply_link(struct evhttp_request *req, const char *url, const char *rel);
+/* Sends body (reference stolen) as application/json with status; location may be NULL. */
+void reply_json(struct api *a, struct evhttp_request *req, int status, json_t *body, const char *location);
+/* Sends p (freed) as application/problem+json with p->status. */
+void reply_problem(struct api *a, struct evhttp_request *req, struct problem *p);
+/* Sends raw bytes with a content type. */
+void reply_raw(struct api *a, struct evhttp_request *req, int status, const char *ctype, const void *data,
+               size_t len);
+/* RFC 3339 UTC time ("2026-11-28T15:16:17Z") into buf (>= 21 bytes). */
+const char *reply_time(int64_t t, char *buf, size_t len);
+
+#endif

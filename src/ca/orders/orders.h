@@ -1,0 +1,32 @@
+/* Orders, authorizations and challenges: the state machines of RFC 8555 §7.1.6 and the rules
+ * for creating orders (§7.4) and finalizing them. No HTTP here (Boulder's RA). */
+#ifndef COBBLE_ORDERS_H
+#define COBBLE_ORDERS_H
+#include <jansson.h>
+#include <stdint.h>
+#include "config.h"
+#include "issuance/ca.h"
+#include "problem.h"
+#include "storage/store.h"
+
+/* Status a client sees for an authorization: the stored one, or "expired" once a pending or
+ * valid authorization is past its expiry (§7.1.6). */
+const char *orders_authz_status(const struct store_authz *az, int64_t now);
+
+/* Status a client sees for an order. Stored processing/valid/invalid stand; a pending order
+ * becomes "invalid" when it expired or one of its authorizations failed, "ready" when all are
+ * valid (§7.1.6). If err_out is non-NULL it gets a new problem explaining an invalid order. */
+const char *orders_order_status(struct store *s, const struct store_order *o, int64_t now,
+                                struct problem **err_out);
+
+/* newOrder (§7.4): checks the identifiers against policy, creates the order with one pending
+ * authorization per identifier (each with an http-01 challenge). payload is the request. */
+int orders_create(struct store *s, const struct config *c, const char *account_id, const json_t *payload,
+                  int64_t now, struct store_order *out, struct problem **prob);
+
+/* finalize (§7.4): order must be ready; CSR (base64url DER in payload "csr") must match; then
+ * serial reserved, certificate signed and stored, order valid. On success reloads *o. */
+int orders_finalize(struct store *s, struct ca *ca, const struct config *c, struct store_order *o,
+                    const json_t *payload, int64_t now, struct problem **prob);
+
+#endif
