@@ -1,1 +1,1078 @@
-/* placeholder: being written */
+/* The SQLite backend of store.h: one connection per handle (WAL, synchronous=FULL, foreign
+ * keys), migrations at open, cached prepared statements, and the in-memory redeemed-nonce set. */
+#include "log.h"
+#include "rand.h"
+#include "store_backend.h"
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Generated from migrations/sqlite/NNN_*.sql by tools/embed.py, in file-name order. */
+extern const char *const store_sqlite_migrations[];
+extern const size_t store_sqlite_migrations_count;
+
+/* Several handles (one per thread) write the same file; a writer waits this long for another. */
+#define BUSY_TIMEOUT_MS 5000
+
+/* ---- the redeemed-nonce set (design.md §4) ----
+ * One instance owns a SQLite database, so the redeemed set lives in memory, shared by every
+ * handle on the same file. Entries are dropped once their nonce has expired. Sets live as long
+ * as the process: closing every handle must not make a redeemed nonce redeemable again. */
+
+#define NONCE_KEY_MAX 32       /* longer ids are keyed by their SHA-256 */
+#define NONCE_MIN_SLOTS 1024   /* power of two */
+#define NONCE_MAX_LIVE 500000  /* ~48 MB of slots at most; beyond it redemption fails closed */
+
+struct nonce_entry {
+	int64_t expires;
+	uint32_t len; /* length of the id as given; 0 marks an empty slot */
+	unsigned char key[NONCE_KEY_MAX];
+};
+
+struct nonce_set {
+	struct nonce_set *next;
+	char *path;
+	pthread_mutex_t mu;
+	struct nonce_entry *slot; /* open addressing, linear probing */
+	size_t cap;               /* power of two */
+	size_t count;
+	size_t since_prune;
+	uint64_t seed;
+};
+
+static pthread_mutex_t nonce_sets_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct nonce_set *nonce_sets;
+
+static struct nonce_set *nonce_set_for(const char *path)
+{
+	struct nonce_set *ns = NULL;
+
+	pthread_mutex_lock(&nonce_sets_mu);
+	for (ns = nonce_sets; ns; ns = ns->next)
+		if (strcmp(ns->path, path) == 0)
+			goto out;
+	ns = calloc(1, sizeof *ns);
+	if (!ns)
+		goto out;
+	ns->path = strdup(path);
+	ns->slot = calloc(NONCE_MIN_SLOTS, sizeof *ns->slot);
+	if (!ns->path || !ns->slot || pthread_mutex_init(&ns->mu, NULL) != 0) {
+		free(ns->path);
+		free(ns->slot);
+		free(ns);
+		ns = NULL;
+		goto out;
+	}
+	ns->cap = NONCE_MIN_SLOTS;
+	/* Ids reach us only after their MAC verified, so nobody can aim them at one bucket;
+	 * the seed is cheap insurance all the same. */
+	if (rand_fill(&ns->seed, sizeof ns->seed) != 0)
+		ns->seed = 0x9e3779b97f4a7c15u;
+	ns->next = nonce_sets;
+	nonce_sets = ns;
+out:
+	pthread_mutex_unlock(&nonce_sets_mu);
+	return ns;
+}
+
+static uint64_t nonce_hash(const struct nonce_set *ns, const struct nonce_entry *e)
+{
+	uint64_t h = ns->seed ^ 0xcbf29ce484222325u ^ e->len; /* FNV-1a, then a 64-bit mixer */
+	for (size_t i = 0; i < NONCE_KEY_MAX; i++)
+		h = (h ^ e->key[i]) * 0x100000001b3u;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdu;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Returns the slot holding e's key, or the empty slot where it belongs. */
+static struct nonce_entry *nonce_find(struct nonce_set *ns, const struct nonce_entry *e)
+{
+	size_t mask = ns->cap - 1;
+	for (size_t i = (size_t)nonce_hash(ns, e) & mask;; i = (i + 1) & mask) {
+		struct nonce_entry *x = &ns->slot[i];
+		if (x->len == 0 || (x->len == e->len && memcmp(x->key, e->key, NONCE_KEY_MAX) == 0))
+			return x;
+	}
+}
+
+/* Drops entries expired before now and resizes so the live ones fill at most half the table. */
+static int nonce_rebuild(struct nonce_set *ns, int64_t now)
+{
+	size_t live = 0;
+	for (size_t i = 0; i < ns->cap; i++)
+		if (ns->slot[i].len && ns->slot[i].expires >= now)
+			live++;
+	size_t cap = NONCE_MIN_SLOTS;
+	while ((live + 1) * 2 > cap)
+		cap *= 2;
+	struct nonce_entry *slot = calloc(cap, sizeof *slot);
+	if (!slot)
+		return -1;
+	struct nonce_entry *old = ns->slot;
+	size_t oldcap = ns->cap;
+	ns->slot = slot;
+	ns->cap = cap;
+	ns->count = live;
+	ns->since_prune = 0;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].len && old[i].expires >= now)
+			*nonce_find(ns, &old[i]) = old[i];
+	free(old);
+	return 0;
+}
+
+static int nonce_set_redeem(struct nonce_set *ns, const unsigned char *id, size_t len,
+                            int64_t expires, int64_t now)
+{
+	struct nonce_entry e = {.expires = expires, .len = (uint32_t)len};
+	int rc = STORE_ERR;
+
+	if (len > UINT32_MAX) {
+		log_error("store: nonce id of %zu bytes", len);
+		return STORE_ERR;
+	}
+	if (len <= NONCE_KEY_MAX)
+		memcpy(e.key, id, len);
+	else if (EVP_Digest(id, len, e.key, NULL, EVP_sha256(), NULL) != 1) {
+		log_error("store: nonce id digest failed");
+		return STORE_ERR;
+	}
+
+	pthread_mutex_lock(&ns->mu);
+	struct nonce_entry *x = nonce_find(ns, &e);
+	if (x->len) {
+		rc = STORE_CONFLICT;
+		goto out;
+	}
+	/* Pruning every cap/2 inserts keeps its cost constant per insert. */
+	if ((ns->count + 1) * 4 > ns->cap * 3 || ns->since_prune >= ns->cap / 2) {
+		if (nonce_rebuild(ns, now) != 0) {
+			log_error("store: nonce set: out of memory");
+			goto out;
+		}
+		x = nonce_find(ns, &e);
+	}
+	if (ns->count >= NONCE_MAX_LIVE) {
+		log_error("store: nonce set full (%d unexpired redeemed nonces)", NONCE_MAX_LIVE);
+		goto out;
+	}
+	*x = e;
+	ns->count++;
+	ns->since_prune++;
+	rc = STORE_OK;
+out:
+	pthread_mutex_unlock(&ns->mu);
+	return rc;
+}
+
+/* ---- statements ---- */
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_BEGIN_IMMEDIATE,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_ACCOUNT_INSERT,
+	ST_ACCOUNT_GET,
+	ST_ACCOUNT_BY_THUMBPRINT,
+	ST_ACCOUNT_UPDATE,
+	ST_AUTHZ_INSERT,
+	ST_AUTHZ_GET,
+	ST_AUTHZ_EXISTS,
+	ST_AUTHZ_SET_STATUS,
+	ST_AUTHZ_FINISH,
+	ST_CHALL_INSERT,
+	ST_CHALL_GET,
+	ST_CHALLS_OF_AUTHZ,
+	ST_CHALL_EXISTS,
+	ST_CHALL_START,
+	ST_CHALL_FINISH,
+	ST_CHALL_PROCESSING,
+	ST_ORDER_INSERT,
+	ST_ORDER_LINK,
+	ST_ORDER_GET,
+	ST_ORDER_AUTHZ_IDS,
+	ST_ORDER_LIST,
+	ST_ORDER_EXISTS,
+	ST_ORDER_SET_STATUS,
+	ST_ORDER_ISSUED,
+	ST_SERIAL_INSERT,
+	ST_SERIAL_ORDER,
+	ST_CERT_INSERT,
+	ST_CERT_GET,
+	ST_CERT_EXISTS,
+	ST_CERT_REVOKE,
+	ST_META_GET,
+	ST_META_SET,
+	ST__COUNT
+};
+
+#define ACCOUNT_COLS "id, thumbprint, jwk, contact, status, tos_agreed, created_at"
+#define AUTHZ_COLS "id, account_id, ident_type, ident_value, wildcard, status, expires, created_at"
+#define CHALL_COLS "id, authz_id, type, token, status, validated_at, error, record"
+#define ORDER_COLS                                                                               \
+	"id, account_id, status, expires, created_at, not_before, not_after, identifiers, error, " \
+	"cert_serial"
+#define CERT_COLS                                                                                \
+	"serial, account_id, order_id, der, issued_at, not_before, not_after, revoked_at, "        \
+	"revoked_reason"
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN",
+	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_ACCOUNT_INSERT] = "INSERT INTO accounts (" ACCOUNT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)",
+	[ST_ACCOUNT_GET] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?",
+	[ST_ACCOUNT_BY_THUMBPRINT] = "SELECT " ACCOUNT_COLS " FROM accounts WHERE thumbprint = ?",
+	[ST_ACCOUNT_UPDATE] = "UPDATE accounts SET contact = ?2, status = ?3, jwk = ?4, thumbprint = ?5"
+	                      " WHERE id = ?1",
+	[ST_AUTHZ_INSERT] = "INSERT INTO authzs (" AUTHZ_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_AUTHZ_GET] = "SELECT " AUTHZ_COLS " FROM authzs WHERE id = ?",
+	[ST_AUTHZ_EXISTS] = "SELECT 1 FROM authzs WHERE id = ?",
+	[ST_AUTHZ_SET_STATUS] = "UPDATE authzs SET status = ?3 WHERE id = ?1 AND status = ?2",
+	[ST_AUTHZ_FINISH] = "UPDATE authzs SET status = ?2 WHERE status = 'pending'"
+	                    " AND id = (SELECT authz_id FROM challenges WHERE id = ?1)",
+	[ST_CHALL_INSERT] = "INSERT INTO challenges (position, " CHALL_COLS ")"
+	                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[ST_CHALL_GET] = "SELECT " CHALL_COLS " FROM challenges WHERE id = ?",
+	[ST_CHALLS_OF_AUTHZ] = "SELECT " CHALL_COLS " FROM challenges WHERE authz_id = ?"
+	                       " ORDER BY position",
+	[ST_CHALL_EXISTS] = "SELECT 1 FROM challenges WHERE id = ?",
+	/* RFC 8555 §7.5.1: only a pending challenge of a pending authorization starts. */
+	[ST_CHALL_START] = "UPDATE challenges SET status = 'processing'"
+	                   " WHERE id = ?1 AND status = 'pending' AND (SELECT a.status FROM authzs a"
+	                   " WHERE a.id = challenges.authz_id) = 'pending'",
+	[ST_CHALL_FINISH] = "UPDATE challenges SET status = ?2, validated_at = ?3, error = ?4,"
+	                    " record = ?5 WHERE id = ?1 AND status = 'processing'",
+	[ST_CHALL_PROCESSING] = "SELECT id FROM challenges WHERE status = 'processing' ORDER BY id",
+	[ST_ORDER_INSERT] = "INSERT INTO orders (" ORDER_COLS ")"
+	                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	/* Only the order's own account's authorizations may be linked to it. */
+	[ST_ORDER_LINK] = "INSERT INTO order_authzs (order_id, authz_id, position)"
+	                  " SELECT ?1, id, ?3 FROM authzs WHERE id = ?2 AND account_id = ?4",
+	[ST_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders WHERE id = ?",
+	[ST_ORDER_AUTHZ_IDS] = "SELECT authz_id FROM order_authzs WHERE order_id = ?"
+	                       " ORDER BY position",
+	[ST_ORDER_LIST] = "SELECT id FROM orders WHERE account_id = ?"
+	                  " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+	[ST_ORDER_EXISTS] = "SELECT 1 FROM orders WHERE id = ?",
+	[ST_ORDER_SET_STATUS] = "UPDATE orders SET status = ?3, error = ?4 WHERE id = ?1"
+	                        " AND status = ?2",
+	[ST_ORDER_ISSUED] = "UPDATE orders SET status = 'valid', cert_serial = ?2"
+	                    " WHERE id = ?1 AND status = 'processing' AND account_id = ?3",
+	[ST_SERIAL_INSERT] = "INSERT INTO serials (serial, order_id, reserved_at) VALUES (?, ?, ?)",
+	[ST_SERIAL_ORDER] = "SELECT order_id FROM serials WHERE serial = ?",
+	[ST_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
+	[ST_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE serial = ?",
+	[ST_CERT_EXISTS] = "SELECT 1 FROM certs WHERE serial = ?",
+	[ST_CERT_REVOKE] = "UPDATE certs SET revoked_at = ?2, revoked_reason = ?3"
+	                   " WHERE serial = ?1 AND revoked_at = 0",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
+	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+	                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+};
+
+struct sqlite_store {
+	struct store base; /* first: store.c sees only this */
+	sqlite3 *db;
+	struct nonce_set *nonces;
+	sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, kept until close */
+};
+
+static struct sqlite_store *sq_of(struct store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+/* Maps a failed step to a store code. Constraint failures are answers, not faults: a
+ * duplicate key is CONFLICT, a reference to a missing row NOTFOUND. Anything else is logged. */
+static int fail(struct sqlite_store *q, int r, const char *what)
+{
+	switch (r) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return STORE_CONFLICT;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return STORE_NOTFOUND;
+	default:
+		log_error("store: sqlite: %s: %s (%d)", what, sqlite3_errmsg(q->db), r);
+		return STORE_ERR;
+	}
+}
+
+static sqlite3_stmt *stmt(struct sqlite_store *q, enum stmt_id id)
+{
+	if (!q->st[id] && sqlite3_prepare_v3(q->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+	                                     &q->st[id], NULL) != SQLITE_OK) {
+		log_error("store: sqlite: prepare \"%s\": %s", stmt_sql[id], sqlite3_errmsg(q->db));
+		q->st[id] = NULL;
+	}
+	return q->st[id];
+}
+
+static void release(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+/* Binds parameters 1.. from fmt: 't' text, 'T' text or NULL, 'i' int, 'I' int64_t,
+ * 'b' blob (const void *, size_t). Values are bound SQLITE_STATIC: every caller resets the
+ * statement before its arguments go away. */
+static int bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	for (int i = 1; *fmt; fmt++, i++) {
+		int r;
+		switch (*fmt) {
+		case 't':
+		case 'T': {
+			const char *v = va_arg(ap, const char *);
+			r = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+			break;
+		}
+		case 'i':
+			r = sqlite3_bind_int64(st, i, va_arg(ap, int));
+			break;
+		case 'I':
+			r = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 'b': {
+			const void *v = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+			r = n > INT32_MAX ? SQLITE_TOOBIG : sqlite3_bind_blob(st, i, v, (int)n, SQLITE_STATIC);
+			break;
+		}
+		default:
+			r = SQLITE_MISUSE;
+		}
+		if (r != SQLITE_OK) {
+			log_error("store: sqlite: bind %d of \"%s\": %s", i, sqlite3_sql(st), sqlite3_errstr(r));
+			return STORE_ERR;
+		}
+	}
+	return STORE_OK;
+}
+
+/* Prepares (or reuses) a statement and binds it; NULL on failure (logged). */
+static sqlite3_stmt *query(struct sqlite_store *q, enum stmt_id id, const char *fmt, ...)
+{
+	sqlite3_stmt *st = stmt(q, id);
+	if (!st)
+		return NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = bindv(st, fmt, ap);
+	va_end(ap);
+	if (rc != STORE_OK) {
+		release(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Runs a statement that returns no rows; *changes (if non-NULL) gets the rows it changed. */
+static int run(struct sqlite_store *q, enum stmt_id id, int *changes, const char *fmt, ...)
+{
+	int rc = STORE_ERR;
+	sqlite3_stmt *st = stmt(q, id);
+	if (!st)
+		goto out;
+	va_list ap;
+	va_start(ap, fmt);
+	rc = bindv(st, fmt, ap);
+	va_end(ap);
+	if (rc != STORE_OK)
+		goto out;
+	int r = sqlite3_step(st);
+	if (r != SQLITE_DONE) {
+		rc = fail(q, r, stmt_sql[id]);
+		goto out;
+	}
+	if (changes)
+		*changes = sqlite3_changes(q->db);
+	rc = STORE_OK;
+out:
+	release(st);
+	return rc;
+}
+
+/* Steps a single-row query: OK with the row current, NOTFOUND, or ERR. */
+static int step_row(struct sqlite_store *q, sqlite3_stmt *st)
+{
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		return STORE_OK;
+	if (r == SQLITE_DONE)
+		return STORE_NOTFOUND;
+	return fail(q, r, sqlite3_sql(st));
+}
+
+/* OK if the row with this key exists, else NOTFOUND (or ERR). */
+static int exists(struct sqlite_store *q, enum stmt_id id, const char *key)
+{
+	sqlite3_stmt *st = query(q, id, "t", key);
+	int rc = st ? step_row(q, st) : STORE_ERR;
+	release(st);
+	return rc;
+}
+
+/* A compare-and-set that changed nothing: CONFLICT if the row exists, else NOTFOUND. */
+static int cas_missed(struct sqlite_store *q, enum stmt_id exists_id, const char *key)
+{
+	int rc = exists(q, exists_id, key);
+	return rc == STORE_OK ? STORE_CONFLICT : rc;
+}
+
+static int tx_begin(struct sqlite_store *q, int immediate)
+{
+	return run(q, immediate ? ST_BEGIN_IMMEDIATE : ST_BEGIN, NULL, "");
+}
+
+static int tx_commit(struct sqlite_store *q)
+{
+	return run(q, ST_COMMIT, NULL, "");
+}
+
+static void tx_rollback(struct sqlite_store *q)
+{
+	/* An error may already have rolled the transaction back. */
+	if (!sqlite3_get_autocommit(q->db))
+		run(q, ST_ROLLBACK, NULL, "");
+}
+
+static int col_copy(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+	if (!t) {
+		dst[0] = '\0';
+		return sqlite3_column_type(st, col) == SQLITE_NULL ? STORE_OK : STORE_ERR;
+	}
+	if (n >= cap) {
+		log_error("store: sqlite: %s of %zu bytes does not fit in %zu", sqlite3_column_name(st, col),
+		          n, cap);
+		return STORE_ERR;
+	}
+	memcpy(dst, t, n + 1);
+	return STORE_OK;
+}
+
+#define COPY(st, col, arr) col_copy((st), (col), (arr), sizeof(arr))
+
+/* NULL stays NULL. */
+static int col_dup(sqlite3_stmt *st, int col, char **dst)
+{
+	*dst = NULL;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return STORE_OK;
+	const unsigned char *t = sqlite3_column_text(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+	if (!t || !(*dst = malloc(n + 1))) {
+		log_error("store: sqlite: out of memory reading %s", sqlite3_column_name(st, col));
+		return STORE_ERR;
+	}
+	memcpy(*dst, t, n + 1);
+	return STORE_OK;
+}
+
+/* Collects column 0 of every row into a malloc'd id array. */
+static int collect_ids(struct sqlite_store *q, sqlite3_stmt *st, char (**ids)[STORE_ID_MAX],
+                       size_t *n)
+{
+	size_t cap = 0;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			void *p = realloc(*ids, ncap * sizeof **ids);
+			if (!p) {
+				log_error("store: sqlite: out of memory listing ids");
+				return STORE_ERR;
+			}
+			*ids = p;
+			cap = ncap;
+		}
+		if (COPY(st, 0, (*ids)[*n]) != STORE_OK)
+			return STORE_ERR;
+		(*n)++;
+	}
+	return r == SQLITE_DONE ? STORE_OK : fail(q, r, sqlite3_sql(st));
+}
+
+/* ---- open, close, migrations ---- */
+
+static void sq_close(struct store *s)
+{
+	struct sqlite_store *q = sq_of(s);
+	for (size_t i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	if (q->db && sqlite3_close(q->db) != SQLITE_OK)
+		log_error("store: sqlite: close: %s", sqlite3_errmsg(q->db));
+	free(q);
+}
+
+static int migrate(struct sqlite_store *q, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	char *msg = NULL;
+	int rc = STORE_ERR;
+	size_t want = store_sqlite_migrations_count;
+
+	/* IMMEDIATE: two processes opening a fresh file must not both migrate it. */
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK)
+		goto out;
+	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	sqlite3_int64 have = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (have < 0 || (size_t)have > want) {
+		snprintf(err, errlen,
+		         "storage: database schema version %lld is newer than this cobbled (%zu)",
+		         (long long)have, want);
+		goto out;
+	}
+	for (size_t v = (size_t)have; v < want; v++) {
+		if (sqlite3_exec(q->db, store_sqlite_migrations[v], NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "storage: migration %zu: %s", v + 1,
+			         msg ? msg : sqlite3_errmsg(q->db));
+			goto out;
+		}
+		log_info("store: applied sqlite migration %zu", v + 1);
+	}
+	if ((size_t)have < want) {
+		char sql[64];
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %zu", want);
+		if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+			goto out;
+	}
+	if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
+		goto out;
+	rc = STORE_OK;
+out:
+	if (rc != STORE_OK) {
+		if (!err[0])
+			snprintf(err, errlen, "storage: migrations: %s", msg ? msg : sqlite3_errmsg(q->db));
+		if (!sqlite3_get_autocommit(q->db))
+			sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	sqlite3_finalize(st);
+	sqlite3_free(msg);
+	return rc;
+}
+
+/* Runs a PRAGMA that answers with one text row and checks the answer. */
+static int pragma(struct sqlite_store *q, const char *sql, const char *expect)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) == SQLITE_OK &&
+	         sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+	         strcmp((const char *)sqlite3_column_text(st, 0), expect) == 0;
+	sqlite3_finalize(st);
+	return ok ? STORE_OK : STORE_ERR;
+}
+
+static int sq_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	struct sqlite_store *q = NULL;
+	int rc = STORE_ERR;
+
+	err[0] = '\0';
+	if (!sqlite3_threadsafe()) {
+		snprintf(err, errlen, "storage: this SQLite library is built without thread support");
+		goto out;
+	}
+	q = calloc(1, sizeof *q);
+	if (!q) {
+		snprintf(err, errlen, "storage: out of memory");
+		goto out;
+	}
+	q->base.ops = &store_sqlite_ops;
+	/* NOMUTEX: a handle belongs to one thread at a time (store.h). */
+	int r = sqlite3_open_v2(path, &q->db,
+	                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (r != SQLITE_OK) {
+		snprintf(err, errlen, "storage: cannot open %s: %s", path,
+		         q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(r));
+		goto out;
+	}
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+	if (pragma(q, "PRAGMA journal_mode = WAL", "wal") != STORE_OK) {
+		snprintf(err, errlen, "storage: cannot put %s in WAL mode: %s", path,
+		         sqlite3_errmsg(q->db));
+		goto out;
+	}
+	/* FULL: in WAL mode every commit is fsynced, so an issued certificate survives a power
+	 * cut once store_cert_insert_for_order returns (design.md §4). */
+	if (sqlite3_exec(q->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL, NULL,
+	                 NULL) != SQLITE_OK ||
+	    pragma(q, "PRAGMA foreign_keys", "1") != STORE_OK) {
+		snprintf(err, errlen, "storage: %s: cannot set pragmas: %s", path, sqlite3_errmsg(q->db));
+		goto out;
+	}
+	if (migrate(q, err, errlen) != STORE_OK)
+		goto out;
+	const char *file = sqlite3_db_filename(q->db, "main");
+	q->nonces = nonce_set_for(file && *file ? file : path);
+	if (!q->nonces) {
+		snprintf(err, errlen, "storage: out of memory");
+		goto out;
+	}
+	*out = &q->base;
+	rc = STORE_OK;
+out:
+	if (rc != STORE_OK && q)
+		sq_close(&q->base);
+	return rc;
+}
+
+/* ---- accounts ---- */
+
+static int read_account(sqlite3_stmt *st, struct store_account *a)
+{
+	if (COPY(st, 0, a->id) || COPY(st, 1, a->thumbprint) || col_dup(st, 2, &a->jwk) ||
+	    col_dup(st, 3, &a->contact) || COPY(st, 4, a->status))
+		return STORE_ERR;
+	a->tos_agreed = sqlite3_column_int(st, 5);
+	a->created_at = sqlite3_column_int64(st, 6);
+	return STORE_OK;
+}
+
+static int sq_account_insert(struct store *s, const struct store_account *a)
+{
+	return run(sq_of(s), ST_ACCOUNT_INSERT, NULL, "tttttiI", a->id, a->thumbprint, a->jwk,
+	           a->contact ? a->contact : "[]", a->status, a->tos_agreed ? 1 : 0, a->created_at);
+}
+
+static int account_get_by(struct sqlite_store *q, enum stmt_id id, const char *key,
+                          struct store_account *out)
+{
+	sqlite3_stmt *st = query(q, id, "t", key);
+	int rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc == STORE_OK)
+		rc = read_account(st, out);
+	release(st);
+	return rc;
+}
+
+static int sq_account_get(struct store *s, const char *id, struct store_account *out)
+{
+	return account_get_by(sq_of(s), ST_ACCOUNT_GET, id, out);
+}
+
+static int sq_account_by_thumbprint(struct store *s, const char *tp, struct store_account *out)
+{
+	return account_get_by(sq_of(s), ST_ACCOUNT_BY_THUMBPRINT, tp, out);
+}
+
+static int sq_account_update(struct store *s, const struct store_account *a)
+{
+	int changes = 0;
+	int rc = run(sq_of(s), ST_ACCOUNT_UPDATE, &changes, "ttttt", a->id,
+	             a->contact ? a->contact : "[]", a->status, a->jwk, a->thumbprint);
+	if (rc == STORE_OK && changes == 0)
+		rc = STORE_NOTFOUND;
+	return rc;
+}
+
+/* ---- authorizations and challenges ---- */
+
+static int read_challenge(sqlite3_stmt *st, struct store_challenge *c)
+{
+	if (COPY(st, 0, c->id) || COPY(st, 1, c->authz_id) || COPY(st, 2, c->type) ||
+	    COPY(st, 3, c->token) || COPY(st, 4, c->status) || col_dup(st, 6, &c->error) ||
+	    col_dup(st, 7, &c->record))
+		return STORE_ERR;
+	c->validated_at = sqlite3_column_int64(st, 5);
+	return STORE_OK;
+}
+
+/* Loads an authorization and its challenges; the caller holds a read transaction so both
+ * come from one snapshot. */
+static int load_authz(struct sqlite_store *q, const char *id, struct store_authz *a)
+{
+	size_t cap = 0;
+	sqlite3_stmt *st = query(q, ST_AUTHZ_GET, "t", id);
+	int rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc != STORE_OK)
+		goto out;
+	if (COPY(st, 0, a->id) || COPY(st, 1, a->account_id) || COPY(st, 2, a->ident_type) ||
+	    COPY(st, 3, a->ident_value) || COPY(st, 5, a->status)) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	a->wildcard = sqlite3_column_int(st, 4);
+	a->expires = sqlite3_column_int64(st, 6);
+	a->created_at = sqlite3_column_int64(st, 7);
+	release(st);
+
+	rc = STORE_ERR;
+	st = query(q, ST_CHALLS_OF_AUTHZ, "t", id);
+	if (!st)
+		goto out;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (a->nchall == cap) {
+			size_t ncap = cap ? cap * 2 : 4;
+			void *p = realloc(a->chall, ncap * sizeof *a->chall);
+			if (!p) {
+				log_error("store: sqlite: out of memory loading authz %s", id);
+				goto out;
+			}
+			a->chall = p;
+			cap = ncap;
+		}
+		/* Counted before it is filled so a failure half-way is still cleared. */
+		struct store_challenge *c = &a->chall[a->nchall++];
+		memset(c, 0, sizeof *c);
+		if (read_challenge(st, c) != STORE_OK)
+			goto out;
+	}
+	rc = r == SQLITE_DONE ? STORE_OK : fail(q, r, "load challenges");
+out:
+	release(st);
+	return rc;
+}
+
+static int sq_authz_get(struct store *s, const char *id, struct store_authz *out)
+{
+	struct sqlite_store *q = sq_of(s);
+	int rc = tx_begin(q, 0);
+	if (rc != STORE_OK)
+		goto out;
+	rc = load_authz(q, id, out);
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+out:
+	tx_rollback(q);
+	return rc;
+}
+
+static int sq_challenge_get(struct store *s, const char *id, struct store_challenge *out,
+                            struct store_authz *authz_out)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = NULL;
+	int rc = tx_begin(q, 0);
+	if (rc != STORE_OK)
+		goto out;
+	st = query(q, ST_CHALL_GET, "t", id);
+	rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc == STORE_OK)
+		rc = read_challenge(st, out);
+	release(st);
+	if (rc == STORE_OK && authz_out)
+		rc = load_authz(q, out->authz_id, authz_out);
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+out:
+	tx_rollback(q);
+	return rc;
+}
+
+static int sq_authz_set_status(struct store *s, const char *id, const char *from, const char *to)
+{
+	struct sqlite_store *q = sq_of(s);
+	int changes = 0;
+	int rc = run(q, ST_AUTHZ_SET_STATUS, &changes, "ttt", id, from, to);
+	if (rc == STORE_OK && changes == 0)
+		rc = cas_missed(q, ST_AUTHZ_EXISTS, id);
+	return rc;
+}
+
+static int sq_challenge_start(struct store *s, const char *chall_id)
+{
+	struct sqlite_store *q = sq_of(s);
+	int changes = 0;
+	int rc = run(q, ST_CHALL_START, &changes, "t", chall_id);
+	if (rc == STORE_OK && changes == 0)
+		rc = cas_missed(q, ST_CHALL_EXISTS, chall_id);
+	return rc;
+}
+
+static int sq_challenge_finish(struct store *s, const char *chall_id, int valid,
+                               const char *error_json, const char *record_json, int64_t now)
+{
+	struct sqlite_store *q = sq_of(s);
+	const char *status = valid ? "valid" : "invalid";
+	int changes = 0;
+	int rc = tx_begin(q, 1);
+	if (rc != STORE_OK)
+		goto out;
+	rc = run(q, ST_CHALL_FINISH, &changes, "ttITT", chall_id, status, valid ? now : (int64_t)0,
+	         error_json, record_json);
+	if (rc != STORE_OK)
+		goto out;
+	if (changes == 0) {
+		rc = cas_missed(q, ST_CHALL_EXISTS, chall_id);
+		goto out;
+	}
+	/* An authorization that left pending meanwhile (deactivated, or decided by another
+	 * challenge) keeps its status. */
+	rc = run(q, ST_AUTHZ_FINISH, NULL, "tt", chall_id, status);
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+out:
+	tx_rollback(q);
+	return rc;
+}
+
+static int sq_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = query(q, ST_CHALL_PROCESSING, "");
+	int rc = st ? collect_ids(q, st, ids, n) : STORE_ERR;
+	release(st);
+	return rc;
+}
+
+/* ---- orders ---- */
+
+static int insert_authz(struct sqlite_store *q, const struct store_authz *a)
+{
+	int rc = run(q, ST_AUTHZ_INSERT, NULL, "ttttitII", a->id, a->account_id, a->ident_type,
+	             a->ident_value, a->wildcard ? 1 : 0, a->status, a->expires, a->created_at);
+	for (size_t i = 0; rc == STORE_OK && i < a->nchall; i++) {
+		const struct store_challenge *c = &a->chall[i];
+		/* The challenge belongs to the authz it is listed in, whatever c->authz_id says. */
+		rc = run(q, ST_CHALL_INSERT, NULL, "ItttttITT", (int64_t)i, c->id, a->id, c->type,
+		         c->token, c->status, c->validated_at, c->error, c->record);
+	}
+	return rc;
+}
+
+static int sq_order_insert(struct store *s, const struct store_order *o,
+                           const struct store_authz *new_authzs, size_t nnew)
+{
+	struct sqlite_store *q = sq_of(s);
+	int rc = tx_begin(q, 1);
+	for (size_t i = 0; rc == STORE_OK && i < nnew; i++)
+		rc = insert_authz(q, &new_authzs[i]);
+	if (rc != STORE_OK)
+		goto out;
+	rc = run(q, ST_ORDER_INSERT, NULL, "tttIIIItTT", o->id, o->account_id, o->status, o->expires,
+	         o->created_at, o->not_before, o->not_after, o->identifiers, o->error,
+	         o->cert_serial[0] ? o->cert_serial : NULL);
+	for (size_t i = 0; rc == STORE_OK && i < o->nauthz; i++) {
+		int changes = 0;
+		rc = run(q, ST_ORDER_LINK, &changes, "ttIt", o->id, o->authz_ids[i], (int64_t)i,
+		         o->account_id);
+		if (rc == STORE_OK && changes == 0) {
+			log_warn("store: order %s: authz %s missing or not the account's", o->id,
+			         o->authz_ids[i]);
+			rc = STORE_NOTFOUND;
+		}
+	}
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+out:
+	tx_rollback(q);
+	return rc;
+}
+
+static int sq_order_get(struct store *s, const char *id, struct store_order *o)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = NULL;
+	int rc = tx_begin(q, 0);
+	if (rc != STORE_OK)
+		goto out;
+	st = query(q, ST_ORDER_GET, "t", id);
+	rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc != STORE_OK)
+		goto out;
+	if (COPY(st, 0, o->id) || COPY(st, 1, o->account_id) || COPY(st, 2, o->status) ||
+	    col_dup(st, 7, &o->identifiers) || col_dup(st, 8, &o->error) ||
+	    COPY(st, 9, o->cert_serial)) {
+		rc = STORE_ERR;
+		goto out;
+	}
+	o->expires = sqlite3_column_int64(st, 3);
+	o->created_at = sqlite3_column_int64(st, 4);
+	o->not_before = sqlite3_column_int64(st, 5);
+	o->not_after = sqlite3_column_int64(st, 6);
+	release(st);
+
+	st = query(q, ST_ORDER_AUTHZ_IDS, "t", id);
+	rc = st ? collect_ids(q, st, &o->authz_ids, &o->nauthz) : STORE_ERR;
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+out:
+	release(st);
+	tx_rollback(q);
+	return rc;
+}
+
+static int sq_order_list(struct store *s, const char *account_id, size_t offset, size_t limit,
+                         char (**ids)[STORE_ID_MAX], size_t *n)
+{
+	struct sqlite_store *q = sq_of(s);
+	if (limit == 0)
+		return STORE_OK;
+	int64_t lim = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
+	int64_t off = offset > INT64_MAX ? INT64_MAX : (int64_t)offset;
+	sqlite3_stmt *st = query(q, ST_ORDER_LIST, "tII", account_id, lim, off);
+	int rc = st ? collect_ids(q, st, ids, n) : STORE_ERR;
+	release(st);
+	return rc;
+}
+
+static int sq_order_set_status(struct store *s, const char *id, const char *from, const char *to,
+                               const char *error_json)
+{
+	struct sqlite_store *q = sq_of(s);
+	int changes = 0;
+	int rc = run(q, ST_ORDER_SET_STATUS, &changes, "tttT", id, from, to, error_json);
+	if (rc == STORE_OK && changes == 0)
+		rc = cas_missed(q, ST_ORDER_EXISTS, id);
+	return rc;
+}
+
+/* ---- serials and certificates ---- */
+
+static int sq_serial_reserve(struct store *s, const char *serial, const char *order_id,
+                             int64_t now)
+{
+	return run(sq_of(s), ST_SERIAL_INSERT, NULL, "ttI", serial, order_id, now);
+}
+
+static int sq_cert_insert_for_order(struct store *s, const struct store_cert *c)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = NULL;
+	int changes = 0;
+	int rc = tx_begin(q, 1);
+	if (rc != STORE_OK)
+		goto out;
+	/* The serial must have been reserved, for this order, before signing. */
+	st = query(q, ST_SERIAL_ORDER, "t", c->serial);
+	rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc == STORE_NOTFOUND)
+		log_warn("store: certificate %s: serial was never reserved", c->serial);
+	if (rc != STORE_OK)
+		goto out;
+	const unsigned char *reserved_for = sqlite3_column_text(st, 0);
+	if (!reserved_for || strcmp((const char *)reserved_for, c->order_id) != 0) {
+		log_warn("store: certificate %s: serial reserved for another order", c->serial);
+		rc = STORE_CONFLICT;
+		goto out;
+	}
+	release(st);
+	st = NULL;
+	rc = run(q, ST_CERT_INSERT, NULL, "tttbIII", c->serial, c->account_id, c->order_id,
+	         (const void *)c->der, c->der_len, c->issued_at, c->not_before, c->not_after);
+	if (rc != STORE_OK)
+		goto out;
+	/* The order exists (the serial references it): no change means it is not processing,
+	 * or belongs to another account. */
+	rc = run(q, ST_ORDER_ISSUED, &changes, "ttt", c->order_id, c->serial, c->account_id);
+	if (rc == STORE_OK && changes == 0)
+		rc = STORE_CONFLICT;
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+out:
+	release(st);
+	tx_rollback(q);
+	return rc;
+}
+
+static int sq_cert_get(struct store *s, const char *serial, struct store_cert *c)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = query(q, ST_CERT_GET, "t", serial);
+	int rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc != STORE_OK)
+		goto out;
+	rc = STORE_ERR;
+	if (COPY(st, 0, c->serial) || COPY(st, 1, c->account_id) || COPY(st, 2, c->order_id))
+		goto out;
+	const void *der = sqlite3_column_blob(st, 3);
+	size_t len = (size_t)sqlite3_column_bytes(st, 3);
+	if (!der || !(c->der = malloc(len))) {
+		log_error("store: sqlite: cannot load certificate %s", serial);
+		goto out;
+	}
+	memcpy(c->der, der, len);
+	c->der_len = len;
+	c->issued_at = sqlite3_column_int64(st, 4);
+	c->not_before = sqlite3_column_int64(st, 5);
+	c->not_after = sqlite3_column_int64(st, 6);
+	c->revoked_at = sqlite3_column_int64(st, 7);
+	c->revoked_reason = sqlite3_column_int(st, 8);
+	rc = STORE_OK;
+out:
+	release(st);
+	return rc;
+}
+
+static int sq_cert_revoke(struct store *s, const char *serial, int reason, int64_t now)
+{
+	struct sqlite_store *q = sq_of(s);
+	int changes = 0;
+	int rc = run(q, ST_CERT_REVOKE, &changes, "tIi", serial, now, reason);
+	if (rc == STORE_OK && changes == 0)
+		rc = cas_missed(q, ST_CERT_EXISTS, serial);
+	return rc;
+}
+
+/* ---- nonces and metadata ---- */
+
+static int sq_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
+                           int64_t now)
+{
+	return nonce_set_redeem(sq_of(s)->nonces, id, len, expires, now);
+}
+
+static int sq_meta_get(struct store *s, const char *key, char *out, size_t outlen)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = query(q, ST_META_GET, "t", key);
+	int rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc == STORE_OK)
+		rc = col_copy(st, 0, out, outlen);
+	release(st);
+	return rc;
+}
+
+static int sq_meta_set(struct store *s, const char *key, const char *value)
+{
+	return run(sq_of(s), ST_META_SET, NULL, "tt", key, value);
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.account_insert = sq_account_insert,
+	.account_get = sq_account_get,
+	.account_by_thumbprint = sq_account_by_thumbprint,
+	.account_update = sq_account_update,
+	.authz_get = sq_authz_get,
+	.challenge_get = sq_challenge_get,
+	.authz_set_status = sq_authz_set_status,
+	.challenge_start = sq_challenge_start,
+	.challenge_finish = sq_challenge_finish,
+	.challenge_list_processing = sq_challenge_list_processing,
+	.order_insert = sq_order_insert,
+	.order_get = sq_order_get,
+	.order_list = sq_order_list,
+	.order_set_status = sq_order_set_status,
+	.serial_reserve = sq_serial_reserve,
+	.cert_insert_for_order = sq_cert_insert_for_order,
+	.cert_get = sq_cert_get,
+	.cert_revoke = sq_cert_revoke,
+	.nonce_redeem = sq_nonce_redeem,
+	.meta_get = sq_meta_get,
+	.meta_set = sq_meta_set,
+};

@@ -1,1 +1,299 @@
-/* placeholder: being written */
+/* The backend-neutral half of the storage interface: spec parsing, argument checks,
+ * dispatch through the backend's ops table, and the *_clear functions. */
+#include "store.h"
+#include "log.h"
+#include "store_backend.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Pointers are checked once here so backends need not; a NULL is a caller bug, logged. */
+#define CHECK_ARGS(cond, fn)                                                                     \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			log_error("store: %s: invalid arguments", fn);                          \
+			return STORE_ERR;                                                        \
+		}                                                                                \
+	} while (0)
+
+int store_open(const char *spec, struct store **out, char *err, size_t errlen)
+{
+	const struct store_ops *ops = &store_sqlite_ops;
+	const char *path = spec;
+
+	if (out)
+		*out = NULL;
+	if (!err || errlen == 0) {
+		err = NULL;
+		errlen = 0;
+	}
+	if (!spec || !out || !*spec) {
+		if (err)
+			snprintf(err, errlen, "storage: empty database spec");
+		return STORE_ERR;
+	}
+	if (strncmp(spec, "sqlite:", 7) == 0) {
+		path = spec + 7;
+	} else if (strncmp(spec, "postgres://", 11) == 0 ||
+	           strncmp(spec, "postgresql://", 13) == 0) {
+		/* The spec may carry a password: do not echo it. */
+		if (err)
+			snprintf(err, errlen,
+			         "storage: the PostgreSQL backend is not supported yet; use sqlite:PATH");
+		return STORE_ERR;
+	} else if (strstr(spec, "://")) {
+		if (err)
+			snprintf(err, errlen, "storage: unknown backend \"%.*s\" (want sqlite:PATH)",
+			         (int)(strstr(spec, "://") - spec), spec);
+		return STORE_ERR;
+	}
+	if (!*path) {
+		if (err)
+			snprintf(err, errlen, "storage: \"%s\" names no database file", spec);
+		return STORE_ERR;
+	}
+	char dummy[1];
+	return ops->open(path, out, err ? err : dummy, err ? errlen : sizeof dummy);
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+/* ---- clear functions ---- */
+
+void store_account_clear(struct store_account *a)
+{
+	if (!a)
+		return;
+	free(a->jwk);
+	free(a->contact);
+	memset(a, 0, sizeof *a);
+}
+
+void store_challenge_clear(struct store_challenge *c)
+{
+	if (!c)
+		return;
+	free(c->error);
+	free(c->record);
+	memset(c, 0, sizeof *c);
+}
+
+void store_authz_clear(struct store_authz *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nchall && a->chall; i++)
+		store_challenge_clear(&a->chall[i]);
+	free(a->chall);
+	memset(a, 0, sizeof *a);
+}
+
+void store_order_clear(struct store_order *o)
+{
+	if (!o)
+		return;
+	free(o->identifiers);
+	free(o->error);
+	free(o->authz_ids);
+	memset(o, 0, sizeof *o);
+}
+
+void store_cert_clear(struct store_cert *c)
+{
+	if (!c)
+		return;
+	free(c->der);
+	memset(c, 0, sizeof *c);
+}
+
+/* ---- dispatch ---- */
+/* Out structs are zeroed before the backend runs and cleared if it fails, so callers always
+ * get either a complete row or an empty struct (safe to clear either way). */
+
+int store_account_insert(struct store *s, const struct store_account *a)
+{
+	CHECK_ARGS(s && a && a->jwk, __func__);
+	return s->ops->account_insert(s, a);
+}
+
+int store_account_get(struct store *s, const char *id, struct store_account *out)
+{
+	CHECK_ARGS(s && id && out, __func__);
+	memset(out, 0, sizeof *out);
+	int rc = s->ops->account_get(s, id, out);
+	if (rc != STORE_OK)
+		store_account_clear(out);
+	return rc;
+}
+
+int store_account_by_thumbprint(struct store *s, const char *thumbprint, struct store_account *out)
+{
+	CHECK_ARGS(s && thumbprint && out, __func__);
+	memset(out, 0, sizeof *out);
+	int rc = s->ops->account_by_thumbprint(s, thumbprint, out);
+	if (rc != STORE_OK)
+		store_account_clear(out);
+	return rc;
+}
+
+int store_account_update(struct store *s, const struct store_account *a)
+{
+	CHECK_ARGS(s && a && a->jwk, __func__);
+	return s->ops->account_update(s, a);
+}
+
+int store_authz_get(struct store *s, const char *id, struct store_authz *out)
+{
+	CHECK_ARGS(s && id && out, __func__);
+	memset(out, 0, sizeof *out);
+	int rc = s->ops->authz_get(s, id, out);
+	if (rc != STORE_OK)
+		store_authz_clear(out);
+	return rc;
+}
+
+int store_challenge_get(struct store *s, const char *id, struct store_challenge *out,
+                        struct store_authz *authz_out)
+{
+	CHECK_ARGS(s && id && out, __func__);
+	memset(out, 0, sizeof *out);
+	if (authz_out)
+		memset(authz_out, 0, sizeof *authz_out);
+	int rc = s->ops->challenge_get(s, id, out, authz_out);
+	if (rc != STORE_OK) {
+		store_challenge_clear(out);
+		store_authz_clear(authz_out);
+	}
+	return rc;
+}
+
+int store_authz_set_status(struct store *s, const char *id, const char *from, const char *to)
+{
+	CHECK_ARGS(s && id && from && to, __func__);
+	return s->ops->authz_set_status(s, id, from, to);
+}
+
+int store_challenge_start(struct store *s, const char *chall_id)
+{
+	CHECK_ARGS(s && chall_id, __func__);
+	return s->ops->challenge_start(s, chall_id);
+}
+
+int store_challenge_finish(struct store *s, const char *chall_id, int valid, const char *error_json,
+                           const char *record_json, int64_t now)
+{
+	CHECK_ARGS(s && chall_id, __func__);
+	return s->ops->challenge_finish(s, chall_id, valid, error_json, record_json, now);
+}
+
+int store_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n)
+{
+	CHECK_ARGS(s && ids && n, __func__);
+	*ids = NULL;
+	*n = 0;
+	int rc = s->ops->challenge_list_processing(s, ids, n);
+	if (rc != STORE_OK) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int store_order_insert(struct store *s, const struct store_order *o,
+                       const struct store_authz *new_authzs, size_t nnew)
+{
+	CHECK_ARGS(s && o && o->identifiers && (o->nauthz == 0 || o->authz_ids) &&
+	               (nnew == 0 || new_authzs),
+	           __func__);
+	for (size_t i = 0; i < nnew; i++)
+		CHECK_ARGS(new_authzs[i].nchall == 0 || new_authzs[i].chall, __func__);
+	return s->ops->order_insert(s, o, new_authzs, nnew);
+}
+
+int store_order_get(struct store *s, const char *id, struct store_order *out)
+{
+	CHECK_ARGS(s && id && out, __func__);
+	memset(out, 0, sizeof *out);
+	int rc = s->ops->order_get(s, id, out);
+	if (rc != STORE_OK)
+		store_order_clear(out);
+	return rc;
+}
+
+int store_order_list(struct store *s, const char *account_id, size_t offset, size_t limit,
+                     char (**ids)[STORE_ID_MAX], size_t *n)
+{
+	CHECK_ARGS(s && account_id && ids && n, __func__);
+	*ids = NULL;
+	*n = 0;
+	int rc = s->ops->order_list(s, account_id, offset, limit, ids, n);
+	if (rc != STORE_OK) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+int store_order_set_status(struct store *s, const char *id, const char *from, const char *to,
+                           const char *error_json)
+{
+	CHECK_ARGS(s && id && from && to, __func__);
+	return s->ops->order_set_status(s, id, from, to, error_json);
+}
+
+int store_serial_reserve(struct store *s, const char *serial, const char *order_id, int64_t now)
+{
+	CHECK_ARGS(s && serial && *serial && order_id, __func__);
+	return s->ops->serial_reserve(s, serial, order_id, now);
+}
+
+int store_cert_insert_for_order(struct store *s, const struct store_cert *c)
+{
+	CHECK_ARGS(s && c && c->der && c->der_len > 0, __func__);
+	return s->ops->cert_insert_for_order(s, c);
+}
+
+int store_cert_get(struct store *s, const char *serial, struct store_cert *out)
+{
+	CHECK_ARGS(s && serial && out, __func__);
+	memset(out, 0, sizeof *out);
+	int rc = s->ops->cert_get(s, serial, out);
+	if (rc != STORE_OK)
+		store_cert_clear(out);
+	return rc;
+}
+
+int store_cert_revoke(struct store *s, const char *serial, int reason, int64_t now)
+{
+	CHECK_ARGS(s && serial && now > 0, __func__);
+	return s->ops->cert_revoke(s, serial, reason, now);
+}
+
+int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
+                       int64_t now)
+{
+	CHECK_ARGS(s && id && len > 0, __func__);
+	return s->ops->nonce_redeem(s, id, len, expires, now);
+}
+
+int store_meta_get(struct store *s, const char *key, char *out, size_t outlen)
+{
+	CHECK_ARGS(s && key && out && outlen > 0, __func__);
+	out[0] = '\0';
+	int rc = s->ops->meta_get(s, key, out, outlen);
+	if (rc != STORE_OK)
+		out[0] = '\0';
+	return rc;
+}
+
+int store_meta_set(struct store *s, const char *key, const char *value)
+{
+	CHECK_ARGS(s && key && value, __func__);
+	return s->ops->meta_set(s, key, value);
+}

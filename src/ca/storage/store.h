@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Return codes. Every function returns one of these (0 on success). */
+/* Return codes. Every function returns one of these (0 on success). A compare-and-set on a
+ * row that does not exist, or a reference to one (an order's account, a serial's order),
+ * gives NOTFOUND. An out struct is complete on OK and zeroed otherwise (clearing is safe). */
 enum {
 	STORE_OK = 0,
 	STORE_NOTFOUND = -1, /* no such row */
@@ -82,7 +84,8 @@ int store_authz_set_status(struct store *s, const char *id, const char *from, co
 int store_challenge_start(struct store *s, const char *chall_id);
 /* Records a validation result: the challenge becomes valid or invalid, with error and
  * record (either may be NULL), and its authorization becomes valid or invalid with it.
- * Other challenges of the authorization are left as they are. CONFLICT if the challenge
+ * Other challenges of the authorization are left as they are; an authorization that is no
+ * longer pending (deactivated meanwhile) keeps its status. CONFLICT if the challenge
  * is not processing. */
 int store_challenge_finish(struct store *s, const char *chall_id, int valid, const char *error_json,
                            const char *record_json, int64_t now);
@@ -109,7 +112,8 @@ struct store_order {
 };
 void store_order_clear(struct store_order *o);
 /* In one transaction: inserts the new authorizations (with their challenges), the order, and
- * links the order to o->authz_ids (which may name both new and existing authorizations). */
+ * links the order to o->authz_ids (which may name both new and existing authorizations).
+ * NOTFOUND if a linked authorization is missing or belongs to another account. */
 int store_order_insert(struct store *s, const struct store_order *o,
                        const struct store_authz *new_authzs, size_t nnew);
 int store_order_get(struct store *s, const char *id, struct store_order *out);
@@ -136,9 +140,13 @@ void store_cert_clear(struct store_cert *c);
  * CONFLICT if the serial exists. */
 int store_serial_reserve(struct store *s, const char *serial, const char *order_id, int64_t now);
 /* In one transaction: stores the certificate and moves its order processing -> valid with
- * cert_serial set. CONFLICT if the order is not processing. */
+ * cert_serial set. CONFLICT if the order is not processing (or not c->account_id's) or the
+ * serial was reserved for another order; NOTFOUND if the serial was never reserved. */
 int store_cert_insert_for_order(struct store *s, const struct store_cert *c);
 int store_cert_get(struct store *s, const char *serial, struct store_cert *out);
+/* Marks a certificate revoked at now with a CRLReason (RFC 5280 §5.3.1). NOTFOUND if no
+ * such serial; CONFLICT if it is already revoked (the first revocation stands). */
+int store_cert_revoke(struct store *s, const char *serial, int reason, int64_t now);
 
 /* ---- nonces (design.md §4) ---- */
 /* Redeems a nonce id once: OK the first time, CONFLICT on every later call from any handle.

@@ -1,0 +1,58 @@
+/* What a storage backend provides to store.c: one ops table per backend file.
+ * Private to src/ca/storage; callers use store.h only. */
+#ifndef COBBLE_STORE_BACKEND_H
+#define COBBLE_STORE_BACKEND_H
+#include "store.h"
+
+/* A backend's handle starts with this, so store.c can find the ops:
+ *   struct sqlite_store { struct store base; sqlite3 *db; ... }; */
+struct store {
+	const struct store_ops *ops;
+};
+
+/* store.c has already checked that pointers are non-NULL and zeroed every out struct;
+ * if a backend returns non-OK after filling part of one, store.c clears it, so a backend
+ * may simply return. Strings in input structs are NUL-terminated within their arrays. */
+struct store_ops {
+	const char *name;
+	int (*open)(const char *path, struct store **out, char *err, size_t errlen);
+	void (*close)(struct store *s);
+
+	int (*account_insert)(struct store *s, const struct store_account *a);
+	int (*account_get)(struct store *s, const char *id, struct store_account *out);
+	int (*account_by_thumbprint)(struct store *s, const char *tp, struct store_account *out);
+	int (*account_update)(struct store *s, const struct store_account *a);
+
+	int (*authz_get)(struct store *s, const char *id, struct store_authz *out);
+	int (*challenge_get)(struct store *s, const char *id, struct store_challenge *out,
+	                     struct store_authz *authz_out);
+	int (*authz_set_status)(struct store *s, const char *id, const char *from, const char *to);
+	int (*challenge_start)(struct store *s, const char *chall_id);
+	int (*challenge_finish)(struct store *s, const char *chall_id, int valid,
+	                        const char *error_json, const char *record_json, int64_t now);
+	int (*challenge_list_processing)(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n);
+
+	int (*order_insert)(struct store *s, const struct store_order *o,
+	                    const struct store_authz *new_authzs, size_t nnew);
+	int (*order_get)(struct store *s, const char *id, struct store_order *out);
+	int (*order_list)(struct store *s, const char *account_id, size_t offset, size_t limit,
+	                  char (**ids)[STORE_ID_MAX], size_t *n);
+	int (*order_set_status)(struct store *s, const char *id, const char *from, const char *to,
+	                        const char *error_json);
+
+	int (*serial_reserve)(struct store *s, const char *serial, const char *order_id,
+	                      int64_t now);
+	int (*cert_insert_for_order)(struct store *s, const struct store_cert *c);
+	int (*cert_get)(struct store *s, const char *serial, struct store_cert *out);
+	int (*cert_revoke)(struct store *s, const char *serial, int reason, int64_t now);
+
+	int (*nonce_redeem)(struct store *s, const unsigned char *id, size_t len, int64_t expires,
+	                    int64_t now);
+
+	int (*meta_get)(struct store *s, const char *key, char *out, size_t outlen);
+	int (*meta_set)(struct store *s, const char *key, const char *value);
+};
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

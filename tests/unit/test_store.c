@@ -1,0 +1,976 @@
+/* Unit tests for the storage interface (store.h) on the SQLite backend: every function, its
+ * compare-and-set and transaction semantics, re-opening, and handles on several threads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "storage/store.h"
+#include <dirent.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* snprintf that fails the test instead of truncating. */
+static void fill(char *dst, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(dst, cap, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < cap);
+}
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct store *s;
+};
+
+static void path_in(const struct fx *f, const char *name, char *out, size_t outlen)
+{
+	fill(out, outlen, "%s/%s", f->dir, name);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	char err[256] = "";
+	assert_non_null(f);
+	fill(f->dir, sizeof f->dir, "/tmp/cobble-test-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	path_in(f, "cobble.db", f->path, sizeof f->path);
+	char spec[160];
+	fill(spec, sizeof spec, "sqlite:%s", f->path);
+	assert_int_equal(store_open(spec, &f->s, err, sizeof err), STORE_OK);
+	assert_non_null(f->s);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->s);
+	DIR *d = opendir(f->dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char p[400];
+		fill(p, sizeof p, "%s/%s", f->dir, e->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- fixtures ---- */
+
+static int add_account(struct store *s, const char *id, const char *tp, int64_t created)
+{
+	struct store_account a = {.jwk = "{\"kty\":\"EC\"}", .contact = "[\"mailto:a@example.org\"]",
+	                          .tos_agreed = 1, .created_at = created};
+	fill(a.id, sizeof a.id, "%s", id);
+	fill(a.thumbprint, sizeof a.thumbprint, "%s", tp);
+	fill(a.status, sizeof a.status, "valid");
+	return store_account_insert(s, &a);
+}
+
+static const char *const chall_types[3] = {"http-01", "dns-01", "tls-alpn-01"};
+
+#define MAX_NEW 4
+
+/* An order of account acct with nnew new authorizations (ids "<oid>-a<i>", three challenges
+ * each, ids "<oid>-a<i>-c<j>") followed by the existing authorizations in `existing`. */
+static int add_order(struct store *s, const char *acct, const char *oid, int64_t created,
+                     size_t nnew, const char *const *existing, size_t nexisting)
+{
+	struct store_authz az[MAX_NEW];
+	struct store_challenge ch[MAX_NEW][3];
+	char ids[MAX_NEW + 4][STORE_ID_MAX];
+	struct store_order o = {.expires = created + 7 * 86400, .created_at = created,
+	                        .identifiers = "[{\"type\":\"dns\",\"value\":\"example.org\"}]",
+	                        .authz_ids = ids, .nauthz = nnew + nexisting};
+	assert_true(nnew <= MAX_NEW && nexisting <= 4);
+	memset(az, 0, sizeof az);
+	memset(ch, 0, sizeof ch);
+	fill(o.id, sizeof o.id, "%s", oid);
+	fill(o.account_id, sizeof o.account_id, "%s", acct);
+	fill(o.status, sizeof o.status, "pending");
+	for (size_t i = 0; i < nnew; i++) {
+		fill(az[i].id, sizeof az[i].id, "%s-a%zu", oid, i);
+		fill(az[i].account_id, sizeof az[i].account_id, "%s", acct);
+		fill(az[i].ident_type, sizeof az[i].ident_type, "dns");
+		fill(az[i].ident_value, sizeof az[i].ident_value, "host%zu.example.org", i);
+		fill(az[i].status, sizeof az[i].status, "pending");
+		az[i].wildcard = (int)(i % 2);
+		az[i].expires = created + 86400;
+		az[i].created_at = created;
+		az[i].nchall = 3;
+		az[i].chall = ch[i];
+		for (size_t j = 0; j < 3; j++) {
+			fill(ch[i][j].id, sizeof ch[i][j].id, "%s-c%zu", az[i].id, j);
+			fill(ch[i][j].type, sizeof ch[i][j].type, "%s", chall_types[j]);
+			fill(ch[i][j].token, sizeof ch[i][j].token, "token-%s", ch[i][j].id);
+			fill(ch[i][j].status, sizeof ch[i][j].status, "pending");
+		}
+		fill(ids[i], sizeof ids[i], "%s", az[i].id);
+	}
+	for (size_t i = 0; i < nexisting; i++)
+		fill(ids[nnew + i], sizeof ids[0], "%s", existing[i]);
+	return store_order_insert(s, &o, az, nnew);
+}
+
+static void assert_status_of_chall(struct store *s, const char *id, const char *status)
+{
+	struct store_challenge c;
+	assert_int_equal(store_challenge_get(s, id, &c, NULL), STORE_OK);
+	assert_string_equal(c.status, status);
+	store_challenge_clear(&c);
+}
+
+static void assert_status_of_authz(struct store *s, const char *id, const char *status)
+{
+	struct store_authz a;
+	assert_int_equal(store_authz_get(s, id, &a), STORE_OK);
+	assert_string_equal(a.status, status);
+	store_authz_clear(&a);
+}
+
+static void assert_status_of_order(struct store *s, const char *id, const char *status)
+{
+	struct store_order o;
+	assert_int_equal(store_order_get(s, id, &o), STORE_OK);
+	assert_string_equal(o.status, status);
+	store_order_clear(&o);
+}
+
+/* ---- open ---- */
+
+static void test_open_specs(void **state)
+{
+	struct fx *f = *state;
+	char good[200], bare[200], nodir[200];
+	fill(good, sizeof good, "sqlite:%s/second.db", f->dir);
+	fill(bare, sizeof bare, "%s/third.db", f->dir);
+	fill(nodir, sizeof nodir, "sqlite:%s/no/such/dir/x.db", f->dir);
+	const struct {
+		const char *spec;
+		int rc;
+		const char *err_has; /* substring of the error, for failures */
+	} cases[] = {
+		{good, STORE_OK, NULL},
+		{bare, STORE_OK, NULL},
+		{f->path, STORE_OK, NULL}, /* the fixture's own file, a second handle */
+		{"postgres://cobble:secret@db.example/cobble", STORE_ERR, "not supported yet"},
+		{"postgresql://db.example/cobble", STORE_ERR, "not supported yet"},
+		{"mysql://db.example/cobble", STORE_ERR, "unknown backend \"mysql\""},
+		{"", STORE_ERR, "empty"},
+		{"sqlite:", STORE_ERR, "no database file"},
+		{nodir, STORE_ERR, "cannot open"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct store *s = (struct store *)&f; /* must be overwritten */
+		char err[256] = "";
+		int rc = store_open(cases[i].spec, &s, err, sizeof err);
+		assert_int_equal(rc, cases[i].rc);
+		if (rc == STORE_OK) {
+			assert_non_null(s);
+			store_close(s);
+		} else {
+			assert_null(s);
+			if (!strstr(err, cases[i].err_has))
+				fail_msg("spec \"%s\": error \"%s\"", cases[i].spec, err);
+			assert_null(strstr(err, "secret")); /* never echo credentials */
+		}
+	}
+	assert_int_equal(store_open(NULL, NULL, NULL, 0), STORE_ERR);
+}
+
+/* The file is a WAL database at the latest schema version, and opening it again changes
+ * nothing and keeps the data. */
+static void test_reopen_keeps_data(void **state)
+{
+	struct fx *f = *state;
+	char err[256] = "";
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1000), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 1000, 2, NULL, 0), STORE_OK);
+	assert_int_equal(store_meta_set(f->s, "crl_number", "7"), STORE_OK);
+	store_close(f->s);
+	f->s = NULL;
+
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int version = sqlite3_column_int(st, 0);
+	assert_true(version >= 1);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(store_open(f->path, &f->s, err, sizeof err), STORE_OK);
+		struct store_account a;
+		assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+		assert_string_equal(a.thumbprint, "tp1");
+		store_account_clear(&a);
+		assert_status_of_order(f->s, "o1", "pending");
+		assert_status_of_chall(f->s, "o1-a1-c2", "pending");
+		char v[16];
+		assert_int_equal(store_meta_get(f->s, "crl_number", v, sizeof v), STORE_OK);
+		assert_string_equal(v, "7");
+		store_close(f->s);
+		f->s = NULL;
+	}
+
+	/* A database from a newer cobbled is refused, not downgraded. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	char sql[64];
+	fill(sql, sizeof sql, "PRAGMA user_version = %d", version + 1);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), STORE_ERR);
+	assert_null(f->s);
+	assert_non_null(strstr(err, "newer"));
+}
+
+/* ---- accounts ---- */
+
+static void test_account_insert_get(void **state)
+{
+	struct fx *f = *state;
+	struct store_account a;
+	assert_int_equal(add_account(f->s, "acct1", "tp-one", 1234), STORE_OK);
+
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	assert_string_equal(a.id, "acct1");
+	assert_string_equal(a.thumbprint, "tp-one");
+	assert_string_equal(a.jwk, "{\"kty\":\"EC\"}");
+	assert_string_equal(a.contact, "[\"mailto:a@example.org\"]");
+	assert_string_equal(a.status, "valid");
+	assert_int_equal(a.tos_agreed, 1);
+	assert_int_equal(a.created_at, 1234);
+	store_account_clear(&a);
+
+	assert_int_equal(store_account_by_thumbprint(f->s, "tp-one", &a), STORE_OK);
+	assert_string_equal(a.id, "acct1");
+	store_account_clear(&a);
+
+	assert_int_equal(store_account_get(f->s, "nobody", &a), STORE_NOTFOUND);
+	assert_null(a.jwk);
+	assert_string_equal(a.id, "");
+	assert_int_equal(store_account_by_thumbprint(f->s, "tp-none", &a), STORE_NOTFOUND);
+
+	/* A NULL contact is stored as the empty list. */
+	struct store_account b = {.id = "acct2", .thumbprint = "tp-two", .jwk = "{}",
+	                          .status = "valid", .created_at = 1};
+	assert_int_equal(store_account_insert(f->s, &b), STORE_OK);
+	assert_int_equal(store_account_get(f->s, "acct2", &a), STORE_OK);
+	assert_string_equal(a.contact, "[]");
+	assert_int_equal(a.tos_agreed, 0);
+	store_account_clear(&a);
+}
+
+static void test_account_conflicts(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp-one", 1), STORE_OK);
+	assert_int_equal(add_account(f->s, "acct2", "tp-one", 2), STORE_CONFLICT); /* same key */
+	assert_int_equal(add_account(f->s, "acct1", "tp-other", 3), STORE_CONFLICT); /* same id */
+	struct store_account a;
+	assert_int_equal(store_account_get(f->s, "acct2", &a), STORE_NOTFOUND);
+	/* A bad status is a backend error, not a silent write. */
+	struct store_account bad = {.id = "acct3", .thumbprint = "tp3", .jwk = "{}",
+	                            .status = "bogus"};
+	assert_int_equal(store_account_insert(f->s, &bad), STORE_ERR);
+}
+
+static void test_account_update(void **state)
+{
+	struct fx *f = *state;
+	struct store_account a;
+	assert_int_equal(add_account(f->s, "acct1", "tp-one", 1), STORE_OK);
+	assert_int_equal(add_account(f->s, "acct2", "tp-two", 2), STORE_OK);
+
+	/* Key rollover (§7.3.5) and contact change and deactivation in one update. */
+	struct store_account u = {.id = "acct1", .thumbprint = "tp-new", .jwk = "{\"kty\":\"OKP\"}",
+	                          .contact = "[]", .status = "deactivated", .created_at = 999};
+	assert_int_equal(store_account_update(f->s, &u), STORE_OK);
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	assert_string_equal(a.thumbprint, "tp-new");
+	assert_string_equal(a.jwk, "{\"kty\":\"OKP\"}");
+	assert_string_equal(a.contact, "[]");
+	assert_string_equal(a.status, "deactivated");
+	assert_int_equal(a.created_at, 1); /* not updatable */
+	store_account_clear(&a);
+	assert_int_equal(store_account_by_thumbprint(f->s, "tp-one", &a), STORE_NOTFOUND);
+	assert_int_equal(store_account_by_thumbprint(f->s, "tp-new", &a), STORE_OK);
+	store_account_clear(&a);
+
+	/* Rolling over to another account's key is refused and changes nothing. */
+	fill(u.thumbprint, sizeof u.thumbprint, "tp-two");
+	fill(u.status, sizeof u.status, "valid");
+	assert_int_equal(store_account_update(f->s, &u), STORE_CONFLICT);
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	assert_string_equal(a.thumbprint, "tp-new");
+	assert_string_equal(a.status, "deactivated");
+	store_account_clear(&a);
+
+	fill(u.id, sizeof u.id, "ghost");
+	fill(u.thumbprint, sizeof u.thumbprint, "tp-ghost");
+	assert_int_equal(store_account_update(f->s, &u), STORE_NOTFOUND);
+}
+
+/* ---- orders, authorizations, challenges ---- */
+
+static void test_order_insert_get(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 5000, 2, NULL, 0), STORE_OK);
+
+	struct store_order o;
+	assert_int_equal(store_order_get(f->s, "o1", &o), STORE_OK);
+	assert_string_equal(o.account_id, "acct1");
+	assert_string_equal(o.status, "pending");
+	assert_int_equal(o.created_at, 5000);
+	assert_int_equal(o.expires, 5000 + 7 * 86400);
+	assert_int_equal(o.not_before, 0);
+	assert_int_equal(o.not_after, 0);
+	assert_string_equal(o.identifiers, "[{\"type\":\"dns\",\"value\":\"example.org\"}]");
+	assert_null(o.error);
+	assert_string_equal(o.cert_serial, "");
+	assert_int_equal(o.nauthz, 2);
+	assert_string_equal(o.authz_ids[0], "o1-a0");
+	assert_string_equal(o.authz_ids[1], "o1-a1");
+	store_order_clear(&o);
+
+	for (size_t i = 0; i < 2; i++) {
+		char id[STORE_ID_MAX];
+		struct store_authz a;
+		fill(id, sizeof id, "o1-a%zu", i);
+		assert_int_equal(store_authz_get(f->s, id, &a), STORE_OK);
+		assert_string_equal(a.account_id, "acct1");
+		assert_string_equal(a.ident_type, "dns");
+		assert_int_equal(a.wildcard, (int)(i % 2));
+		assert_string_equal(a.status, "pending");
+		assert_int_equal(a.expires, 5000 + 86400);
+		assert_int_equal(a.nchall, 3);
+		for (size_t j = 0; j < 3; j++) { /* in the order they were offered */
+			char cid[STORE_ID_MAX];
+			fill(cid, sizeof cid, "%s-c%zu", id, j);
+			assert_string_equal(a.chall[j].id, cid);
+			assert_string_equal(a.chall[j].authz_id, id);
+			assert_string_equal(a.chall[j].type, chall_types[j]);
+			assert_string_equal(a.chall[j].status, "pending");
+			assert_int_equal(a.chall[j].validated_at, 0);
+			assert_null(a.chall[j].error);
+			assert_null(a.chall[j].record);
+		}
+		store_authz_clear(&a);
+	}
+
+	struct store_challenge c;
+	struct store_authz a;
+	assert_int_equal(store_challenge_get(f->s, "o1-a1-c1", &c, &a), STORE_OK);
+	assert_string_equal(c.type, "dns-01");
+	assert_string_equal(c.token, "token-o1-a1-c1");
+	assert_string_equal(a.id, "o1-a1");
+	assert_int_equal(a.nchall, 3);
+	store_challenge_clear(&c);
+	store_authz_clear(&a);
+
+	assert_int_equal(store_order_get(f->s, "nope", &o), STORE_NOTFOUND);
+	assert_int_equal(store_authz_get(f->s, "nope", &a), STORE_NOTFOUND);
+	assert_int_equal(store_challenge_get(f->s, "nope", &c, &a), STORE_NOTFOUND);
+	assert_null(a.chall);
+}
+
+/* An order may reuse authorizations of its own account; anything else rolls the whole
+ * insert back. */
+static void test_order_insert_links(void **state)
+{
+	struct fx *f = *state;
+	struct store_order o;
+	struct store_authz a;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_account(f->s, "acct2", "tp2", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 2, NULL, 0), STORE_OK);
+
+	const char *const reuse[] = {"o1-a1"};
+	assert_int_equal(add_order(f->s, "acct1", "o2", 200, 1, reuse, 1), STORE_OK);
+	assert_int_equal(store_order_get(f->s, "o2", &o), STORE_OK);
+	assert_int_equal(o.nauthz, 2);
+	assert_string_equal(o.authz_ids[0], "o2-a0");
+	assert_string_equal(o.authz_ids[1], "o1-a1");
+	store_order_clear(&o);
+
+	const struct {
+		const char *acct, *oid;
+		size_t nnew;
+		const char *link;
+		int rc;
+	} cases[] = {
+		{"acct1", "o3", 1, "no-such-authz", STORE_NOTFOUND},
+		{"acct2", "o4", 1, "o1-a0", STORE_NOTFOUND}, /* another account's authz */
+		{"ghost", "o5", 1, "o1-a0", STORE_NOTFOUND}, /* no such account */
+		{"acct1", "o1", 0, "o1-a0", STORE_CONFLICT}, /* order id taken */
+		{"acct1", "o1", 1, "o1-a1", STORE_CONFLICT}, /* new authz id o1-a0 taken */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *link[] = {cases[i].link};
+		int rc = add_order(f->s, cases[i].acct, cases[i].oid, 300, cases[i].nnew, link, 1);
+		assert_int_equal(rc, cases[i].rc);
+		if (strcmp(cases[i].oid, "o1") != 0) { /* nothing of the order was kept */
+			char aid[STORE_ID_MAX];
+			fill(aid, sizeof aid, "%s-a0", cases[i].oid);
+			assert_int_equal(store_order_get(f->s, cases[i].oid, &o), STORE_NOTFOUND);
+			assert_int_equal(store_authz_get(f->s, aid, &a), STORE_NOTFOUND);
+		}
+	}
+	/* o1 is as it was. */
+	assert_int_equal(store_order_get(f->s, "o1", &o), STORE_OK);
+	assert_int_equal(o.created_at, 100);
+	assert_int_equal(o.nauthz, 2);
+	store_order_clear(&o);
+}
+
+static void test_order_list(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_account(f->s, "acct2", "tp2", 1), STORE_OK);
+	/* o3 and o4 share a second: insertion order decides between them. */
+	const struct {
+		const char *id;
+		int64_t created;
+	} orders[] = {{"o1", 100}, {"o2", 200}, {"o3", 300}, {"o4", 300}, {"o5", 50}};
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(add_order(f->s, "acct1", orders[i].id, orders[i].created, 1, NULL, 0),
+		                 STORE_OK);
+	assert_int_equal(add_order(f->s, "acct2", "other", 400, 1, NULL, 0), STORE_OK);
+
+	const char *const newest_first[] = {"o4", "o3", "o2", "o1", "o5"};
+	const struct {
+		const char *acct;
+		size_t offset, limit, n, first; /* first: index into newest_first */
+	} cases[] = {
+		{"acct1", 0, 100, 5, 0}, {"acct1", 0, 2, 2, 0}, {"acct1", 2, 2, 2, 2},
+		{"acct1", 4, 2, 1, 4},   {"acct1", 5, 2, 0, 0}, {"acct1", 1, 0, 0, 0},
+		{"acct1", 0, SIZE_MAX, 5, 0}, {"acct2", 0, 10, 1, 0}, {"ghost", 0, 10, 0, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char(*ids)[STORE_ID_MAX] = NULL;
+		size_t n = 99;
+		assert_int_equal(store_order_list(f->s, cases[i].acct, cases[i].offset, cases[i].limit,
+		                                  &ids, &n),
+		                 STORE_OK);
+		assert_int_equal(n, cases[i].n);
+		for (size_t k = 0; k < n; k++)
+			assert_string_equal(ids[k], strcmp(cases[i].acct, "acct2") == 0
+			                                ? "other"
+			                                : newest_first[cases[i].first + k]);
+		free(ids);
+	}
+}
+
+static void test_order_set_status(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	const char *problem = "{\"type\":\"urn:ietf:params:acme:error:badCSR\"}";
+	const struct {
+		const char *id, *from, *to, *error;
+		int rc;
+		const char *after;
+	} steps[] = {
+		{"o1", "pending", "processing", NULL, STORE_OK, "processing"},
+		{"o1", "pending", "processing", NULL, STORE_CONFLICT, "processing"}, /* lost the race */
+		{"o1", "processing", "ready", NULL, STORE_ERR, "processing"}, /* ready is never stored */
+		{"o1", "processing", "invalid", problem, STORE_OK, "invalid"},
+		{"o1", "processing", "valid", NULL, STORE_CONFLICT, "invalid"},
+		{"ghost", "pending", "processing", NULL, STORE_NOTFOUND, NULL},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		assert_int_equal(store_order_set_status(f->s, steps[i].id, steps[i].from, steps[i].to,
+		                                        steps[i].error),
+		                 steps[i].rc);
+		if (steps[i].after)
+			assert_status_of_order(f->s, steps[i].id, steps[i].after);
+	}
+	struct store_order o;
+	assert_int_equal(store_order_get(f->s, "o1", &o), STORE_OK);
+	assert_string_equal(o.error, problem);
+	store_order_clear(&o);
+}
+
+static void test_authz_set_status(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(store_authz_set_status(f->s, "o1-a0", "pending", "deactivated"), STORE_OK);
+	assert_status_of_authz(f->s, "o1-a0", "deactivated");
+	assert_int_equal(store_authz_set_status(f->s, "o1-a0", "pending", "deactivated"),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_authz_set_status(f->s, "o1-a0", "deactivated", "expired"), STORE_ERR);
+	assert_status_of_authz(f->s, "o1-a0", "deactivated");
+	assert_int_equal(store_authz_set_status(f->s, "ghost", "pending", "deactivated"),
+	                 STORE_NOTFOUND);
+	/* §7.5.1: a challenge of an authorization that is no longer pending cannot start. */
+	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_CONFLICT);
+	assert_status_of_chall(f->s, "o1-a0-c0", "pending");
+}
+
+static void test_challenge_start(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_OK);
+	assert_status_of_chall(f->s, "o1-a0-c0", "processing");
+	assert_status_of_authz(f->s, "o1-a0", "pending");     /* until the result */
+	assert_status_of_chall(f->s, "o1-a0-c1", "pending");  /* siblings untouched */
+	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_CONFLICT);
+	assert_int_equal(store_challenge_start(f->s, "ghost"), STORE_NOTFOUND);
+}
+
+static void test_challenge_finish(void **state)
+{
+	struct fx *f = *state;
+	const char *problem = "{\"type\":\"urn:ietf:params:acme:error:unauthorized\"}";
+	const char *record = "[{\"url\":\"http://host0.example.org/.well-known/acme-challenge/x\"}]";
+	const struct {
+		int valid;
+		const char *error, *record;
+		const char *status;
+		int64_t validated_at;
+	} cases[] = {
+		{1, NULL, record, "valid", 777},
+		{0, problem, record, "invalid", 0},
+		{0, problem, NULL, "invalid", 0},
+	};
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char oid[16], aid[STORE_ID_MAX], cid[STORE_ID_MAX], sib[STORE_ID_MAX];
+		fill(oid, sizeof oid, "o%zu", i);
+		fill(aid, sizeof aid, "%s-a0", oid);
+		fill(cid, sizeof cid, "%s-c1", aid);
+		fill(sib, sizeof sib, "%s-c2", aid);
+		assert_int_equal(add_order(f->s, "acct1", oid, 100, 1, NULL, 0), STORE_OK);
+		/* Not processing yet: nothing to record. */
+		assert_int_equal(store_challenge_finish(f->s, cid, 1, NULL, NULL, 777), STORE_CONFLICT);
+		assert_int_equal(store_challenge_start(f->s, cid), STORE_OK);
+		assert_int_equal(store_challenge_finish(f->s, cid, cases[i].valid, cases[i].error,
+		                                        cases[i].record, 777),
+		                 STORE_OK);
+
+		struct store_challenge c;
+		struct store_authz a;
+		assert_int_equal(store_challenge_get(f->s, cid, &c, &a), STORE_OK);
+		assert_string_equal(c.status, cases[i].status);
+		assert_int_equal(c.validated_at, cases[i].validated_at);
+		if (cases[i].error)
+			assert_string_equal(c.error, cases[i].error);
+		else
+			assert_null(c.error);
+		if (cases[i].record)
+			assert_string_equal(c.record, cases[i].record);
+		else
+			assert_null(c.record);
+		assert_string_equal(a.status, cases[i].status);
+		assert_string_equal(a.chall[2].status, "pending");
+		store_challenge_clear(&c);
+		store_authz_clear(&a);
+
+		/* A result is recorded once. */
+		assert_int_equal(store_challenge_finish(f->s, cid, !cases[i].valid, NULL, NULL, 778),
+		                 STORE_CONFLICT);
+		assert_status_of_chall(f->s, cid, cases[i].status);
+		/* The authorization is decided: its other challenges cannot start. */
+		assert_int_equal(store_challenge_start(f->s, sib), STORE_CONFLICT);
+	}
+	assert_int_equal(store_challenge_finish(f->s, "ghost", 1, NULL, NULL, 1), STORE_NOTFOUND);
+}
+
+/* A deactivated authorization stays deactivated when a late validation result arrives. */
+static void test_challenge_finish_after_deactivation(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_OK);
+	assert_int_equal(store_authz_set_status(f->s, "o1-a0", "pending", "deactivated"), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 5), STORE_OK);
+	assert_status_of_chall(f->s, "o1-a0-c0", "valid");
+	assert_status_of_authz(f->s, "o1-a0", "deactivated");
+}
+
+static void test_challenge_list_processing(void **state)
+{
+	struct fx *f = *state;
+	char(*ids)[STORE_ID_MAX] = NULL;
+	size_t n = 99;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 3, NULL, 0), STORE_OK);
+	assert_int_equal(store_challenge_list_processing(f->s, &ids, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	free(ids);
+
+	assert_int_equal(store_challenge_start(f->s, "o1-a2-c0"), STORE_OK);
+	assert_int_equal(store_challenge_start(f->s, "o1-a0-c1"), STORE_OK);
+	assert_int_equal(store_challenge_start(f->s, "o1-a1-c2"), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a1-c2", 1, NULL, NULL, 5), STORE_OK);
+	assert_int_equal(store_challenge_list_processing(f->s, &ids, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(ids[0], "o1-a0-c1");
+	assert_string_equal(ids[1], "o1-a2-c0");
+	free(ids);
+}
+
+/* ---- serials and certificates ---- */
+
+static void test_serial_reserve(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(store_serial_reserve(f->s, "00ab12cd34ef5678", "o1", 10), STORE_OK);
+	assert_int_equal(store_serial_reserve(f->s, "00ab12cd34ef5678", "o1", 11), STORE_CONFLICT);
+	assert_int_equal(store_serial_reserve(f->s, "00ab12cd34ef5679", "ghost", 12),
+	                 STORE_NOTFOUND);
+	assert_int_equal(store_serial_reserve(f->s, "00ab12cd34ef5679", "o1", 12), STORE_OK);
+}
+
+static void fill_cert(struct store_cert *c, const char *serial, const char *acct, const char *oid,
+                      unsigned char *der, size_t der_len)
+{
+	memset(c, 0, sizeof *c);
+	fill(c->serial, sizeof c->serial, "%s", serial);
+	fill(c->account_id, sizeof c->account_id, "%s", acct);
+	fill(c->order_id, sizeof c->order_id, "%s", oid);
+	c->der = der;
+	c->der_len = der_len;
+	c->issued_at = 1000;
+	c->not_before = 940;
+	c->not_after = 1000 + 90 * 86400;
+}
+
+static void test_cert_insert_for_order(void **state)
+{
+	struct fx *f = *state;
+	unsigned char der[300];
+	for (size_t i = 0; i < sizeof der; i++)
+		der[i] = (unsigned char)(i * 7); /* includes NUL bytes */
+	struct store_cert c, got;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_account(f->s, "acct2", "tp2", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o2", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(store_serial_reserve(f->s, "0a01", "o1", 10), STORE_OK);
+	assert_int_equal(store_serial_reserve(f->s, "0a02", "o2", 10), STORE_OK);
+
+	const struct {
+		const char *serial, *acct, *oid;
+		int rc;
+	} refused[] = {
+		{"0a01", "acct1", "o1", STORE_CONFLICT},  /* order still pending */
+		{"0a99", "acct1", "o1", STORE_NOTFOUND},  /* serial never reserved */
+		{"0a02", "acct1", "o1", STORE_CONFLICT},  /* serial reserved for o2 */
+		{"0a01", "acct2", "o1", STORE_CONFLICT},  /* o1 is not acct2's */
+	};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		if (i == 1)
+			assert_int_equal(store_order_set_status(f->s, "o1", "pending", "processing", NULL),
+			                 STORE_OK);
+		fill_cert(&c, refused[i].serial, refused[i].acct, refused[i].oid, der, sizeof der);
+		assert_int_equal(store_cert_insert_for_order(f->s, &c), refused[i].rc);
+		/* rolled back: no certificate, order untouched */
+		assert_int_equal(store_cert_get(f->s, refused[i].serial, &got), STORE_NOTFOUND);
+		assert_null(got.der);
+		assert_status_of_order(f->s, "o1", i == 0 ? "pending" : "processing");
+	}
+
+	fill_cert(&c, "0a01", "acct1", "o1", der, sizeof der);
+	assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_OK);
+	struct store_order o;
+	assert_int_equal(store_order_get(f->s, "o1", &o), STORE_OK);
+	assert_string_equal(o.status, "valid");
+	assert_string_equal(o.cert_serial, "0a01");
+	store_order_clear(&o);
+
+	assert_int_equal(store_cert_get(f->s, "0a01", &got), STORE_OK);
+	assert_string_equal(got.account_id, "acct1");
+	assert_string_equal(got.order_id, "o1");
+	assert_int_equal(got.der_len, sizeof der);
+	assert_memory_equal(got.der, der, sizeof der);
+	assert_int_equal(got.issued_at, 1000);
+	assert_int_equal(got.not_before, 940);
+	assert_int_equal(got.not_after, 1000 + 90 * 86400);
+	assert_int_equal(got.revoked_at, 0);
+	store_cert_clear(&got);
+
+	/* The order is valid now: a second certificate for it is refused. */
+	assert_int_equal(store_serial_reserve(f->s, "0a03", "o1", 11), STORE_OK);
+	fill_cert(&c, "0a03", "acct1", "o1", der, sizeof der);
+	assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_CONFLICT);
+	assert_int_equal(store_cert_get(f->s, "0a03", &got), STORE_NOTFOUND);
+}
+
+static void test_cert_revoke(void **state)
+{
+	struct fx *f = *state;
+	unsigned char der[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+	struct store_cert c;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(store_serial_reserve(f->s, "77", "o1", 10), STORE_OK);
+	assert_int_equal(store_order_set_status(f->s, "o1", "pending", "processing", NULL), STORE_OK);
+	fill_cert(&c, "77", "acct1", "o1", der, sizeof der);
+	assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_OK);
+
+	assert_int_equal(store_cert_revoke(f->s, "77", 1 /* keyCompromise */, 2000), STORE_OK);
+	assert_int_equal(store_cert_revoke(f->s, "77", 4, 3000), STORE_CONFLICT);
+	assert_int_equal(store_cert_revoke(f->s, "78", 4, 3000), STORE_NOTFOUND);
+	assert_int_equal(store_cert_get(f->s, "77", &c), STORE_OK);
+	assert_int_equal(c.revoked_at, 2000);
+	assert_int_equal(c.revoked_reason, 1);
+	store_cert_clear(&c);
+}
+
+/* ---- nonces ---- */
+
+static void test_nonce_redeem(void **state)
+{
+	struct fx *f = *state;
+	char err[256] = "", other[200];
+	struct store *s2 = NULL, *s3 = NULL;
+	assert_int_equal(store_open(f->path, &s2, err, sizeof err), STORE_OK);
+	path_in(f, "other.db", other, sizeof other);
+	assert_int_equal(store_open(other, &s3, err, sizeof err), STORE_OK);
+
+	unsigned char a[16], b[16], longa[64], longb[64];
+	memset(a, 0x11, sizeof a);
+	memcpy(b, a, sizeof b);
+	b[15] ^= 1;
+	memset(longa, 0x22, sizeof longa);
+	memcpy(longb, longa, sizeof longb);
+	longb[63] ^= 1; /* differs only beyond the first 32 bytes */
+
+	const struct {
+		struct store *s;
+		const unsigned char *id;
+		size_t len;
+		int rc;
+	} steps[] = {
+		{f->s, a, sizeof a, STORE_OK},
+		{f->s, a, sizeof a, STORE_CONFLICT},
+		{s2, a, sizeof a, STORE_CONFLICT},  /* another handle on the same database */
+		{s2, b, sizeof b, STORE_OK},
+		{f->s, b, sizeof b, STORE_CONFLICT},
+		{f->s, a, 15, STORE_OK},            /* a prefix is another id */
+		{s3, a, sizeof a, STORE_OK},        /* another database has its own set */
+		{f->s, longa, sizeof longa, STORE_OK},
+		{f->s, longb, sizeof longb, STORE_OK},
+		{s2, longa, sizeof longa, STORE_CONFLICT},
+		{s2, longb, sizeof longb, STORE_CONFLICT},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		assert_int_equal(store_nonce_redeem(steps[i].s, steps[i].id, steps[i].len, 5000, 100),
+		                 steps[i].rc);
+
+	/* Closing every handle does not make a redeemed nonce redeemable again. */
+	store_close(s2);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), STORE_OK);
+	assert_int_equal(store_nonce_redeem(f->s, a, sizeof a, 5000, 100), STORE_CONFLICT);
+	store_close(s3);
+}
+
+/* Redeemed ids are forgotten once expired, so the set stays bounded; unexpired ones stay. */
+static void test_nonce_expiry(void **state)
+{
+	struct fx *f = *state;
+	unsigned char short_lived[8] = "short", long_lived[8] = "long";
+	assert_int_equal(store_nonce_redeem(f->s, short_lived, sizeof short_lived, 200, 100), STORE_OK);
+	assert_int_equal(store_nonce_redeem(f->s, long_lived, sizeof long_lived, 1000000, 100),
+	                 STORE_OK);
+	/* Enough later redemptions to force several prunes. */
+	for (uint32_t i = 0; i < 20000; i++) {
+		unsigned char id[12] = "filler";
+		memcpy(id + 6, &i, sizeof i);
+		assert_int_equal(store_nonce_redeem(f->s, id, sizeof id, 300 + i, 300 + i), STORE_OK);
+	}
+	assert_int_equal(store_nonce_redeem(f->s, short_lived, sizeof short_lived, 200, 30000),
+	                 STORE_OK);
+	assert_int_equal(store_nonce_redeem(f->s, long_lived, sizeof long_lived, 1000000, 30000),
+	                 STORE_CONFLICT);
+	/* The most recent fillers have not expired yet. */
+	unsigned char id[12] = "filler";
+	uint32_t last = 19999;
+	memcpy(id + 6, &last, sizeof last);
+	assert_int_equal(store_nonce_redeem(f->s, id, sizeof id, 300 + last, 300 + last),
+	                 STORE_CONFLICT);
+}
+
+/* ---- metadata ---- */
+
+static void test_meta(void **state)
+{
+	struct fx *f = *state;
+	char v[8] = "junk";
+	assert_int_equal(store_meta_get(f->s, "crl_number", v, sizeof v), STORE_NOTFOUND);
+	assert_string_equal(v, "");
+	const struct {
+		const char *value;
+	} writes[] = {{"1"}, {"2"}, {""}, {"1234567"}};
+	for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+		assert_int_equal(store_meta_set(f->s, "crl_number", writes[i].value), STORE_OK);
+		assert_int_equal(store_meta_get(f->s, "crl_number", v, sizeof v), STORE_OK);
+		assert_string_equal(v, writes[i].value);
+	}
+	/* Too long for the buffer: an error, never a truncated value. */
+	assert_int_equal(store_meta_set(f->s, "crl_number", "12345678"), STORE_OK);
+	assert_int_equal(store_meta_get(f->s, "crl_number", v, sizeof v), STORE_ERR);
+	assert_string_equal(v, "");
+}
+
+/* ---- argument checks ---- */
+
+static void test_null_arguments(void **state)
+{
+	struct fx *f = *state;
+	struct store_account a = {.jwk = "{}"};
+	char(*ids)[STORE_ID_MAX];
+	size_t n;
+	char v[4];
+	assert_int_equal(store_account_insert(NULL, &a), STORE_ERR);
+	assert_int_equal(store_account_insert(f->s, NULL), STORE_ERR);
+	assert_int_equal(store_account_get(f->s, NULL, &a), STORE_ERR);
+	assert_int_equal(store_order_list(f->s, NULL, 0, 1, &ids, &n), STORE_ERR);
+	assert_int_equal(store_challenge_list_processing(f->s, NULL, &n), STORE_ERR);
+	assert_int_equal(store_nonce_redeem(f->s, NULL, 16, 1, 1), STORE_ERR);
+	assert_int_equal(store_meta_get(f->s, "k", v, 0), STORE_ERR);
+	store_close(NULL);
+	store_account_clear(NULL);
+	store_authz_clear(NULL);
+	store_order_clear(NULL);
+	store_cert_clear(NULL);
+	store_challenge_clear(NULL);
+}
+
+/* ---- concurrency ---- */
+
+#define THREADS 4
+#define PER_THREAD 60
+
+struct worker {
+	const char *path;
+	int index;
+	int failures;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct store *s = NULL;
+	char err[256];
+	if (store_open(w->path, &s, err, sizeof err) != STORE_OK) {
+		w->failures = -1;
+		return NULL;
+	}
+	for (int i = 0; i < PER_THREAD; i++) {
+		char id[STORE_ID_MAX], tp[64], oid[STORE_ID_MAX];
+		unsigned char nonce[8] = {(unsigned char)w->index, (unsigned char)i};
+		fill(id, sizeof id, "t%d-acct%d", w->index, i);
+		fill(tp, sizeof tp, "t%d-tp%d", w->index, i);
+		fill(oid, sizeof oid, "t%d-o%d", w->index, i);
+		if (add_account(s, id, tp, i) != STORE_OK ||
+		    add_order(s, id, oid, i, 2, NULL, 0) != STORE_OK ||
+		    store_challenge_start(s, "t0-o0-a0-c0") == STORE_ERR ||
+		    store_nonce_redeem(s, nonce, sizeof nonce, 100, 1) != STORE_OK)
+			w->failures++;
+	}
+	store_close(s);
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct fx *f = *state;
+	pthread_t th[THREADS];
+	struct worker w[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){.path = f->path, .index = i};
+		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	for (int t = 0; t < THREADS; t++) {
+		for (int i = 0; i < PER_THREAD; i += 7) {
+			char id[STORE_ID_MAX];
+			char(*ids)[STORE_ID_MAX] = NULL;
+			size_t n = 0;
+			fill(id, sizeof id, "t%d-acct%d", t, i);
+			assert_int_equal(store_order_list(f->s, id, 0, 10, &ids, &n), STORE_OK);
+			assert_int_equal(n, 1);
+			free(ids);
+		}
+	}
+	/* Every thread tried to start the same challenge; the racing starts left it processing
+	 * exactly once. */
+	char(*ids)[STORE_ID_MAX] = NULL;
+	size_t n = 0;
+	assert_int_equal(store_challenge_list_processing(f->s, &ids, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0], "t0-o0-a0-c0");
+	free(ids);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_specs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_insert_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_insert_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_insert_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_set_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authz_set_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_challenge_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_challenge_finish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_challenge_finish_after_deactivation, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_challenge_list_processing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serial_reserve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_insert_for_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_redeem, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
