@@ -1,1 +1,280 @@
-/* placeholder: being written */
+/* The validation worker pool: a bounded FIFO of challenge ids served by N threads, each with
+ * its own store handle. Results reach clients only through storage (design.md §4). */
+#include "pool.h"
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "jose.h"
+#include "log.h"
+
+#define POOL_QUEUE_CAP 4096
+#define POOL_MAX_WORKERS 256
+#define FINISH_RETRIES 3
+
+struct worker {
+	struct va_pool *pool;
+	struct store *store;
+	pthread_t thread;
+	int started;
+};
+
+struct va_pool {
+	struct va_settings set;
+	struct resolver *resolver; /* borrowed */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stopping;
+	char (*queue)[STORE_ID_MAX]; /* ring of cap ids */
+	size_t cap, head, count;
+	int nworkers;
+	struct worker *workers;
+	int curl_inited;
+};
+
+/* Caller holds p->mu. */
+static int enqueue_locked(struct va_pool *p, const char *id)
+{
+	if (p->count == p->cap)
+		return -1;
+	snprintf(p->queue[(p->head + p->count) % p->cap], STORE_ID_MAX, "%s", id);
+	p->count++;
+	pthread_cond_signal(&p->cv);
+	return 0;
+}
+
+static char *dump_compact(const json_t *j)
+{
+	return j ? json_dumps(j, JSON_COMPACT) : NULL;
+}
+
+/* Computes the key authorization (RFC 8555 §8.1) for token under the account's key. */
+static int key_authorization(const struct store_account *acct, const char *token, char *out, size_t outlen)
+{
+	char thumb[64];
+	json_t *jwk = json_loads(acct->jwk ? acct->jwk : "", 0, NULL);
+	int rc = jwk ? jwk_thumbprint(jwk, thumb) : -1;
+	json_decref(jwk);
+	if (rc != 0)
+		return -1;
+	int n = snprintf(out, outlen, "%s.%s", token, thumb);
+	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+static void finish(struct worker *w, const char *id, int valid, const struct problem *prob, const json_t *rec)
+{
+	json_t *pj = prob ? problem_to_json(prob) : NULL;
+	char *err = dump_compact(pj);
+	char *recs = dump_compact(rec);
+	int rc = STORE_ERR;
+	for (int i = 0; i < FINISH_RETRIES; i++) {
+		rc = store_challenge_finish(w->store, id, valid, err, recs ? recs : "[]", (int64_t)time(NULL));
+		if (rc != STORE_ERR)
+			break;
+		usleep(100 * 1000 * (i + 1)); /* a busy database: try again shortly */
+	}
+	if (rc == STORE_OK)
+		log_info("validation: challenge %s %s%s%s", id, valid ? "valid" : "invalid",
+		         prob ? ": " : "", prob && prob->detail ? prob->detail : "");
+	else if (rc == STORE_CONFLICT)
+		log_warn("validation: challenge %s was no longer processing; result dropped", id);
+	else
+		log_error("validation: could not record the result of challenge %s (left processing, "
+		          "requeued at next start)", id);
+	json_decref(pj);
+	free(err);
+	free(recs);
+}
+
+static void validate(struct worker *w, const char *id)
+{
+	struct va_pool *p = w->pool;
+	struct store_challenge ch = {0};
+	struct store_authz az = {0};
+	struct store_account acct = {0};
+	struct problem *prob = NULL;
+	json_t *rec = NULL;
+	int valid = 0;
+
+	int rc = store_challenge_get(w->store, id, &ch, &az);
+	if (rc != STORE_OK) {
+		if (rc == STORE_NOTFOUND)
+			log_warn("validation: challenge %s not found", id);
+		else
+			log_error("validation: loading challenge %s failed (left processing)", id);
+		goto out;
+	}
+	if (strcmp(ch.status, "processing") != 0) {
+		log_info("validation: challenge %s is %s, not processing; skipped", id, ch.status);
+		goto out;
+	}
+	rc = store_account_get(w->store, az.account_id, &acct);
+	if (rc == STORE_ERR) {
+		log_error("validation: loading account %s failed (challenge %s left processing)", az.account_id,
+		          id);
+		goto out;
+	}
+	char keyauth[STORE_TOKEN_MAX + 64];
+	if (rc != STORE_OK || key_authorization(&acct, ch.token, keyauth, sizeof keyauth) != 0) {
+		prob = problem_new("serverInternal", 500, "could not compute the key authorization for "
+		                   "account %s", az.account_id);
+		goto finish;
+	}
+
+	if (strcmp(ch.type, "http-01") == 0) {
+		if (az.wildcard) {
+			/* RFC 8555 §7.1.3: wildcard names are validated by dns-01 only. */
+			prob = problem_new("unauthorized", 403, "http-01 cannot validate the wildcard name *.%s",
+			                   az.ident_value);
+		} else {
+			valid = http01_validate(&p->set, p->resolver, az.ident_value, ch.token, keyauth, &rec,
+			                        &prob) == 0;
+		}
+	} else {
+		prob = problem_new("serverInternal", 500, "challenge type %s is not supported yet", ch.type);
+	}
+finish:
+	if (!valid && !prob)
+		prob = problem_new("serverInternal", 500, "validation failed without a reason");
+	finish(w, id, valid, valid ? NULL : prob, rec);
+out:
+	problem_free(prob);
+	json_decref(rec);
+	store_challenge_clear(&ch);
+	store_authz_clear(&az);
+	store_account_clear(&acct);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct va_pool *p = w->pool;
+	char id[STORE_ID_MAX];
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (!p->stopping && p->count == 0)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stopping) {
+			/* Queued work is abandoned: those challenges stay processing and are requeued at
+			 * the next start. */
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		memcpy(id, p->queue[p->head], STORE_ID_MAX);
+		p->head = (p->head + 1) % p->cap;
+		p->count--;
+		pthread_mutex_unlock(&p->mu);
+		validate(w, id);
+	}
+	return NULL;
+}
+
+int va_pool_start(const struct va_settings *set, struct resolver *r, const char *store_spec,
+                  int nworkers, struct va_pool **out, char *err, size_t errlen)
+{
+	struct va_pool *p = calloc(1, sizeof *p);
+	char (*ids)[STORE_ID_MAX] = NULL;
+	size_t nids = 0;
+	*out = NULL;
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (nworkers < 1 || nworkers > POOL_MAX_WORKERS) {
+		snprintf(err, errlen, "validation workers: %d is not in 1..%d", nworkers, POOL_MAX_WORKERS);
+		free(p);
+		return -1;
+	}
+	/* libcurl's global state must be set up before threads use it; it is reference counted. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "libcurl initialisation failed");
+		free(p);
+		return -1;
+	}
+	p->curl_inited = 1;
+	p->set = *set;
+	p->resolver = r;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->nworkers = nworkers;
+	p->workers = calloc((size_t)nworkers, sizeof *p->workers);
+	if (!p->workers)
+		goto nomem;
+	for (int i = 0; i < nworkers; i++) {
+		p->workers[i].pool = p;
+		if (store_open(store_spec, &p->workers[i].store, err, errlen) != STORE_OK)
+			goto fail;
+	}
+
+	/* Challenges a previous run left in processing are validated again. */
+	if (store_challenge_list_processing(p->workers[0].store, &ids, &nids) != STORE_OK) {
+		snprintf(err, errlen, "could not list challenges left in processing");
+		goto fail;
+	}
+	p->cap = nids > POOL_QUEUE_CAP ? nids : POOL_QUEUE_CAP;
+	p->queue = calloc(p->cap, sizeof *p->queue);
+	if (!p->queue)
+		goto nomem;
+	for (size_t i = 0; i < nids; i++)
+		enqueue_locked(p, ids[i]);
+	if (nids)
+		log_info("validation: requeued %zu challenge(s) left in processing", nids);
+	free(ids);
+	ids = NULL;
+
+	for (int i = 0; i < nworkers; i++) {
+		int rc = pthread_create(&p->workers[i].thread, NULL, worker_main, &p->workers[i]);
+		if (rc != 0) {
+			snprintf(err, errlen, "validation worker thread: %s", strerror(rc));
+			goto fail;
+		}
+		p->workers[i].started = 1;
+	}
+	*out = p;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	free(ids);
+	va_pool_stop(p);
+	return -1;
+}
+
+int va_pool_submit(struct va_pool *p, const char *chall_id)
+{
+	if (!p || !chall_id || strlen(chall_id) >= STORE_ID_MAX)
+		return -1;
+	pthread_mutex_lock(&p->mu);
+	int rc = p->stopping ? -1 : enqueue_locked(p, chall_id);
+	pthread_mutex_unlock(&p->mu);
+	if (rc != 0)
+		log_warn("validation: queue full or stopping; challenge %s not queued", chall_id);
+	return rc;
+}
+
+void va_pool_stop(struct va_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nworkers && p->workers; i++)
+		if (p->workers[i].started)
+			pthread_join(p->workers[i].thread, NULL);
+	if (p->count)
+		log_info("validation: %zu queued challenge(s) left for the next start", p->count);
+	for (int i = 0; i < p->nworkers && p->workers; i++)
+		store_close(p->workers[i].store);
+	free(p->workers);
+	free(p->queue);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	if (p->curl_inited)
+		curl_global_cleanup();
+	free(p);
+}

@@ -17,5 +17,10 @@ void resolver_free(struct resolver *r);
  * Failure: -1 with *prob of type "dns" (NXDOMAIN, SERVFAIL, timeout, no records, bogus DNSSEC). */
 int resolver_addrs(struct resolver *r, const char *name, char addrs[][RESOLVER_ADDR_LEN], size_t max,
                    size_t *n, struct problem **prob);
+/* TXT records of name, each record's strings concatenated (RFC 8555 §8.4). NXDOMAIN or no
+ * records: 0 with *n == 0. *txts is malloc'd: free with resolver_strings_free(*txts, *n).
+ * Failure (SERVFAIL, timeout, bogus DNSSEC): -1 with *prob of type "dns". */
+int resolver_txt(struct resolver *r, const char *name, char ***txts, size_t *n, struct problem **prob);
+void resolver_strings_free(char **s, size_t n);
 
 #endif
