@@ -1,1 +1,927 @@
-/* placeholder: being written */
+/* The CA's hierarchy (root, intermediate, HTTPS listener certificate) and leaf issuance.
+ * Keys live in the data directory behind the signer interface; certificates are built here. */
+#include "issuance/ca.h"
+#include "issuance/signer.h"
+#include "fileio.h"
+#include "keys.h"
+#include "log.h"
+#include "rand.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAY 86400LL
+#define ROOT_DAYS 7305          /* 20 years */
+#define INTERMEDIATE_DAYS 1826  /* 5 years */
+#define TLS_DAYS 365
+#define BACKDATE 3600           /* CA and listener certs tolerate an hour of client clock skew */
+#define TLS_RENEW_MARGIN DAY    /* regenerate the listener cert a day before it expires */
+#define PEM_MAX (256 * 1024)
+#define CN_MAX 64               /* RFC 5280 ub-common-name */
+
+struct ca {
+	char *dir;
+	char *root_key_path, *root_pem_path;
+	char *int_key_path, *int_pem_path;
+	char *tls_key_path, *tls_pem_path;
+	struct signer *root_signer;
+	struct signer *int_signer;
+	X509 *root;
+	X509 *inter;
+	unsigned char *inter_der;
+	size_t inter_der_len;
+	char *chain[2];
+	int nchain;
+	char *aia_url;
+	char *crldp_url;
+	int validity_days;
+};
+
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *str_printf(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* 1 exists, 0 missing, -1 cannot tell (permissions and the like). */
+static int path_exists(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -1;
+}
+
+static int64_t asn1_time_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	return (int64_t)timegm(&tm);
+}
+
+static char *x509_to_pem(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *out = NULL;
+	if (!b)
+		return NULL;
+	if (PEM_write_bio_X509(b, x) == 1) {
+		char *data;
+		long n = BIO_get_mem_data(b, &data);
+		out = malloc((size_t)n + 1);
+		if (out) {
+			memcpy(out, data, (size_t)n);
+			out[n] = '\0';
+		}
+	}
+	BIO_free(b);
+	return out;
+}
+
+static int save_cert(const char *path, X509 *x)
+{
+	char *pem = x509_to_pem(x);
+	if (!pem)
+		return -1;
+	int rc = file_write_atomic(path, pem, strlen(pem), 0644);
+	free(pem);
+	return rc;
+}
+
+/* Loads the first certificate of a PEM file; -1 with a reason naming the file. */
+static int load_cert(const char *path, X509 **out, char *err, size_t errlen)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (file_read_all(path, PEM_MAX, &data, &len) != 0) {
+		set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	BIO *b = BIO_new_mem_buf(data, (int)len);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	free(data);
+	if (!x) {
+		set_err(err, errlen, "%s is corrupt: no PEM certificate could be parsed", path);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int set_random_serial(X509 *x)
+{
+	char hex[33];
+	BIGNUM *bn = NULL;
+	int ok = -1;
+	if (ca_new_serial(hex) != 0 || !BN_hex2bn(&bn, hex))
+		goto out;
+	if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto out;
+	ok = 0;
+out:
+	BN_free(bn);
+	return ok;
+}
+
+static X509_NAME *name_cn(const char *cn)
+{
+	X509_NAME *n = X509_NAME_new();
+	if (!n)
+		return NULL;
+	if (cn && *cn &&
+	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
+	                               0) != 1) {
+		X509_NAME_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/* Adds an extension described in OpenSSL's config syntax; only for fixed strings, never input. */
+static int add_ext_conf(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
+	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
+	if (!ext)
+		return -1;
+	int rc = X509_add_ext(cert, ext, -1) == 1 ? 0 : -1;
+	X509_EXTENSION_free(ext);
+	return rc;
+}
+
+static int set_times(X509 *x, int64_t nb, int64_t na)
+{
+	if (!ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb))
+		return -1;
+	if (!ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na))
+		return -1;
+	return 0;
+}
+
+/* A certificate skeleton: v3, random serial, subject, issuer, validity, public key. */
+static X509 *cert_skeleton(const char *cn, EVP_PKEY *pub, X509 *issuer, int64_t nb, int64_t na)
+{
+	X509 *x = X509_new();
+	X509_NAME *subj = name_cn(cn);
+	if (!x || !subj)
+		goto fail;
+	if (X509_set_version(x, X509_VERSION_3) != 1 || set_random_serial(x) != 0)
+		goto fail;
+	if (X509_set_subject_name(x, subj) != 1)
+		goto fail;
+	if (X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subj) != 1)
+		goto fail;
+	if (set_times(x, nb, na) != 0 || X509_set_pubkey(x, pub) != 1)
+		goto fail;
+	X509_NAME_free(subj);
+	return x;
+fail:
+	X509_NAME_free(subj);
+	X509_free(x);
+	return NULL;
+}
+
+/* Adds an iPAddress GeneralName if name is an IPv4/IPv6 literal, else a dNSName. */
+static int gens_add_name(GENERAL_NAMES *gens, const char *name)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	if (!gn)
+		return -1;
+	ASN1_OCTET_STRING *ip = a2i_IPADDRESS(name);
+	if (ip) {
+		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+	} else {
+		ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+		if (!ia5 || ASN1_STRING_set(ia5, name, (int)strlen(name)) != 1) {
+			ASN1_IA5STRING_free(ia5);
+			GENERAL_NAME_free(gn);
+			return -1;
+		}
+		GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+	}
+	if (!sk_GENERAL_NAME_push(gens, gn)) {
+		GENERAL_NAME_free(gn);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_san(X509 *x, const char *const *names, size_t n, int critical)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	int rc = -1;
+	if (!gens)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (gens_add_name(gens, names[i]) != 0)
+			goto out;
+	if (X509_add1_ext_i2d(x, NID_subject_alt_name, gens, critical, X509V3_ADD_DEFAULT) != 1)
+		goto out;
+	rc = 0;
+out:
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+static GENERAL_NAME *uri_name(const char *uri)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+	if (!gn || !ia5 || ASN1_STRING_set(ia5, uri, (int)strlen(uri)) != 1) {
+		GENERAL_NAME_free(gn);
+		ASN1_IA5STRING_free(ia5);
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+	return gn;
+}
+
+/* RFC 5280 §4.2.2.1: caIssuers pointing at the issuer's DER. */
+static int add_aia(X509 *x, const char *url)
+{
+	AUTHORITY_INFO_ACCESS *aia = AUTHORITY_INFO_ACCESS_new();
+	ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
+	GENERAL_NAME *gn = uri_name(url);
+	int rc = -1;
+	if (!aia || !ad || !gn)
+		goto out;
+	ASN1_OBJECT_free(ad->method);
+	ad->method = OBJ_nid2obj(NID_ad_ca_issuers);
+	GENERAL_NAME_free(ad->location);
+	ad->location = gn;
+	gn = NULL;
+	if (!sk_ACCESS_DESCRIPTION_push(aia, ad))
+		goto out;
+	ad = NULL;
+	if (X509_add1_ext_i2d(x, NID_info_access, aia, 0, X509V3_ADD_DEFAULT) != 1)
+		goto out;
+	rc = 0;
+out:
+	GENERAL_NAME_free(gn);
+	ACCESS_DESCRIPTION_free(ad);
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return rc;
+}
+
+/* RFC 5280 §4.2.1.13: one distribution point with a full-name URI. */
+static int add_crldp(X509 *x, const char *url)
+{
+	CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
+	DIST_POINT *dp = DIST_POINT_new();
+	DIST_POINT_NAME *dpn = DIST_POINT_NAME_new();
+	GENERAL_NAMES *full = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *gn = uri_name(url);
+	int rc = -1;
+	if (!dps || !dp || !dpn || !full || !gn)
+		goto out;
+	if (!sk_GENERAL_NAME_push(full, gn))
+		goto out;
+	gn = NULL;
+	dpn->type = 0;
+	dpn->name.fullname = full;
+	full = NULL;
+	dp->distpoint = dpn;
+	dpn = NULL;
+	if (!sk_DIST_POINT_push(dps, dp))
+		goto out;
+	dp = NULL;
+	if (X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0, X509V3_ADD_DEFAULT) != 1)
+		goto out;
+	rc = 0;
+out:
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(full);
+	DIST_POINT_NAME_free(dpn);
+	DIST_POINT_free(dp);
+	CRL_DIST_POINTS_free(dps);
+	return rc;
+}
+
+/* CA/B BR §7.1.6.1: a single policy OID, no qualifiers. */
+static int add_policy(X509 *x, const char *oid)
+{
+	CERTIFICATEPOLICIES *pols = sk_POLICYINFO_new_null();
+	POLICYINFO *pi = POLICYINFO_new();
+	int rc = -1;
+	if (!pols || !pi)
+		goto out;
+	ASN1_OBJECT_free(pi->policyid);
+	if (!(pi->policyid = OBJ_txt2obj(oid, 1)))
+		goto out;
+	if (!sk_POLICYINFO_push(pols, pi))
+		goto out;
+	pi = NULL;
+	if (X509_add1_ext_i2d(x, NID_certificate_policies, pols, 0, X509V3_ADD_DEFAULT) != 1)
+		goto out;
+	rc = 0;
+out:
+	POLICYINFO_free(pi);
+	CERTIFICATEPOLICIES_free(pols);
+	return rc;
+}
+
+/* Splits "a, b,c" into trimmed non-empty names. Returns count, -1 on allocation failure. */
+static int split_names(const char *list, char ***out)
+{
+	char *copy = strdup(list);
+	char **names = NULL;
+	int n = 0;
+	if (!copy)
+		return -1;
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		size_t l = strlen(tok);
+		while (l > 0 && (tok[l - 1] == ' ' || tok[l - 1] == '\t'))
+			tok[--l] = '\0';
+		if (l == 0)
+			continue;
+		char **nn = realloc(names, sizeof *names * (size_t)(n + 1));
+		if (!nn)
+			goto fail;
+		names = nn;
+		if (!(names[n] = strdup(tok)))
+			goto fail;
+		n++;
+	}
+	free(copy);
+	*out = names;
+	return n;
+fail:
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(copy);
+	return -1;
+}
+
+static void free_names(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Generates a key and saves it 0600, then opens it through the signer interface. */
+static struct signer *create_key(const char *path, const char *type, char *err, size_t errlen)
+{
+	EVP_PKEY *k = key_generate(type);
+	if (!k) {
+		set_err(err, errlen, "cannot generate %s key for %s", type, path);
+		return NULL;
+	}
+	int rc = key_save_private(path, k);
+	EVP_PKEY_free(k);
+	if (rc != 0) {
+		set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct signer *s = signer_open_file(path);
+	if (!s)
+		set_err(err, errlen, "cannot load the key just written to %s", path);
+	return s;
+}
+
+static struct signer *open_key(const char *path, char *err, size_t errlen)
+{
+	struct signer *s = signer_open_file(path);
+	if (!s)
+		set_err(err, errlen, "%s is corrupt or unreadable: cannot load the private key", path);
+	return s;
+}
+
+static int build_root(struct ca *ca, const char *cn, char *err, size_t errlen)
+{
+	int64_t now = (int64_t)time(NULL);
+	X509 *x = cert_skeleton(cn, signer_public(ca->root_signer), NULL, now - BACKDATE, now + ROOT_DAYS * DAY);
+	if (!x || add_ext_conf(x, NULL, NID_basic_constraints, "critical,CA:TRUE") != 0 ||
+	    add_ext_conf(x, NULL, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
+	    add_ext_conf(x, NULL, NID_subject_key_identifier, "hash") != 0 ||
+	    signer_sign_x509(ca->root_signer, x) != 0) {
+		set_err(err, errlen, "cannot build the root certificate");
+		X509_free(x);
+		return -1;
+	}
+	if (save_cert(ca->root_pem_path, x) != 0) {
+		set_err(err, errlen, "cannot write %s: %s", ca->root_pem_path, strerror(errno));
+		X509_free(x);
+		return -1;
+	}
+	log_info("ca: created root certificate %s (CN=%s)", ca->root_pem_path, cn);
+	ca->root = x;
+	return 0;
+}
+
+static int64_t clamp_to_issuer(int64_t na, X509 *issuer)
+{
+	int64_t limit = asn1_time_unix(X509_get0_notAfter(issuer));
+	return (limit > 0 && na > limit) ? limit : na;
+}
+
+static int build_intermediate(struct ca *ca, const char *cn, char *err, size_t errlen)
+{
+	int64_t now = (int64_t)time(NULL);
+	int64_t na = clamp_to_issuer(now + INTERMEDIATE_DAYS * DAY, ca->root);
+	X509 *x = cert_skeleton(cn, signer_public(ca->int_signer), ca->root, now - BACKDATE, na);
+	if (!x || add_ext_conf(x, ca->root, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") != 0 ||
+	    add_ext_conf(x, ca->root, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign") != 0 ||
+	    add_ext_conf(x, ca->root, NID_ext_key_usage, "serverAuth,clientAuth") != 0 ||
+	    add_ext_conf(x, ca->root, NID_subject_key_identifier, "hash") != 0 ||
+	    add_ext_conf(x, ca->root, NID_authority_key_identifier, "keyid:always") != 0 ||
+	    signer_sign_x509(ca->root_signer, x) != 0) {
+		set_err(err, errlen, "cannot build the intermediate certificate");
+		X509_free(x);
+		return -1;
+	}
+	if (save_cert(ca->int_pem_path, x) != 0) {
+		set_err(err, errlen, "cannot write %s: %s", ca->int_pem_path, strerror(errno));
+		X509_free(x);
+		return -1;
+	}
+	log_info("ca: created intermediate certificate %s (CN=%s)", ca->int_pem_path, cn);
+	ca->inter = x;
+	return 0;
+}
+
+/* The listener certificate is issued by the root so that trusting root.pem is enough. */
+static int build_tls(struct ca *ca, const char *tls_names, char *err, size_t errlen)
+{
+	char **names = NULL;
+	int n = split_names(tls_names, &names);
+	struct signer *key = NULL;
+	X509 *x = NULL;
+	int rc = -1;
+	if (n <= 0) {
+		set_err(err, errlen, "tls_names \"%s\" contains no names", tls_names);
+		goto out;
+	}
+	if (!(key = create_key(ca->tls_key_path, "ec256", err, errlen)))
+		goto out;
+	int64_t now = (int64_t)time(NULL);
+	int64_t na = clamp_to_issuer(now + TLS_DAYS * DAY, ca->root);
+	const char *cn = strlen(names[0]) <= CN_MAX ? names[0] : NULL;
+	x = cert_skeleton(cn, signer_public(key), ca->root, now - BACKDATE, na);
+	if (!x || add_san(x, (const char *const *)names, (size_t)n, cn == NULL) != 0 ||
+	    add_ext_conf(x, ca->root, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+	    add_ext_conf(x, ca->root, NID_key_usage, "critical,digitalSignature") != 0 ||
+	    add_ext_conf(x, ca->root, NID_ext_key_usage, "serverAuth") != 0 ||
+	    add_ext_conf(x, ca->root, NID_subject_key_identifier, "hash") != 0 ||
+	    add_ext_conf(x, ca->root, NID_authority_key_identifier, "keyid:always") != 0 ||
+	    signer_sign_x509(ca->root_signer, x) != 0) {
+		set_err(err, errlen, "cannot build the listener certificate for %s", tls_names);
+		goto out;
+	}
+	if (save_cert(ca->tls_pem_path, x) != 0) {
+		set_err(err, errlen, "cannot write %s: %s", ca->tls_pem_path, strerror(errno));
+		goto out;
+	}
+	log_info("ca: created listener certificate %s for %s", ca->tls_pem_path, tls_names);
+	rc = 0;
+out:
+	X509_free(x);
+	signer_free(key);
+	free_names(names, n > 0 ? n : 0);
+	return rc;
+}
+
+/* 1 if tls.pem/tls.key are usable as they stand: the pair matches, the root signed it, it is not
+ * about to expire and it still covers every configured name. 0 otherwise (regenerate). */
+static int tls_current(struct ca *ca, const char *tls_names)
+{
+	X509 *x = NULL;
+	EVP_PKEY *k = NULL;
+	char **names = NULL;
+	int n = 0, ok = 0;
+	char ignore[256];
+	if (path_exists(ca->tls_pem_path) != 1 || path_exists(ca->tls_key_path) != 1)
+		return 0;
+	if (load_cert(ca->tls_pem_path, &x, ignore, sizeof ignore) != 0)
+		goto out;
+	if (!(k = key_load_private(ca->tls_key_path)) || X509_check_private_key(x, k) != 1)
+		goto out;
+	if (X509_verify(x, signer_public(ca->root_signer)) != 1)
+		goto out;
+	int64_t na = asn1_time_unix(X509_get0_notAfter(x));
+	if (na < (int64_t)time(NULL) + TLS_RENEW_MARGIN)
+		goto out;
+	if ((n = split_names(tls_names, &names)) <= 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		int hit = X509_check_ip_asc(x, names[i], 0);
+		if (hit < 0)
+			hit = X509_check_host(x, names[i], 0, X509_CHECK_FLAG_NO_WILDCARDS, NULL);
+		if (hit != 1)
+			goto out;
+	}
+	ok = 1;
+out:
+	free_names(names, n > 0 ? n : 0);
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return ok;
+}
+
+/* Loads (or, on first start, creates) a CA key and certificate pair. A key without its
+ * certificate gets a fresh certificate (a crash between the two writes); a certificate
+ * without its key is an error, since nothing can sign for it. */
+static int open_pair(const char *key_path, const char *pem_path, const char *type, struct signer **s,
+                     X509 **cert, char *err, size_t errlen)
+{
+	int have_key = path_exists(key_path), have_pem = path_exists(pem_path);
+	if (have_key < 0 || have_pem < 0) {
+		set_err(err, errlen, "cannot access %s: %s", have_key < 0 ? key_path : pem_path,
+		        strerror(errno));
+		return -1;
+	}
+	if (!have_key && have_pem) {
+		set_err(err, errlen, "%s exists but its key %s is missing", pem_path, key_path);
+		return -1;
+	}
+	if (!have_key) {
+		*s = create_key(key_path, type, err, errlen);
+		return *s ? 0 : -1;
+	}
+	if (!(*s = open_key(key_path, err, errlen)))
+		return -1;
+	if (!have_pem)
+		return 0;
+	if (load_cert(pem_path, cert, err, errlen) != 0)
+		return -1;
+	if (X509_check_private_key(*cert, signer_public(*s)) != 1) {
+		set_err(err, errlen, "%s does not match the key in %s", pem_path, key_path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The alternate chain: a PEM bundle whose first certificate carries the intermediate's key
+ * (a cross-signed intermediate), so the same leaves chain through it. */
+static int load_alt_chain(struct ca *ca, const char *path, char *err, size_t errlen)
+{
+	char *data = NULL;
+	size_t len = 0;
+	BIO *in = NULL, *outb = NULL;
+	X509 *x = NULL;
+	int count = 0, rc = -1;
+	if (file_read_all(path, PEM_MAX, &data, &len) != 0) {
+		set_err(err, errlen, "cannot read alt_chain_file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!(in = BIO_new_mem_buf(data, (int)len)) || !(outb = BIO_new(BIO_s_mem())))
+		goto out;
+	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+		if (count == 0 && EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(ca->inter)) != 1) {
+			set_err(err, errlen,
+			        "alt_chain_file %s: the first certificate does not carry the intermediate's key",
+			        path);
+			goto out;
+		}
+		if (PEM_write_bio_X509(outb, x) != 1)
+			goto out;
+		X509_free(x);
+		x = NULL;
+		count++;
+	}
+	if (count == 0) {
+		set_err(err, errlen, "alt_chain_file %s is corrupt: no PEM certificate could be parsed", path);
+		goto out;
+	}
+	char *pem;
+	long n = BIO_get_mem_data(outb, &pem);
+	if (!(ca->chain[1] = malloc((size_t)n + 1)))
+		goto out;
+	memcpy(ca->chain[1], pem, (size_t)n);
+	ca->chain[1][n] = '\0';
+	ca->nchain = 2;
+	rc = 0;
+out:
+	if (rc != 0 && err && !*err)
+		set_err(err, errlen, "cannot load alt_chain_file %s", path);
+	X509_free(x);
+	BIO_free(in);
+	BIO_free(outb);
+	free(data);
+	ERR_clear_error();
+	return rc;
+}
+
+int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errlen)
+{
+	struct ca *ca = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	*out = NULL;
+	if (!cfg || !cfg->data_dir || !*cfg->data_dir) {
+		set_err(err, errlen, "data_dir is not set");
+		return -1;
+	}
+	const char *int_type = cfg->intermediate_key && *cfg->intermediate_key ? cfg->intermediate_key : "ec256";
+	if (!key_type_valid(int_type)) {
+		set_err(err, errlen, "intermediate_key \"%s\" is not one of ec256, ec384, rsa2048, rsa3072, rsa4096",
+		        int_type);
+		return -1;
+	}
+	const char *root_cn = cfg->root_cn && *cfg->root_cn ? cfg->root_cn : "Cobble Root CA";
+	const char *int_cn = cfg->intermediate_cn && *cfg->intermediate_cn ? cfg->intermediate_cn
+	                                                                   : "Cobble Intermediate CA";
+	const char *tls_names = cfg->tls_names && *cfg->tls_names ? cfg->tls_names : "localhost,127.0.0.1";
+	const char *dir = cfg->data_dir;
+
+	if (file_mkdirs(dir, 0700) != 0) {
+		set_err(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (access(dir, R_OK | W_OK | X_OK) != 0) {
+		set_err(err, errlen, "data directory %s is not readable and writable: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!(ca = calloc(1, sizeof *ca)))
+		goto oom;
+	ca->validity_days = cfg->validity_days > 0 ? cfg->validity_days : 90;
+	ca->dir = strdup(dir);
+	ca->root_key_path = str_printf("%s/root.key", dir);
+	ca->root_pem_path = str_printf("%s/root.pem", dir);
+	ca->int_key_path = str_printf("%s/intermediate.key", dir);
+	ca->int_pem_path = str_printf("%s/intermediate.pem", dir);
+	ca->tls_key_path = str_printf("%s/tls.key", dir);
+	ca->tls_pem_path = str_printf("%s/tls.pem", dir);
+	if (!ca->dir || !ca->root_key_path || !ca->root_pem_path || !ca->int_key_path || !ca->int_pem_path ||
+	    !ca->tls_key_path || !ca->tls_pem_path)
+		goto oom;
+	if (cfg->base_url && *cfg->base_url) {
+		size_t l = strlen(cfg->base_url);
+		int slash = cfg->base_url[l - 1] == '/';
+		if (!(ca->aia_url = str_printf("%.*s/ca/intermediate.der", (int)(l - (size_t)slash), cfg->base_url)))
+			goto oom;
+	}
+	/* The CRL shard is always "0" until CRL sharding exists. */
+	if (cfg->crl_url && *cfg->crl_url) {
+		if (!(ca->crldp_url = str_printf("%s/0.crl", cfg->crl_url)))
+			goto oom;
+	} else if (cfg->base_url && *cfg->base_url) {
+		size_t l = strlen(cfg->base_url);
+		int slash = cfg->base_url[l - 1] == '/';
+		if (!(ca->crldp_url = str_printf("%.*s/crl/0.crl", (int)(l - (size_t)slash), cfg->base_url)))
+			goto oom;
+	}
+
+	/* Root. */
+	if (open_pair(ca->root_key_path, ca->root_pem_path, "ec384", &ca->root_signer, &ca->root, err, errlen) != 0)
+		goto fail;
+	if (!ca->root && build_root(ca, root_cn, err, errlen) != 0)
+		goto fail;
+
+	/* Intermediate. */
+	if (open_pair(ca->int_key_path, ca->int_pem_path, int_type, &ca->int_signer, &ca->inter, err, errlen) != 0)
+		goto fail;
+	if (ca->inter) {
+		if (X509_verify(ca->inter, signer_public(ca->root_signer)) != 1) {
+			set_err(err, errlen, "%s is not signed by the key in %s", ca->int_pem_path, ca->root_key_path);
+			goto fail;
+		}
+	} else if (build_intermediate(ca, int_cn, err, errlen) != 0) {
+		goto fail;
+	}
+	int len = i2d_X509(ca->inter, &ca->inter_der);
+	if (len <= 0)
+		goto oom;
+	ca->inter_der_len = (size_t)len;
+	if (!(ca->chain[0] = x509_to_pem(ca->inter)))
+		goto oom;
+	ca->nchain = 1;
+	if (asn1_time_unix(X509_get0_notAfter(ca->inter)) < (int64_t)time(NULL))
+		log_warn("ca: intermediate certificate %s has expired", ca->int_pem_path);
+
+	/* Listener certificate. */
+	if (!tls_current(ca, tls_names) && build_tls(ca, tls_names, err, errlen) != 0)
+		goto fail;
+
+	if (cfg->alt_chain_file && *cfg->alt_chain_file &&
+	    load_alt_chain(ca, cfg->alt_chain_file, err, errlen) != 0)
+		goto fail;
+	ERR_clear_error();
+	*out = ca;
+	return 0;
+oom:
+	set_err(err, errlen, "out of memory opening the CA in %s", dir);
+fail:
+	ERR_clear_error();
+	ca_free(ca);
+	return -1;
+}
+
+void ca_free(struct ca *ca)
+{
+	if (!ca)
+		return;
+	signer_free(ca->root_signer);
+	signer_free(ca->int_signer);
+	X509_free(ca->root);
+	X509_free(ca->inter);
+	OPENSSL_free(ca->inter_der);
+	free(ca->chain[0]);
+	free(ca->chain[1]);
+	free(ca->aia_url);
+	free(ca->crldp_url);
+	free(ca->dir);
+	free(ca->root_key_path);
+	free(ca->root_pem_path);
+	free(ca->int_key_path);
+	free(ca->int_pem_path);
+	free(ca->tls_key_path);
+	free(ca->tls_pem_path);
+	free(ca);
+}
+
+const char *ca_tls_cert_path(const struct ca *ca)
+{
+	return ca->tls_pem_path;
+}
+
+const char *ca_tls_key_path(const struct ca *ca)
+{
+	return ca->tls_key_path;
+}
+
+const char *ca_chain_pem(const struct ca *ca, int index)
+{
+	if (!ca || index < 0 || index >= ca->nchain)
+		return NULL;
+	return ca->chain[index];
+}
+
+int ca_chain_count(const struct ca *ca)
+{
+	return ca ? ca->nchain : 0;
+}
+
+const unsigned char *ca_intermediate_der(const struct ca *ca, size_t *len)
+{
+	if (len)
+		*len = ca->inter_der_len;
+	return ca->inter_der;
+}
+
+int ca_new_serial(char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	if (rand_fill(b, sizeof b) != 0)
+		return -1;
+	/* RFC 5280 §4.1.2.2: positive; a non-zero first byte keeps the DER at 16 octets. */
+	b[0] &= 0x7f;
+	while (b[0] == 0) {
+		if (rand_fill(b, 1) != 0)
+			return -1;
+		b[0] &= 0x7f;
+	}
+	for (size_t i = 0; i < sizeof b; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[32] = '\0';
+	return 0;
+}
+
+static int serial_from_hex(X509 *x, const char *hex)
+{
+	size_t l = hex ? strlen(hex) : 0;
+	BIGNUM *bn = NULL;
+	int rc = -1;
+	if (l == 0 || l > 40) /* RFC 5280 §4.1.2.2: at most 20 octets */
+		return -1;
+	for (size_t i = 0; i < l; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f') ||
+		      (hex[i] >= 'A' && hex[i] <= 'F')))
+			return -1;
+	if (!BN_hex2bn(&bn, hex) || BN_is_zero(bn))
+		goto out;
+	if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	BN_free(bn);
+	return rc;
+}
+
+int ca_issue(struct ca *ca, X509_REQ *csr, const char *const *names, size_t nnames,
+             const char *serial_hex, int64_t not_before, int64_t not_after,
+             unsigned char **der, size_t *der_len, int64_t *nb_out, int64_t *na_out,
+             char *err, size_t errlen)
+{
+	X509 *x = NULL;
+	X509_NAME *subj = NULL;
+	unsigned char *buf = NULL;
+	int rc = -1;
+	if (err && errlen)
+		err[0] = '\0';
+	*der = NULL;
+	*der_len = 0;
+	if (!ca || !csr || !names || nnames == 0) {
+		set_err(err, errlen, "no names to issue for");
+		return -1;
+	}
+	for (size_t i = 0; i < nnames; i++) {
+		if (!names[i] || !*names[i]) {
+			set_err(err, errlen, "name %zu is empty", i);
+			return -1;
+		}
+	}
+	EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+	if (!pub) {
+		set_err(err, errlen, "the CSR's public key cannot be decoded");
+		goto out;
+	}
+	int64_t nb = not_before ? not_before : (int64_t)time(NULL);
+	int64_t na = not_after ? not_after : nb + (int64_t)ca->validity_days * DAY;
+	na = clamp_to_issuer(na, ca->inter);
+	if (na <= nb) {
+		set_err(err, errlen, "validity is empty: notAfter is not after notBefore "
+		                     "(or the intermediate has expired)");
+		goto out;
+	}
+
+	if (!(x = X509_new()) || X509_set_version(x, X509_VERSION_3) != 1) {
+		set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	if (serial_from_hex(x, serial_hex) != 0) {
+		set_err(err, errlen, "serial \"%s\" is not a positive hex number of at most 20 octets",
+		        serial_hex ? serial_hex : "");
+		goto out;
+	}
+	/* RFC 5280 §4.2.1.6: with an empty subject the SAN extension is critical. */
+	int has_cn = strlen(names[0]) <= CN_MAX;
+	if (!(subj = name_cn(has_cn ? names[0] : NULL)) || X509_set_subject_name(x, subj) != 1 ||
+	    X509_set_issuer_name(x, X509_get_subject_name(ca->inter)) != 1 || set_times(x, nb, na) != 0 ||
+	    X509_set_pubkey(x, pub) != 1) {
+		set_err(err, errlen, "cannot set the certificate's names, validity or key");
+		goto out;
+	}
+	const char *ku = EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ? "critical,digitalSignature,keyEncipherment"
+	                                                           : "critical,digitalSignature";
+	if (add_san(x, names, nnames, !has_cn) != 0 || add_ext_conf(x, ca->inter, NID_key_usage, ku) != 0 ||
+	    add_ext_conf(x, ca->inter, NID_ext_key_usage, "serverAuth") != 0 ||
+	    add_ext_conf(x, ca->inter, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+	    add_ext_conf(x, ca->inter, NID_subject_key_identifier, "hash") != 0 ||
+	    add_ext_conf(x, ca->inter, NID_authority_key_identifier, "keyid:always") != 0 ||
+	    (ca->aia_url && add_aia(x, ca->aia_url) != 0) || (ca->crldp_url && add_crldp(x, ca->crldp_url) != 0) ||
+	    add_policy(x, "2.23.140.1.2.1") != 0 /* CA/B BR §7.1.6.1: domain-validated */) {
+		set_err(err, errlen, "cannot add the certificate's extensions");
+		goto out;
+	}
+	if (signer_sign_x509(ca->int_signer, x) != 0) {
+		set_err(err, errlen, "signing failed");
+		goto out;
+	}
+	int len = i2d_X509(x, &buf);
+	if (len <= 0) {
+		set_err(err, errlen, "cannot encode the certificate");
+		goto out;
+	}
+	*der = buf;
+	*der_len = (size_t)len;
+	buf = NULL;
+	if (nb_out)
+		*nb_out = nb;
+	if (na_out)
+		*na_out = na;
+	rc = 0;
+out:
+	ERR_clear_error();
+	OPENSSL_free(buf);
+	X509_NAME_free(subj);
+	X509_free(x);
+	return rc;
+}

@@ -1,1 +1,364 @@
-/* placeholder: being written */
+/* Finalize-time CSR checks (RFC 8555 §7.4): the CSR is well formed and self-signed, its key is
+ * one we issue for, and it asks for exactly the order's names. Every refusal is a badCSR problem. */
+#include "issuance/csrcheck.h"
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NAME_MAX_LEN 253   /* RFC 1035 §2.3.4, presentation form */
+#define NAMES_MAX 1000     /* far above what 16 KiB of CSR can carry legitimately */
+#define DETAIL_NAMES 20    /* list at most this many names in a detail */
+
+struct nameset {
+	char **v;
+	size_t n, cap;
+};
+
+static void nameset_free(struct nameset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+static int nameset_has(const struct nameset *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcasecmp(s->v[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Adds a copy (lower-cased) unless present. 0, or -1 on allocation failure / too many. */
+static int nameset_add(struct nameset *s, const char *name, size_t len)
+{
+	char *c = strndup(name, len);
+	if (!c)
+		return -1;
+	for (char *p = c; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (nameset_has(s, c)) {
+		free(c);
+		return 0;
+	}
+	if (s->n == NAMES_MAX) {
+		free(c);
+		return -1;
+	}
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 8;
+		char **nv = realloc(s->v, nc * sizeof *nv);
+		if (!nv) {
+			free(c);
+			return -1;
+		}
+		s->v = nv;
+		s->cap = nc;
+	}
+	s->v[s->n++] = c;
+	return 0;
+}
+
+/* A name from the CSR is printable ASCII with no NUL inside and a sane length, so that it can be
+ * compared and echoed back in a detail safely. */
+static int name_acceptable(const unsigned char *p, int len)
+{
+	if (len <= 0 || len > NAME_MAX_LEN)
+		return 0;
+	for (int i = 0; i < len; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static struct problem *bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static struct problem *bad(const char *fmt, ...)
+{
+	char *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	struct problem *p = problem_new("badCSR", 400, "%s", msg ? msg : "CSR is not acceptable");
+	free(msg);
+	return p;
+}
+
+/* Appends ", name" style lists to a growing buffer. */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+
+static void sb_add(struct strbuf *b, const char *str)
+{
+	size_t l = strlen(str);
+	if (b->len + l + 1 > b->cap) {
+		size_t nc = (b->len + l + 1) * 2;
+		char *ns = realloc(b->s, nc);
+		if (!ns)
+			return;
+		b->s = ns;
+		b->cap = nc;
+	}
+	memcpy(b->s + b->len, str, l + 1);
+	b->len += l;
+}
+
+static void sb_list(struct strbuf *b, char **names, size_t n)
+{
+	for (size_t i = 0; i < n && i < DETAIL_NAMES; i++) {
+		if (i)
+			sb_add(b, ", ");
+		sb_add(b, names[i]);
+	}
+	if (n > DETAIL_NAMES) {
+		char more[48];
+		snprintf(more, sizeof more, " and %zu more", n - DETAIL_NAMES);
+		sb_add(b, more);
+	}
+}
+
+/* Key policy (CA/B BR §6.1.5): RSA 2048..4096 bits, ECDSA on P-256 or P-384. */
+static struct problem *check_key(EVP_PKEY *pk)
+{
+	char desc[96];
+	int id = EVP_PKEY_get_base_id(pk);
+	if (id == EVP_PKEY_RSA) {
+		int bits = EVP_PKEY_get_bits(pk);
+		if (bits >= 2048 && bits <= 4096)
+			return NULL;
+		snprintf(desc, sizeof desc, "RSA %d", bits);
+	} else if (id == EVP_PKEY_EC) {
+		char group[64] = "";
+		size_t glen = 0;
+		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &glen) != 1)
+			snprintf(group, sizeof group, "with explicit or unknown curve parameters");
+		if (strcmp(group, "prime256v1") == 0 || strcmp(group, "secp384r1") == 0)
+			return NULL;
+		if (strcmp(group, "secp521r1") == 0)
+			snprintf(group, sizeof group, "P-521");
+		snprintf(desc, sizeof desc, "ECDSA %s", group);
+	} else {
+		const char *t = OBJ_nid2sn(id);
+		snprintf(desc, sizeof desc, "%s", id != NID_undef && t ? t : "of an unknown type");
+	}
+	return bad("CSR key %s is not accepted: use RSA 2048 to 4096 bits, ECDSA P-256 or ECDSA P-384", desc);
+}
+
+/* SHA-1 and weaker are refused, as are algorithms we would never sign with. */
+static int sigalg_acceptable(const X509_REQ *req)
+{
+	const X509_ALGOR *alg = NULL;
+	X509_REQ_get0_signature(req, NULL, &alg);
+	if (!alg)
+		return 0;
+	const ASN1_OBJECT *obj = NULL;
+	X509_ALGOR_get0(&obj, NULL, NULL, alg);
+	switch (OBJ_obj2nid(obj)) {
+	case NID_sha256WithRSAEncryption:
+	case NID_sha384WithRSAEncryption:
+	case NID_sha512WithRSAEncryption:
+	case NID_ecdsa_with_SHA256:
+	case NID_ecdsa_with_SHA384:
+	case NID_ecdsa_with_SHA512:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Collects CN and dNSName SANs into set; the CN (if any) into *cn. */
+static struct problem *collect_names(X509_REQ *req, struct nameset *set, char **cn)
+{
+	X509_NAME *subj = X509_REQ_get_subject_name(req);
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *gens = NULL;
+	struct problem *p = NULL;
+
+	int idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+	if (idx >= 0) {
+		if (X509_NAME_get_index_by_NID(subj, NID_commonName, idx) >= 0)
+			return bad("CSR has more than one common name");
+		ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx));
+		unsigned char *utf8 = NULL;
+		int l = d ? ASN1_STRING_to_UTF8(&utf8, d) : -1;
+		if (l < 0 || !name_acceptable(utf8, l) || (size_t)l != strlen((char *)utf8)) {
+			OPENSSL_free(utf8);
+			return bad("CSR common name is not a valid DNS name");
+		}
+		if (nameset_add(set, (char *)utf8, (size_t)l) != 0 || !(*cn = strndup((char *)utf8, (size_t)l))) {
+			OPENSSL_free(utf8);
+			return bad("CSR has too many names");
+		}
+		OPENSSL_free(utf8);
+		for (char *q = *cn; *q; q++)
+			if (*q >= 'A' && *q <= 'Z')
+				*q = (char)(*q - 'A' + 'a');
+	}
+
+	/* Two extensionRequest attributes would let two parsers see different SANs. */
+	int a = X509_REQ_get_attr_by_NID(req, NID_ext_req, -1);
+	if (a >= 0 && X509_REQ_get_attr_by_NID(req, NID_ext_req, a) >= 0)
+		return bad("CSR has more than one extensionRequest attribute");
+	if (X509_REQ_get_attr_by_NID(req, NID_ms_ext_req, -1) >= 0)
+		return bad("CSR uses the Microsoft extension request attribute; use PKCS#9 extensionRequest");
+	exts = X509_REQ_get_extensions(req);
+	if (!exts && a >= 0)
+		return bad("CSR extensionRequest attribute is malformed");
+	int sans = 0;
+	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+		X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name)
+			continue;
+		if (++sans > 1) {
+			p = bad("CSR has more than one subjectAltName extension");
+			goto out;
+		}
+		gens = X509V3_EXT_d2i(ext);
+		if (!gens) {
+			p = bad("CSR subjectAltName extension is malformed");
+			goto out;
+		}
+		for (int j = 0; j < sk_GENERAL_NAME_num(gens); j++) {
+			GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, j);
+			int type = 0;
+			void *val = GENERAL_NAME_get0_value(gn, &type);
+			if (type != GEN_DNS) {
+				static const char *const tn[] = {"otherName", "rfc822Name", "dNSName",
+				                                 "x400Address", "directoryName", "ediPartyName",
+				                                 "uniformResourceIdentifier", "iPAddress",
+				                                 "registeredID"};
+				const char *t = type >= 0 && type <= GEN_RID ? tn[type] : "unknown";
+				p = bad("CSR contains a subjectAltName of type %s; only dNSName is accepted", t);
+				goto out;
+			}
+			ASN1_IA5STRING *s = val;
+			const unsigned char *d = ASN1_STRING_get0_data(s);
+			int l = ASN1_STRING_length(s);
+			if (!name_acceptable(d, l)) {
+				p = bad("CSR contains a dNSName that is empty, too long or not printable ASCII");
+				goto out;
+			}
+			if (nameset_add(set, (const char *)d, (size_t)l) != 0) {
+				p = bad("CSR has too many names");
+				goto out;
+			}
+		}
+		GENERAL_NAMES_free(gens);
+		gens = NULL;
+	}
+out:
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return p;
+}
+
+int csrcheck_verify(const unsigned char *der, size_t len, const char *const *names, size_t n,
+                    X509_REQ **out, struct problem **prob)
+{
+	X509_REQ *req = NULL;
+	struct nameset set = {0}, order = {0};
+	char *cn = NULL;
+	struct problem *p = NULL;
+
+	*out = NULL;
+	*prob = NULL;
+	if (!der || len == 0) {
+		p = bad("CSR is empty");
+		goto out;
+	}
+	if (len > CSR_MAX_DER) {
+		p = bad("CSR is %zu bytes; the limit is %d", len, CSR_MAX_DER);
+		goto out;
+	}
+	const unsigned char *q = der;
+	req = d2i_X509_REQ(NULL, &q, (long)len);
+	if (!req || q != der + len) {
+		p = bad("CSR is not a valid DER-encoded PKCS#10 request");
+		goto out;
+	}
+	/* Key policy before the signature: no expensive work for keys we would refuse anyway. */
+	EVP_PKEY *pk = X509_REQ_get0_pubkey(req);
+	if (!pk) {
+		p = bad("CSR public key cannot be decoded");
+		goto out;
+	}
+	if ((p = check_key(pk)) != NULL)
+		goto out;
+	if (!sigalg_acceptable(req)) {
+		p = bad("CSR signature algorithm is not accepted: use SHA-256, SHA-384 or SHA-512 with RSA "
+		        "PKCS#1 v1.5 or ECDSA");
+		goto out;
+	}
+	if (X509_REQ_verify(req, pk) != 1) {
+		p = bad("CSR signature is invalid");
+		goto out;
+	}
+	if ((p = collect_names(req, &set, &cn)) != NULL)
+		goto out;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!names[i] || nameset_add(&order, names[i], strlen(names[i])) != 0) {
+			p = problem_new("serverInternal", 500, "cannot compare the order's names");
+			goto out;
+		}
+	}
+	/* RFC 8555 §7.4: the CN, if present, must be one of the requested identifiers. */
+	if (cn && !nameset_has(&order, cn)) {
+		p = bad("CSR common name %s is not one of the order's identifiers", cn);
+		goto out;
+	}
+	char **miss = calloc(order.n + 1, sizeof *miss), **ext = calloc(set.n + 1, sizeof *ext);
+	size_t nm = 0, ne = 0;
+	if (!miss || !ext) {
+		free(miss);
+		free(ext);
+		p = problem_new("serverInternal", 500, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < order.n; i++)
+		if (!nameset_has(&set, order.v[i]))
+			miss[nm++] = order.v[i];
+	for (size_t i = 0; i < set.n; i++)
+		if (!nameset_has(&order, set.v[i]))
+			ext[ne++] = set.v[i];
+	if (nm || ne) {
+		struct strbuf d = {0};
+		sb_add(&d, "CSR names do not match the order's identifiers:");
+		if (nm) {
+			sb_add(&d, " missing ");
+			sb_list(&d, miss, nm);
+		}
+		if (ne) {
+			sb_add(&d, nm ? "; extra " : " extra ");
+			sb_list(&d, ext, ne);
+		}
+		p = bad("%s", d.s ? d.s : "CSR names do not match the order's identifiers");
+		free(d.s);
+	}
+	free(miss);
+	free(ext);
+	if (p)
+		goto out;
+	*out = req;
+	req = NULL;
+out:
+	ERR_clear_error();
+	X509_REQ_free(req);
+	nameset_free(&set);
+	nameset_free(&order);
+	free(cn);
+	*prob = p;
+	return *out ? 0 : -1;
+}

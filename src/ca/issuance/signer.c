@@ -1,1 +1,79 @@
-/* placeholder: being written */
+/* File-backed signer: a CA private key loaded once from a PEM file in the data directory.
+ * Everything that signs (certificates, CRLs) goes through here so another backend can replace it. */
+#include "issuance/signer.h"
+#include "keys.h"
+#include "log.h"
+#include <openssl/core_names.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct signer {
+	EVP_PKEY *key;
+};
+
+struct signer *signer_open_file(const char *path)
+{
+	EVP_PKEY *key = key_load_private(path);
+	if (!key) {
+		log_error("signer: cannot load private key %s", path);
+		return NULL;
+	}
+	struct signer *s = calloc(1, sizeof *s);
+	if (!s) {
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	s->key = key;
+	return s;
+}
+
+void signer_free(struct signer *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key);
+	free(s);
+}
+
+EVP_PKEY *signer_public(struct signer *s)
+{
+	return s ? s->key : NULL;
+}
+
+/* The digest matches the key's strength: SHA-384 for P-384 (CA/B BR §7.1.3.2), SHA-256 otherwise. */
+static const EVP_MD *signer_digest(EVP_PKEY *key)
+{
+	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
+		char group[64];
+		size_t glen = 0;
+		if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+		                                   &glen) == 1 &&
+		    (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0))
+			return EVP_sha384();
+		if (EVP_PKEY_get_bits(key) >= 384)
+			return EVP_sha384();
+	}
+	return EVP_sha256();
+}
+
+int signer_sign_x509(struct signer *s, X509 *cert)
+{
+	if (!s || !cert)
+		return -1;
+	if (X509_sign(cert, s->key, signer_digest(s->key)) <= 0) {
+		log_error("signer: certificate signing failed");
+		return -1;
+	}
+	return 0;
+}
+
+int signer_sign_crl(struct signer *s, X509_CRL *crl)
+{
+	if (!s || !crl)
+		return -1;
+	if (X509_CRL_sign(crl, s->key, signer_digest(s->key)) <= 0) {
+		log_error("signer: CRL signing failed");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,343 @@
+/* csrcheck_verify: which CSRs finalize accepts, and that every refusal is a badCSR whose
+ * detail names what is wrong. Table-driven; keys are generated once per run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "issuance/csrcheck.h"
+#include "problem.h"
+
+enum keyid { K_EC256, K_EC384, K_RSA2048, K_RSA1024, K_EC521, K_ED25519, K_COUNT };
+static EVP_PKEY *keys[K_COUNT];
+
+static EVP_PKEY *gen(enum keyid id)
+{
+	switch (id) {
+	case K_EC256: return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	case K_EC384: return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	case K_EC521: return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+	case K_RSA2048: return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	case K_RSA1024: return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	case K_ED25519: return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	default: return NULL;
+	}
+}
+
+static int setup_keys(void **state)
+{
+	(void)state;
+	for (int i = 0; i < K_COUNT; i++)
+		if (!(keys[i] = gen((enum keyid)i)))
+			return -1;
+	return 0;
+}
+
+static int teardown_keys(void **state)
+{
+	(void)state;
+	for (int i = 0; i < K_COUNT; i++)
+		EVP_PKEY_free(keys[i]);
+	return 0;
+}
+
+/* Builds a CSR. sans: comma list, entries "IP:x" become iPAddress, "EMAIL:x" rfc822Name,
+ * everything else dNSName. nsan_ext: number of SAN extensions to add (normally 1). */
+static unsigned char *make_csr_ext(EVP_PKEY *k, const char *cn, const char *sans, int nsan_ext,
+                                   const EVP_MD *md, size_t *len)
+{
+	X509_REQ *req = X509_REQ_new();
+	assert_non_null(req);
+	assert_int_equal(X509_REQ_set_version(req, X509_REQ_VERSION_1), 1);
+	X509_NAME *name = X509_REQ_get_subject_name(req);
+	if (cn)
+		assert_int_equal(X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8,
+		                                            (const unsigned char *)cn, -1, -1, 0),
+		                 1);
+	if (sans && *sans) {
+		GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+		char *copy = strdup(sans), *save = NULL;
+		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			GENERAL_NAME *gn = GENERAL_NAME_new();
+			if (strncmp(t, "IP:", 3) == 0) {
+				GENERAL_NAME_set0_value(gn, GEN_IPADD, a2i_IPADDRESS(t + 3));
+			} else {
+				int type = GEN_DNS;
+				if (strncmp(t, "EMAIL:", 6) == 0) {
+					type = GEN_EMAIL;
+					t += 6;
+				}
+				ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+				ASN1_STRING_set(s, t, (int)strlen(t));
+				GENERAL_NAME_set0_value(gn, type, s);
+			}
+			sk_GENERAL_NAME_push(gens, gn);
+		}
+		free(copy);
+		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+		for (int i = 0; i < nsan_ext; i++)
+			sk_X509_EXTENSION_push(exts, X509V3_EXT_i2d(NID_subject_alt_name, 0, gens));
+		assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		GENERAL_NAMES_free(gens);
+	}
+	assert_int_equal(X509_REQ_set_pubkey(req, k), 1);
+	assert_true(X509_REQ_sign(req, k, md) > 0);
+	unsigned char *der = NULL;
+	int l = i2d_X509_REQ(req, &der);
+	assert_true(l > 0);
+	X509_REQ_free(req);
+	*len = (size_t)l;
+	return der;
+}
+
+static unsigned char *make_csr(EVP_PKEY *k, const char *cn, const char *sans, size_t *len)
+{
+	const EVP_MD *md = EVP_PKEY_get_base_id(k) == EVP_PKEY_ED25519 ? NULL : EVP_sha256();
+	return make_csr_ext(k, cn, sans, 1, md, len);
+}
+
+/* Runs csrcheck_verify on der against the comma list order. Returns the problem (caller frees),
+ * or NULL when accepted. */
+static struct problem *check(const unsigned char *der, size_t len, const char *order)
+{
+	const char *names[16];
+	size_t n = 0;
+	char *copy = strdup(order), *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
+		names[n++] = t;
+	X509_REQ *req = NULL;
+	struct problem *p = NULL;
+	int rc = csrcheck_verify(der, len, names, n, &req, &p);
+	if (rc == 0) {
+		assert_non_null(req);
+		assert_null(p);
+		X509_REQ_free(req);
+	} else {
+		assert_int_equal(rc, -1);
+		assert_null(req);
+		assert_non_null(p);
+	}
+	free(copy);
+	return p;
+}
+
+static void expect_bad(struct problem *p, const char *const *needles)
+{
+	assert_non_null(p);
+	assert_string_equal(p->type, "urn:ietf:params:acme:error:badCSR");
+	assert_int_equal(p->status, 400);
+	for (int i = 0; needles[i]; i++) {
+		if (!strstr(p->detail, needles[i]))
+			fail_msg("detail \"%s\" lacks \"%s\"", p->detail, needles[i]);
+	}
+}
+
+struct csr_case {
+	const char *label;
+	enum keyid key;
+	const char *cn;
+	const char *sans;
+	const char *order;
+	int tamper;                 /* flip a byte inside the signed subject */
+	const char *needles[4];     /* NULL-terminated; empty = must be accepted */
+};
+
+static const struct csr_case cases[] = {
+	{"P-256 one name", K_EC256, NULL, "a.example.com", "a.example.com", 0, {NULL}},
+	{"P-384 three names", K_EC384, NULL, "a.example.com,b.example.com,c.example.com",
+	 "c.example.com,a.example.com,b.example.com", 0, {NULL}},
+	{"RSA 2048, CN among names", K_RSA2048, "b.example.com", "a.example.com,b.example.com",
+	 "a.example.com,b.example.com", 0, {NULL}},
+	{"CN only, no SAN", K_EC256, "a.example.com", NULL, "a.example.com", 0, {NULL}},
+	{"CN repeated in SAN", K_EC256, "a.example.com", "a.example.com", "a.example.com", 0, {NULL}},
+	{"upper case in CSR", K_EC256, "A.Example.COM", "A.EXAMPLE.com,b.example.com",
+	 "a.example.com,b.example.com", 0, {NULL}},
+	{"duplicate SAN entries", K_EC256, NULL, "a.example.com,a.example.com,b.example.com",
+	 "a.example.com,b.example.com", 0, {NULL}},
+	{"wildcard", K_EC256, NULL, "*.example.com", "*.example.com", 0, {NULL}},
+	{"bad signature", K_EC256, "a.example.com", "a.example.com", "a.example.com", 1,
+	 {"CSR signature is invalid", NULL}},
+	{"RSA 1024 rejected", K_RSA1024, NULL, "a.example.com", "a.example.com", 0, {"RSA 1024", NULL}},
+	{"P-521 rejected", K_EC521, NULL, "a.example.com", "a.example.com", 0, {"P-521", NULL}},
+	{"Ed25519 rejected", K_ED25519, NULL, "a.example.com", "a.example.com", 0, {"ED25519", NULL}},
+	{"extra name", K_EC256, NULL, "a.example.com,evil.example.net", "a.example.com", 0,
+	 {"extra evil.example.net", NULL}},
+	{"missing name", K_EC256, NULL, "a.example.com", "a.example.com,b.example.com", 0,
+	 {"missing b.example.com", NULL}},
+	{"missing and extra", K_EC256, NULL, "a.example.com,x.example.com", "a.example.com,b.example.com", 0,
+	 {"missing b.example.com", "extra x.example.com", NULL}},
+	{"CN not in SAN or order", K_EC256, "c.example.com", "a.example.com", "a.example.com", 0,
+	 {"common name c.example.com", NULL}},
+	{"IP SAN rejected", K_EC256, NULL, "a.example.com,IP:192.0.2.1", "a.example.com", 0,
+	 {"iPAddress", NULL}},
+	{"email SAN rejected", K_EC256, NULL, "a.example.com,EMAIL:me@example.com", "a.example.com", 0,
+	 {"rfc822Name", NULL}},
+	{"no names at all", K_EC256, NULL, NULL, "a.example.com", 0, {"missing a.example.com", NULL}},
+	{"name with a space", K_EC256, NULL, "a.example.com,bad name", "a.example.com", 0,
+	 {"not printable ASCII", NULL}},
+};
+
+static void tamper(unsigned char *der, size_t len)
+{
+	/* Change a letter of "example" in the signed part: DER stays valid, signature breaks. */
+	for (size_t i = 0; i + 7 <= len; i++) {
+		if (memcmp(der + i, "example", 7) == 0) {
+			der[i] = 'E';
+			return;
+		}
+	}
+	fail_msg("nothing to tamper with");
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct csr_case *c = &cases[i];
+		size_t len = 0;
+		unsigned char *der = make_csr(keys[c->key], c->cn, c->sans, &len);
+		if (c->tamper)
+			tamper(der, len);
+		struct problem *p = check(der, len, c->order);
+		if (c->needles[0] == NULL) {
+			if (p)
+				fail_msg("case \"%s\": refused: %s", c->label, p->detail);
+		} else {
+			if (!p)
+				fail_msg("case \"%s\": accepted", c->label);
+			expect_bad(p, c->needles);
+		}
+		problem_free(p);
+		OPENSSL_free(der);
+	}
+}
+
+static void test_garbage(void **state)
+{
+	(void)state;
+	static const unsigned char junk[] = {0x30, 0x82, 0x01, 0x00, 0x02, 0x01, 0x00, 'h', 'i'};
+	const char *const needles[] = {"not a valid DER", NULL};
+	struct problem *p = check(junk, sizeof junk, "a.example.com");
+	expect_bad(p, needles);
+	problem_free(p);
+
+	const char *const empty[] = {"empty", NULL};
+	p = check(junk, 0, "a.example.com");
+	expect_bad(p, empty);
+	problem_free(p);
+}
+
+static void test_trailing_bytes(void **state)
+{
+	(void)state;
+	size_t len = 0;
+	unsigned char *der = make_csr(keys[K_EC256], NULL, "a.example.com", &len);
+	unsigned char *longer = malloc(len + 1);
+	memcpy(longer, der, len);
+	longer[len] = 0;
+	const char *const needles[] = {"not a valid DER", NULL};
+	struct problem *p = check(longer, len + 1, "a.example.com");
+	expect_bad(p, needles);
+	problem_free(p);
+	/* A truncated CSR is refused too. */
+	p = check(der, len - 1, "a.example.com");
+	expect_bad(p, needles);
+	problem_free(p);
+	free(longer);
+	OPENSSL_free(der);
+}
+
+static void test_oversize(void **state)
+{
+	(void)state;
+	size_t len = 0;
+	unsigned char *der = make_csr(keys[K_EC256], NULL, "a.example.com", &len);
+	unsigned char *big = calloc(1, CSR_MAX_DER + 1);
+	memcpy(big, der, len);
+	const char *const needles[] = {"16384", NULL};
+	struct problem *p = check(big, CSR_MAX_DER + 1, "a.example.com");
+	expect_bad(p, needles);
+	problem_free(p);
+	free(big);
+	OPENSSL_free(der);
+}
+
+static void test_two_san_extensions(void **state)
+{
+	(void)state;
+	size_t len = 0;
+	unsigned char *der = make_csr_ext(keys[K_EC256], NULL, "a.example.com", 2, EVP_sha256(), &len);
+	const char *const needles[] = {"more than one subjectAltName", NULL};
+	struct problem *p = check(der, len, "a.example.com");
+	expect_bad(p, needles);
+	problem_free(p);
+	OPENSSL_free(der);
+}
+
+static void test_sha1_signature(void **state)
+{
+	(void)state;
+	size_t len = 0;
+	unsigned char *der = make_csr_ext(keys[K_RSA2048], NULL, "a.example.com", 1, EVP_sha1(), &len);
+	const char *const needles[] = {"signature algorithm", NULL};
+	struct problem *p = check(der, len, "a.example.com");
+	expect_bad(p, needles);
+	problem_free(p);
+	OPENSSL_free(der);
+}
+
+static void test_returns_request(void **state)
+{
+	(void)state;
+	size_t len = 0;
+	unsigned char *der = make_csr(keys[K_EC256], NULL, "a.example.com", &len);
+	const char *names[] = {"a.example.com"};
+	X509_REQ *req = NULL;
+	struct problem *p = NULL;
+	assert_int_equal(csrcheck_verify(der, len, names, 1, &req, &p), 0);
+	assert_non_null(req);
+	assert_int_equal(EVP_PKEY_eq(X509_REQ_get0_pubkey(req), keys[K_EC256]), 1);
+	X509_REQ_free(req);
+	OPENSSL_free(der);
+}
+
+static void test_many_names_detail_bounded(void **state)
+{
+	(void)state;
+	char sans[4096] = "";
+	for (int i = 0; i < 40; i++) {
+		char one[64];
+		snprintf(one, sizeof one, "%sn%d.example.com", i ? "," : "", i);
+		strcat(sans, one);
+	}
+	size_t len = 0;
+	unsigned char *der = make_csr(keys[K_EC256], NULL, sans, &len);
+	const char *const needles[] = {"extra n0.example.com", "and 20 more", NULL};
+	struct problem *p = check(der, len, "other.example.com");
+	expect_bad(p, needles);
+	problem_free(p);
+	OPENSSL_free(der);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_garbage),
+	    cmocka_unit_test(test_trailing_bytes),
+	    cmocka_unit_test(test_oversize),
+	    cmocka_unit_test(test_two_san_extensions),
+	    cmocka_unit_test(test_sha1_signature),
+	    cmocka_unit_test(test_returns_request),
+	    cmocka_unit_test(test_many_names_detail_bounded),
+	};
+	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
+}
