@@ -99,6 +99,12 @@ int main(int argc, char **argv)
 	a.nonces = nonce_ctx_new(keyfile, err, sizeof err);
 	if (!a.nonces)
 		goto out;
+	/* design.md §4: SQLite keeps the redeemed set in memory, so a nonce from before this start
+	 * must not verify (it could otherwise be replayed once). */
+	if (strncmp(cfg.database, "postgres", 8) != 0 && nonce_ctx_rekey_for_process(a.nonces)) {
+		snprintf(err, sizeof err, "cannot derive the nonce key");
+		goto out;
+	}
 	if (resolver_new(cfg.dns_resolver, cfg.validation_timeout_ms, &res, err, sizeof err))
 		goto out;
 	struct va_settings vs = {

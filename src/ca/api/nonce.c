@@ -77,6 +77,17 @@ void nonce_ctx_free(struct nonce_ctx *n)
 	free(n);
 }
 
+int nonce_ctx_rekey_for_process(struct nonce_ctx *n)
+{
+	unsigned char salt[16], out[EVP_MAX_MD_SIZE];
+	unsigned int ol = 0;
+	if (rand_fill(salt, sizeof salt) || !HMAC(EVP_sha256(), n->key, NONCE_KEY_LEN, salt, sizeof salt, out, &ol))
+		return -1;
+	memcpy(n->key, out, NONCE_KEY_LEN);
+	OPENSSL_cleanse(out, sizeof out);
+	return 0;
+}
+
 static int mac(const struct nonce_ctx *n, const unsigned char *body, unsigned char *out)
 {
 	unsigned char full[EVP_MAX_MD_SIZE];

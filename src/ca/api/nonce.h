@@ -18,6 +18,9 @@ struct nonce_ctx *nonce_ctx_new(const char *keyfile, char *err, size_t errlen);
 /* A context with a given key (tests). */
 struct nonce_ctx *nonce_ctx_new_key(const unsigned char key[NONCE_KEY_LEN]);
 void nonce_ctx_free(struct nonce_ctx *n);
+/* Derives a fresh per-process key from the loaded one, so nonces from before this start are
+ * refused (badNonce). Used when the redeemed set does not outlive the process (SQLite). */
+int nonce_ctx_rekey_for_process(struct nonce_ctx *n);
 /* Writes a fresh nonce and a NUL into out (NONCE_LEN + 1 bytes). 0 or -1. */
 int nonce_make(struct nonce_ctx *n, int64_t now, char *out);
 /* 0 if nonce is authentic, unexpired and redeemed now for the first time; -1 otherwise
