@@ -1,2 +1,7 @@
-#include <stdio.h>
-int main(void) { puts("cobble " COBBLE_VERSION); return 0; }
+/* cobble: the ACME agent. Everything lives in cli.c and the modules below it. */
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+	return cli_main(argc, argv);
+}
