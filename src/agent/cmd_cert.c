@@ -216,6 +216,12 @@ int cmd_issue(struct opts *o)
 		return cli_fail(o, "issue", EXIT_USAGE,
 		                "choose a solver: --http01-webroot DIR, --http01-standalone, --dns01-hook SCRIPT, "
 		                "--dns01-rfc2136 SERVER --tsig KEY or --tlsalpn01-standalone");
+	if (strcmp(solver_challenge_type(o->solver.kind), "dns-01") != 0)
+		for (size_t i = 0; i < o->nnames; i++)
+			if (strncmp(o->names[i], "*.", 2) == 0)
+				return cli_fail(o, "issue", EXIT_USAGE,
+				                "%s: wildcard names can only be validated with dns-01 (RFC 8555 §7.1.3); use "
+				                "--dns01-hook or --dns01-rfc2136", o->names[i]);
 	lineage = o->lineage ? strdup(o->lineage) : store_lineage_default(o->names[0]);
 	if (!lineage || !store_lineage_name_ok(lineage)) {
 		rc = cli_fail(o, "issue", EXIT_USAGE, "lineage name \"%s\" may hold only letters, digits, '.', '_' and '-'",

@@ -1,0 +1,54 @@
+#!/bin/bash
+# cobble's dns-01 hook solver (pebble-challtestsrv as the DNS, driven by the hook through
+# its management API), a wildcard with dns-01, tls-alpn-01 standalone (RFC 8737), and
+# clear errors with nothing left in certs/ for a failing or malformed hook.
+. "$(dirname "$0")/agent_lib.sh"
+start_challtestsrv
+start_agent_pebble
+
+cat >"$T/hook.sh" <<EOH
+#!/bin/sh
+# dns-01 hook for pebble-challtestsrv: \$1 = add|del, \$2 = record name, \$3 = TXT value
+echo "\$1 \$2 \$3 \$COBBLE_DOMAIN" >>"$T/hook.calls"
+case "\$1" in
+add) curl -sf -X POST -d "{\"host\":\"\$2.\",\"value\":\"\$3\"}" $CTS/set-txt >&2 || exit 1
+     echo "wait=0" ;;
+del) curl -sf -X POST -d "{\"host\":\"\$2.\"}" $CTS/clear-txt >&2 || exit 1 ;;
+*) exit 2 ;;
+esac
+EOH
+chmod +x "$T/hook.sh"
+
+cob_ok register register --email admin@cobble.test --agree-tos
+
+# plain name via the hook
+cob_ok issue-hook issue -d dns.cobble.test --dns01-hook "$T/hook.sh"
+check_lineage dns.cobble.test
+check_cert dns01-hook "$CFG/certs/dns.cobble.test/cert.pem" "$CFG/certs/dns.cobble.test/chain.pem" dns.cobble.test
+grep -q '^add _acme-challenge.dns.cobble.test ' "$T/hook.calls" || fail "hook not called with add _acme-challenge.dns.cobble.test: $(cat "$T/hook.calls")"
+grep -q '^del _acme-challenge.dns.cobble.test ' "$T/hook.calls" || fail "hook not called with del (clean-up): $(cat "$T/hook.calls")"
+
+# wildcard plus its base name: two TXT values at the same record name
+: >"$T/hook.calls"
+cob_ok issue-wildcard issue -d '*.wild.cobble.test' -d wild.cobble.test --dns01-hook "$T/hook.sh"
+check_lineage _.wild.cobble.test
+check_cert wildcard "$CFG/certs/_.wild.cobble.test/cert.pem" "$CFG/certs/_.wild.cobble.test/chain.pem" '*.wild.cobble.test' wild.cobble.test
+[ "$(grep -c '^add ' "$T/hook.calls")" = "$(grep -c '^del ' "$T/hook.calls")" ] || fail "hook add/del calls do not pair up: $(cat "$T/hook.calls")"
+
+# tls-alpn-01 standalone
+cob_ok issue-tlsalpn issue -d alpn.cobble.test --name alpn --tlsalpn01-standalone --tlsalpn01-port "$TLSALPNPORT"
+check_lineage alpn
+check_cert tls-alpn-01 "$CFG/certs/alpn/cert.pem" "$CFG/certs/alpn/chain.pem" alpn.cobble.test
+cob_fails tlsalpn-wildcard 'wildcard' issue -d '*.nope.cobble.test' --tlsalpn01-standalone --tlsalpn01-port "$TLSALPNPORT"
+
+# a hook that fails, and one whose stdout is not the protocol: clear errors, no lineage
+printf '#!/bin/sh\necho "cannot reach the DNS provider" >&2\nexit 3\n' >"$T/badhook.sh"
+printf '#!/bin/sh\necho "record added, all good"\n' >"$T/chattyhook.sh"
+chmod +x "$T/badhook.sh" "$T/chattyhook.sh"
+cob_fails hook-fails 'hook .* add _acme-challenge.bad.cobble.test failed \(exit status 3\)' issue -d bad.cobble.test --dns01-hook "$T/badhook.sh"
+cob_fails hook-malformed 'malformed output from dns-01 hook' issue -d chatty.cobble.test --dns01-hook "$T/chattyhook.sh"
+cob_fails hook-missing 'not an executable' issue -d x.cobble.test --dns01-hook "$T/no-such-hook"
+for n in bad.cobble.test chatty.cobble.test x.cobble.test; do
+	[ ! -e "$CFG/certs/$n" ] && [ ! -e "$CFG/archive/$n" ] || fail "failed issue left files for $n"
+done
+pass "dns-01 hook, wildcard, tls-alpn-01 standalone, hook failures"
