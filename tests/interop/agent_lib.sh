@@ -114,3 +114,12 @@ check_lineage() {
 	[ "$(openssl x509 -in "$d/cert.pem" -noout -pubkey | openssl md5)" = \
 		"$(openssl pkey -in "$d/privkey.pem" -pubout | openssl md5)" ] || fail "$n: privkey.pem does not match cert.pem"
 }
+
+# cob_bg LOG ARGS...: cobble in the background (stderr to LOG); its own pid in $COB_PID, so
+# signals reach cobble itself rather than a subshell.
+cob_bg() {
+	local lf=$1
+	shift
+	"$COBBLE" --server "$DIRECTORY" --ca-bundle "$CA_BUNDLE" --config-dir "$CFG" "$@" >/dev/null 2>"$lf" &
+	COB_PID=$!
+}

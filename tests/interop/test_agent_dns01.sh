@@ -51,4 +51,18 @@ cob_fails hook-missing 'not an executable' issue -d x.cobble.test --dns01-hook "
 for n in bad.cobble.test chatty.cobble.test x.cobble.test; do
 	[ ! -e "$CFG/certs/$n" ] && [ ! -e "$CFG/archive/$n" ] || fail "failed issue left files for $n"
 done
+# Ctrl-C while the proof is published: the hook's del still runs, exit status 130
+printf '#!/bin/sh\necho "$1 $2" >>%s/slow.calls\n[ "$1" = add ] && echo wait=30\nexit 0\n' "$T" >"$T/slowhook.sh"
+chmod +x "$T/slowhook.sh"
+cob_bg "$T/sigint.log" issue -d slow.cobble.test --dns01-hook "$T/slowhook.sh"
+pid=$COB_PID
+for i in $(seq 1 100); do grep -q '^add' "$T/slow.calls" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+kill -INT $pid
+wait $pid
+rc=$?
+[ $rc = 130 ] || fail "Ctrl-C: exit status $rc, expected 130" "$T/sigint.log"
+grep -q '^del _acme-challenge.slow.cobble.test' "$T/slow.calls" || fail "Ctrl-C: the hook's del did not run: $(cat "$T/slow.calls")"
+[ ! -e "$CFG/certs/slow.cobble.test" ] || fail "Ctrl-C left certs/slow.cobble.test"
+log "Ctrl-C during validation: proof removed, exit 130"
 pass "dns-01 hook, wildcard, tls-alpn-01 standalone, hook failures"

@@ -118,7 +118,7 @@ static int fetch(struct acme_client *c, const char *method, const char *url, str
 static int backoff(struct acme_client *c, const struct http_resp *r, int attempt)
 {
 	long ra = parse_retry_after(r ? r->retry_after : NULL, time(NULL));
-	long wait = ra >= 0 ? ra : (1L << (attempt < 5 ? attempt : 5));
+	long wait = ra >= 0 ? ra : (1L << (attempt < 6 ? attempt - 1 : 5));
 	if (wait > ACME_MAX_RETRY_WAIT) {
 		size_t n = strlen(c->err);
 		snprintf(c->err + n, sizeof c->err - n, "; server asks to retry after %ld s, try again later", wait);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,15 @@ char *store_lineage_current(const char *config, const char *name)
 	}
 	free(link);
 	return out;
+}
+
+/* Crash testing (tests/interop/test_agent_crash.sh): COBBLE_CRASH_POINT=name kills the
+ * process with SIGKILL at that point of an install, as a power cut would. */
+static void crash_point(const char *name)
+{
+	const char *want = getenv("COBBLE_CRASH_POINT");
+	if (want && strcmp(want, name) == 0)
+		raise(SIGKILL);
 }
 
 static int fsync_path(const char *path)
@@ -201,6 +211,21 @@ static long scan_versions(const char *adir, long current)
 	return max;
 }
 
+/* Drops certs/.<name>.tmp-* symlinks left by a run killed between symlink and rename. */
+static void remove_stale_links(const char *certs, const char *name)
+{
+	DIR *d = opendir(certs);
+	struct dirent *e;
+	size_t n = strlen(name);
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && strncmp(e->d_name + 1, name, n) == 0 && strncmp(e->d_name + 1 + n, ".tmp-", 5) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
 int store_lineage_install(const char *config, const char *name, const struct lineage_files *f, char *err,
                           size_t errlen)
 {
@@ -242,6 +267,7 @@ int store_lineage_install(const char *config, const char *name, const struct lin
 		rm_tree(tmp);
 		goto done;
 	}
+	crash_point("files-written");
 	if (asprintf(&vdir, "%s/%ld", adir, next) < 0 || asprintf(&target, "../archive/%s/%ld", name, next) < 0 ||
 	    asprintf(&ltmp, "%s/.%s.tmp-%ld", certs, name, (long)getpid()) < 0)
 		goto oom;
@@ -250,12 +276,19 @@ int store_lineage_install(const char *config, const char *name, const struct lin
 		rm_tree(tmp);
 		goto done;
 	}
-	unlink(ltmp);
-	if (symlink(target, ltmp) != 0 || rename(ltmp, link) != 0 || fsync_path(certs) != 0) {
+	crash_point("version-renamed");
+	remove_stale_links(certs, name);
+	if (symlink(target, ltmp) != 0) {
+		snprintf(err, errlen, "cannot create %s: %s", ltmp, strerror(errno));
+		goto done;
+	}
+	crash_point("symlink-made");
+	if (rename(ltmp, link) != 0 || fsync_path(certs) != 0) {
 		snprintf(err, errlen, "cannot switch %s to the new set: %s", link, strerror(errno));
 		unlink(ltmp);
 		goto done;
 	}
+	crash_point("switched");
 	rc = 0;
 	goto done;
 oom:
