@@ -373,6 +373,11 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
 		while (n > 0 && c->base_url[n - 1] == '/')
 			c->base_url[--n] = '\0';
 	}
+	if (!c->tos_url) {
+		char buf[600];
+		snprintf(buf, sizeof buf, "%s/terms", c->base_url);
+		set_str(&c->tos_url, buf);
+	}
 	if (!c->database) {
 		char buf[PATH_MAX];
 		snprintf(buf, sizeof buf, "sqlite:%s/cobble.db", c->data_dir);

@@ -668,6 +668,18 @@ static void h_intermediate(struct api *a, struct evhttp_request *req)
 	reply_raw(a, req, 200, "application/pkix-cert", der, len);
 }
 
+/* The default terms of service (meta.termsOfService when the config names none). */
+static void h_terms(struct api *a, struct evhttp_request *req)
+{
+	static const char text[] =
+	    "Cobble CA subscriber terms\n\n"
+	    "Certificates are issued to whoever proves control of the names in an order, as RFC 8555\n"
+	    "describes. Keep your private keys private; revoke a certificate whose key is compromised.\n"
+	    "The operator of this CA may revoke certificates and block keys that break these terms.\n";
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "public, max-age=3600");
+	reply_raw(a, req, 200, "text/plain; charset=utf-8", text, sizeof text - 1);
+}
+
 /* ---- routing ---- */
 
 struct route {
@@ -714,6 +726,10 @@ void routes_handle(struct evhttp_request *req, void *arg)
 	}
 	if (strcmp(path, "/acme/new-nonce") == 0) {
 		h_new_nonce(a, req);
+		return;
+	}
+	if (strcmp(path, "/terms") == 0 && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)) {
+		h_terms(a, req);
 		return;
 	}
 	if (strcmp(path, "/ca/intermediate.der") == 0 && cmd == EVHTTP_REQ_GET) {
