@@ -5,7 +5,7 @@
 # counts as one). Exit status is non-zero when anything failed.
 #
 # Knobs (environment):
-#   INTEROP_ASAN=all|badinput|none  interop scripts run against build-asan/cobbled
+#   INTEROP_ASAN=all|badinput|none  interop scripts run against build-asan's binaries
 #                                   (default all; test_badinput always runs unless none)
 #   TIME_BUDGET=SECONDS             past this, the ASan interop pass shrinks to badinput
 #                                   (default 3600; CI allows 90 minutes)
@@ -121,14 +121,16 @@ EOF
 	fi
 }
 
-# interop LABEL COBBLED-BINARY SCRIPTS...: each script one test, with a timeout.
+# interop LABEL BUILD-DIR SCRIPTS...: each script one test, with a timeout, using that
+# build's binaries (COBBLED for the CA tests, COBBLE for the agent's tests).
 interop() {
-	local label=$1 bin=$2 t name rc
+	local label=$1 dir=$2 t name rc
 	shift 2
-	if [ "${ACME_SERVER:-cobbled}" = cobbled ]; then say "interop $label (server: $bin)"; else say "interop $label (server: $ACME_SERVER)"; fi
+	case "$dir" in /*) ;; *) dir=$ROOT/$dir ;; esac
+	if [ "${ACME_SERVER:-cobbled}" = cobbled ]; then say "interop $label ($dir/cobbled, $dir/cobble)"; else say "interop $label (server: $ACME_SERVER)"; fi
 	for t in "$@"; do
 		name=$(basename "$t" .sh)
-		COBBLED=$ROOT/$bin timeout -k 10 "$INTEROP_TIMEOUT" bash "$t" >"$OUT/interop-$label-$name.log" 2>&1
+		COBBLED=$dir/cobbled COBBLE=$dir/cobble timeout -k 10 "$INTEROP_TIMEOUT" bash "$t" >"$OUT/interop-$label-$name.log" 2>&1
 		rc=$?
 		if [ $rc -eq 0 ]; then
 			record "interop/$label/$name" 1 0
@@ -157,7 +159,8 @@ lsan_works() {
 INTEROP_TESTS=(tests/interop/test_*.sh)
 
 # 1-2. release build and unit tests
-if ! build "$BUILD" release meson setup "$BUILD" --buildtype=release -Doptimization=2; then
+# Not --buildtype=release: meson 1.0 lets it override -Doptimization=2 (gives -O3).
+if ! build "$BUILD" release meson setup "$BUILD" -Doptimization=2 -Ddebug=false; then
 	echo "release build failed; nothing else can run"
 	finish
 fi
@@ -182,10 +185,11 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
 fi
 
 # 4. interop against the release build
-[ ${#INTEROP_TESTS[@]} -gt 0 ] && [ -e "${INTEROP_TESTS[0]}" ] && interop release "$BUILD/cobbled" "${INTEROP_TESTS[@]}"
+[ ${#INTEROP_TESTS[@]} -gt 0 ] && [ -e "${INTEROP_TESTS[0]}" ] && interop release "$BUILD" "${INTEROP_TESTS[@]}"
 
-# 5. interop against the ASan build (the server keeps running after a UBSan report so the
-# test can finish; lib.sh fails the test when the log holds any sanitizer report)
+# 5. interop against the ASan build: cobbled and cobble both sanitized. The server keeps
+# running after a UBSan report so the test can finish; lib.sh fails the test when the
+# server log holds any sanitizer report.
 if [ -n "$ASAN_OK" ] && [ "$INTEROP_ASAN" != none ] && [ "${ACME_SERVER:-cobbled}" = cobbled ]; then
 	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=0"
 	ASAN_SET=()
@@ -198,7 +202,8 @@ if [ -n "$ASAN_OK" ] && [ "$INTEROP_ASAN" != none ] && [ "${ACME_SERVER:-cobbled
 	done
 	[ ${#ASAN_SET[@]} -lt ${#INTEROP_TESTS[@]} ] &&
 		echo "note: ASan interop limited to ${ASAN_SET[*]} (INTEROP_ASAN=$INTEROP_ASAN, time used $((SECONDS - START))s of $TIME_BUDGET)"
-	[ ${#ASAN_SET[@]} -gt 0 ] && SERVER_START_TIMEOUT=120 interop asan "$ASAN_BUILD/cobbled" "${ASAN_SET[@]}"
+	export SERVER_START_TIMEOUT=120
+	[ ${#ASAN_SET[@]} -gt 0 ] && interop asan "$ASAN_BUILD" "${ASAN_SET[@]}"
 fi
 
 finish
