@@ -40,6 +40,7 @@ void problem_free(struct problem *p)
 	free(p->detail);
 	json_decref(p->identifier);
 	json_decref(p->subproblems);
+	json_decref(p->extra);
 	free(p);
 }
 
@@ -63,6 +64,15 @@ json_t *problem_to_json(const struct problem *p)
 		json_object_set(j, "identifier", p->identifier);
 	if (p->subproblems && json_array_size(p->subproblems) > 0)
 		json_object_set(j, "subproblems", p->subproblems);
+	if (json_is_object(p->extra)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(p->extra, k, v)
+		{
+			if (!json_object_get(j, k))
+				json_object_set(j, k, v);
+		}
+	}
 	return j;
 }
 

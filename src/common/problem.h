@@ -11,6 +11,7 @@ struct problem {
 	int status;          /* HTTP status */
 	json_t *identifier;  /* optional {"type","value"}, for subproblems */
 	json_t *subproblems; /* optional array of problem objects (RFC 8555 §6.7.1) */
+	json_t *extra;       /* optional object: further members, e.g. "algorithms" (§6.2) */
 };
 
 /* type is the short ACME name ("badNonce"); status the HTTP status. Never returns NULL

@@ -125,6 +125,10 @@ int auth_request(struct api *a, struct evhttp_request *req, const char *url, enu
 	free(body);
 	return 0;
 fail:
+	/* RFC 8555 §6.2: badSignatureAlgorithm lists the algorithms this server accepts. */
+	if (*prob && strcmp(problem_short_type(*prob), "badSignatureAlgorithm") == 0 && !(*prob)->extra)
+		(*prob)->extra = json_pack("{s:[s,s,s,s,s,s]}", "algorithms", "RS256", "ES256", "ES384", "ES512",
+		                           "PS256", "EdDSA");
 	free(body);
 	auth_clear(out);
 	return -1;
