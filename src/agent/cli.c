@@ -1,9 +1,9 @@
 /* Argument parsing and dispatch. Options may come before or after the command; every
  * unknown flag or missing value is a usage error (exit 2) naming the flag. */
-#include "cli.h"
-#include "acme/http.h"
-#include "store/store.h"
-#include "ui.h"
+#include "agent/cli.h"
+#include "agent/acme/http.h"
+#include "agent/store/store.h"
+#include "agent/ui.h"
 #include "fileio.h"
 #include "jose.h"
 #include "keys.h"

@@ -4,8 +4,8 @@
 #define COBBLE_AGENT_CLI_H
 #include <jansson.h>
 #include <openssl/evp.h>
-#include "acme/client.h"
-#include "solvers/solver.h"
+#include "agent/acme/client.h"
+#include "agent/solvers/solver.h"
 
 #define LE_PRODUCTION "https://acme-v02.api.letsencrypt.org/directory"
 #define LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"

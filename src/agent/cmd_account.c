@@ -1,12 +1,12 @@
 /* Account commands: register (with External Account Binding), account show / update /
  * deactivate / rollover (RFC 8555 §7.3). */
-#include "cli.h"
+#include "agent/cli.h"
 #include "b64url.h"
 #include "fileio.h"
 #include "jose.h"
 #include "keys.h"
-#include "store/store.h"
-#include "ui.h"
+#include "agent/store/store.h"
+#include "agent/ui.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,15 +1,15 @@
 /* Certificate commands: issue, renew (forced, ARI-driven, or at a third of the lifetime
  * left), revoke (by account key or certificate key), list. */
-#include "cli.h"
-#include "acme/csr.h"
-#include "acme/order.h"
-#include "acme/parse.h"
+#include "agent/cli.h"
+#include "agent/acme/csr.h"
+#include "agent/acme/order.h"
+#include "agent/acme/parse.h"
 #include "fileio.h"
 #include "jose.h"
 #include "keys.h"
-#include "store/renewal.h"
-#include "store/store.h"
-#include "ui.h"
+#include "agent/store/renewal.h"
+#include "agent/store/store.h"
+#include "agent/ui.h"
 #include <errno.h>
 #include <openssl/pem.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* cobble: the ACME agent. Everything lives in cli.c and the modules below it. */
-#include "cli.h"
+#include "agent/cli.h"
 
 int main(int argc, char **argv)
 {

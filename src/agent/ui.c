@@ -1,6 +1,6 @@
 /* Progress and error lines on stderr. Each line goes out in one write so that lines from
  * the deploy hooks and solver threads do not interleave mid-line. */
-#include "ui.h"
+#include "agent/ui.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>

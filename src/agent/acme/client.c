@@ -1,9 +1,9 @@
 /* The ACME conversation: every signed request goes through acme_post, which owns nonce
  * handling and the retry policy, so the command code above it stays linear. */
-#include "acme/client.h"
-#include "acme/parse.h"
+#include "agent/acme/client.h"
+#include "agent/acme/parse.h"
 #include "jose.h"
-#include "ui.h"
+#include "agent/ui.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

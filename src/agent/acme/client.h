@@ -4,7 +4,7 @@
 #define COBBLE_AGENT_CLIENT_H
 #include <jansson.h>
 #include <openssl/evp.h>
-#include "acme/http.h"
+#include "agent/acme/http.h"
 
 /* Retry bounds: a server that keeps failing gets a clear error, not an endless loop. */
 #define ACME_MAX_BADNONCE 8        /* fresh-nonce retries per request */

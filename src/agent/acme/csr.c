@@ -1,6 +1,6 @@
 /* X.509 plumbing over OpenSSL for the agent. Everything here parses our own files or the
  * server's chain; inputs are capped by the caller (HTTP_MAX_BODY, file_read_all limits). */
-#include "acme/csr.h"
+#include "agent/acme/csr.h"
 #include "b64url.h"
 #include <openssl/pem.h>
 #include <openssl/x509.h>

@@ -1,6 +1,6 @@
 /* HTTP transport over libcurl: bounded bodies, header capture, and interruption by signal
  * so that a Ctrl-C during a request still reaches the solvers' clean-up. */
-#include "acme/http.h"
+#include "agent/acme/http.h"
 #include <curl/curl.h>
 #include <ctype.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* The order state machine from the client side. Each step prints one progress line; any
  * failure returns with the reason and leaves clean-up of published proofs to solver_free. */
-#include "acme/order.h"
-#include "acme/csr.h"
-#include "acme/parse.h"
+#include "agent/acme/order.h"
+#include "agent/acme/csr.h"
+#include "agent/acme/parse.h"
 #include "jose.h"
-#include "ui.h"
+#include "agent/ui.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,8 +3,8 @@
 #ifndef COBBLE_AGENT_ORDER_H
 #define COBBLE_AGENT_ORDER_H
 #include <openssl/evp.h>
-#include "acme/client.h"
-#include "solvers/solver.h"
+#include "agent/acme/client.h"
+#include "agent/solvers/solver.h"
 
 struct order_req {
 	const char *const *names;

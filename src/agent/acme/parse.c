@@ -1,6 +1,6 @@
 /* Parsers for server-controlled header and body fields, each bounded and strict: a value
  * that does not parse is reported as absent rather than guessed at. */
-#include "acme/parse.h"
+#include "agent/acme/parse.h"
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -150,7 +150,10 @@ char *format_problem(const json_t *problem, char *buf, size_t len)
 		}                                                                             \
 	} while (0)
 	if (!json_is_object(problem)) {
-		APPEND("server sent an error without a problem document");
+		static const char msg[] = "server sent an error without a problem document";
+		size_t n = sizeof msg - 1 < len - 1 ? sizeof msg - 1 : len - 1;
+		memcpy(buf, msg, n);
+		buf[n] = '\0';
 		return buf;
 	}
 	const char *type = json_string_value(json_object_get(problem, "type"));

@@ -1,9 +1,9 @@
 /* dns-01 through an operator's script: `SCRIPT add|del <record name> <txt value>`.
  * The contract (docs/agent.md): exit 0 on success; stdout is either empty or `key=value`
  * lines (only `wait=SECONDS` is defined); stderr is passed through. */
-#include "solvers/solver.h"
-#include "acme/client.h"
-#include "ui.h"
+#include "agent/solvers/solver.h"
+#include "agent/acme/client.h"
+#include "agent/ui.h"
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* dns-01 by RFC 2136 UPDATE with TSIG (ldns). Not built yet: reports a clear error. */
-#include "solvers/solver.h"
+#include "agent/solvers/solver.h"
 #include <stdio.h>
 
 static int r_init(void **state, const struct solver_cfg *cfg, char *err, size_t errlen)

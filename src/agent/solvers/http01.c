@@ -1,7 +1,7 @@
 /* http-01 (RFC 8555 §8.3): the key authorization at
  * http://<name>/.well-known/acme-challenge/<token>, from a webroot or our own listener. */
-#include "solvers/listener.h"
-#include "solvers/solver.h"
+#include "agent/solvers/listener.h"
+#include "agent/solvers/solver.h"
 #include "fileio.h"
 #include <errno.h>
 #include <pthread.h>

@@ -1,6 +1,6 @@
 /* Accept loop on a thread. It wakes every 200 ms to notice stop requests, and serves one
  * connection at a time: a CA's validation traffic is a handful of short requests. */
-#include "solvers/listener.h"
+#include "agent/solvers/listener.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>

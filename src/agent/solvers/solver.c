@@ -1,6 +1,6 @@
 /* Solver front: dispatch to the back end and remember what is published, so that failure,
  * Ctrl-C and success all clean up the same way (solver_free). */
-#include "solvers/solver.h"
+#include "agent/solvers/solver.h"
 #include "b64url.h"
 #include <openssl/sha.h>
 #include <stdio.h>

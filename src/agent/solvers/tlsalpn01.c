@@ -1,7 +1,7 @@
 /* tls-alpn-01 (RFC 8737): a listener that answers ALPN "acme-tls/1" with a self-signed
  * certificate per name, SAN = the name, critical id-pe-acmeIdentifier = SHA-256(keyauth). */
-#include "solvers/listener.h"
-#include "solvers/solver.h"
+#include "agent/solvers/listener.h"
+#include "agent/solvers/solver.h"
 #include "keys.h"
 #include <openssl/err.h>
 #include <openssl/rand.h>

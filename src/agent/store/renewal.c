@@ -2,7 +2,7 @@
  * {"version":1,"server":URL,"domains":[...],"key_type":"ec256","reuse_key":false,
  *  "profile":?,"preferred_chain":?,"deploy_hook":?,
  *  "solver":{"type":"http01-webroot","webroot":?,"port":?,"hook":?,"server":?,"tsig":?}} */
-#include "store/renewal.h"
+#include "agent/store/renewal.h"
 #include "keys.h"
 #include "jose.h"
 #include <stdio.h>
@@ -31,7 +31,7 @@ static int opt_str(const json_t *o, const char *key, char **dst, const char *ctx
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) == 0 || strlen(json_string_value(v)) != json_string_length(v)) {
-		snprintf(err, errlen, "%s\"%s\" must be a non-empty string", ctx, key);
+		snprintf(err, errlen, "\"%s%s\" must be a non-empty string", ctx, key);
 		return -1;
 	}
 	*dst = strdup(json_string_value(v));

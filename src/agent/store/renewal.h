@@ -4,7 +4,7 @@
 #define COBBLE_AGENT_RENEWAL_H
 #include <jansson.h>
 #include <stddef.h>
-#include "solvers/solver.h"
+#include "agent/solvers/solver.h"
 
 #define RENEWAL_MAX_DOMAINS 100
 #define RENEWAL_MAX_BYTES (64 * 1024)

@@ -1,9 +1,9 @@
 /* On-disk layout and atomic swaps. A new set is written into a fresh temporary directory
  * under archive/, fsynced, renamed to its version number, and only then does the certs/
  * symlink move; a crash at any point leaves the previous set in place. */
-#include "store/store.h"
+#include "agent/store/store.h"
 #include "fileio.h"
-#include "ui.h"
+#include "agent/ui.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
