@@ -17,7 +17,7 @@ test-deps:
 	@tools/deps.sh $(DEPS) $(TEST_DEPS)
 
 build: | deps
-	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) --buildtype=release -Doptimization=2 >/dev/null
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD) -Doptimization=2 -Ddebug=false >/dev/null
 	ninja -C $(BUILD)
 
 run: all
