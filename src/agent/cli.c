@@ -199,11 +199,11 @@ static void on_signal(int sig)
 	http_interrupted = 1;
 }
 
-int cli_main(int argc, char **argv)
+/* Parses and runs; every allocation hangs off o, which cli_main frees on all paths. */
+static int cli_run(struct opts *op, int argc, char **argv)
 {
-	struct opts o;
+#define o (*op)
 	int c, rc;
-	memset(&o, 0, sizeof o);
 	o.server = LE_PRODUCTION;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:qvh", longopts, NULL)) != -1) {
@@ -247,6 +247,7 @@ int cli_main(int argc, char **argv)
 		case O_WEBROOT:
 			if ((rc = set_solver(&o, SOLVER_HTTP01_WEBROOT)))
 				return rc;
+			free(o.solver.webroot);
 			o.solver.webroot = strdup(optarg);
 			break;
 		case O_STANDALONE:
@@ -262,14 +263,19 @@ int cli_main(int argc, char **argv)
 		case O_HOOK:
 			if ((rc = set_solver(&o, SOLVER_DNS01_HOOK)))
 				return rc;
+			free(o.solver.hook);
 			o.solver.hook = strdup(optarg);
 			break;
 		case O_RFC2136:
 			if ((rc = set_solver(&o, SOLVER_DNS01_RFC2136)))
 				return rc;
+			free(o.solver.dns_server);
 			o.solver.dns_server = strdup(optarg);
 			break;
-		case O_TSIG: o.solver.tsig = strdup(optarg); break;
+		case O_TSIG:
+			free(o.solver.tsig);
+			o.solver.tsig = strdup(optarg);
+			break;
 		case O_TLSALPN:
 			if ((rc = set_solver(&o, SOLVER_TLSALPN01_STANDALONE)))
 				return rc;
@@ -324,6 +330,15 @@ int cli_main(int argc, char **argv)
 		rc = usage_error("unknown command \"%s\" (register, issue, renew, revoke, account, list)", cmd);
 	if (http_interrupted && rc != EXIT_OK)
 		rc = EXIT_INTERRUPTED;
+	return rc;
+#undef o
+}
+
+int cli_main(int argc, char **argv)
+{
+	struct opts o;
+	memset(&o, 0, sizeof o);
+	int rc = cli_run(&o, argc, argv);
 	solver_cfg_clear(&o.solver);
 	free(o.config_dir);
 	return rc;

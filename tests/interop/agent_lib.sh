@@ -123,3 +123,18 @@ cob_bg() {
 	"$COBBLE" --server "$DIRECTORY" --ca-bundle "$CA_BUNDLE" --config-dir "$CFG" "$@" >/dev/null 2>"$lf" &
 	COB_PID=$!
 }
+
+# agent_pass MSG: lib.sh's pass, after checking cobble's own logs for sanitizer reports
+# (for runs with an ASan/UBSan build of cobble: COBBLE=build-asan/cobble).
+agent_pass() {
+	local f
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		[ "$f" = "$SERVER_LOG" ] && continue
+		if grep -Eq "$_SANITIZER_RE" "$f"; then
+			grep -En -A25 "$_SANITIZER_RE" "$f" | head -n 60 >&2
+			fail "sanitizer report in cobble's output ($(basename "$f"))"
+		fi
+	done
+	pass "$@"
+}

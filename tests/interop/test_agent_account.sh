@@ -39,4 +39,4 @@ cob_ok deactivate account deactivate
 grep -q 'deactivated' "$T/deactivate.log" || fail "deactivate: no confirmation" "$T/deactivate.log"
 cob_fails after-deactivate 'unauthorized|deactivated|accountDoesNotExist' issue -d late.cobble.test --http01-standalone --http01-port "$HTTPPORT"
 [ ! -e "$CFG/certs/late.cobble.test" ] || fail "a failed issue left certs/late.cobble.test behind"
-pass "register, show, update, rollover, deactivate (with 50% nonce rejection: $retries retries)"
+agent_pass "register, show, update, rollover, deactivate (with 50% nonce rejection: $retries retries)"

@@ -55,4 +55,4 @@ cob_ok profile issue -d p.cobble.test --profile shortlived --http01-standalone -
 [ "$(tail -n1 "$T/ari/profile.log" 2>/dev/null)" = shortlived ] || fail "newOrder did not carry profile shortlived"
 grep -q '"profile": "shortlived"' "$CFG/certs/p.cobble.test/renewal.json" || fail "profile not kept in renewal.json"
 log "ARI: not due before the window, renewed inside it, replaces=$want"
-pass "ARI window honoured, replaces sent, profile chosen"
+agent_pass "ARI window honoured, replaces sent, profile chosen"

@@ -64,4 +64,4 @@ cob_ok rerun renew --name $N --force
 consistent $N >/dev/null
 left=$(find "$CFG/archive/$N" "$CFG/certs" -maxdepth 1 -name '.*tmp-*' | wc -l)
 [ "$left" = 0 ] || fail "leftover temporary files after a clean run: $(find "$CFG/archive/$N" "$CFG/certs" -maxdepth 1 -name '.*tmp-*')"
-pass "killed at every install step and at random: lineage always old or new, never mixed"
+agent_pass "killed at every install step and at random: lineage always old or new, never mixed"

@@ -65,4 +65,4 @@ rc=$?
 grep -q '^del _acme-challenge.slow.cobble.test' "$T/slow.calls" || fail "Ctrl-C: the hook's del did not run: $(cat "$T/slow.calls")"
 [ ! -e "$CFG/certs/slow.cobble.test" ] || fail "Ctrl-C left certs/slow.cobble.test"
 log "Ctrl-C during validation: proof removed, exit 130"
-pass "dns-01 hook, wildcard, tls-alpn-01 standalone, hook failures"
+agent_pass "dns-01 hook, wildcard, tls-alpn-01 standalone, hook failures"

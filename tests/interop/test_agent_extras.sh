@@ -74,4 +74,4 @@ log "hang-up server ($((SECONDS - start)) s with bounded retries): $(head -n1 "$
 for n in g.cobble.test h.cobble.test x.cobble.test; do
 	[ ! -e "$CFG/certs/$n" ] || fail "failed run left certs/$n"
 done
-pass "EAB, preferred chain, bad input"
+agent_pass "EAB, preferred chain, bad input"

@@ -72,4 +72,4 @@ cob_fails revoke-again 'alreadyRevoked|already revoked' revoke --cert "$T/a.pem"
 
 badnonces=$(cat "$T"/*.log | grep -c 'badNonce from' || true)
 log "badNonce retries seen in verbose logs: $badnonces (pebble rejects 5% of nonces by default)"
-pass "register, issue (standalone, webroot), list, renew, revoke (account key, cert key)"
+agent_pass "register, issue (standalone, webroot), list, renew, revoke (account key, cert key)"

@@ -324,6 +324,9 @@ int acme_poll(struct acme_client *c, const char *url, json_t **out)
 			*out = j;
 			return 0;
 		}
+		char status[16];
+		snprintf(status, sizeof status, "%s", st);
+		st = status;
 		json_decref(j);
 		/* RFC 8555 §7.5.1 / §7.4: the server's Retry-After paces us; clamp it to something sane */
 		long wait = ra >= 0 ? ra : delay;
