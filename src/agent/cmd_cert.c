@@ -493,6 +493,10 @@ int cmd_revoke(struct opts *o)
 		rc = cli_fail(o, "revoke", EXIT_FAIL, "server %s unreachable", server);
 		goto done;
 	}
+	if (!acme_dir_url(c, "revokeCert")) {
+		rc = cli_fail(o, "revoke", EXIT_FAIL, "%s does not offer revocation (no revokeCert in its directory)", server);
+		goto done;
+	}
 	if (!ckey) {
 		if (cli_load_account(o, c, &a) != 0) {
 			rc = cli_fail(o, "revoke", EXIT_FAIL, "no account to revoke with; pass --key with the certificate's key");

@@ -204,6 +204,10 @@ int acme_post(struct acme_client *c, EVP_PKEY *key, const char *kid, const char 
 		key = c->key;
 	json_decref(c->problem);
 	c->problem = NULL;
+	if (!url) {
+		snprintf(c->err, sizeof c->err, "the server's directory lacks the endpoint this step needs");
+		return -1;
+	}
 	for (;;) {
 		if (http_interrupted) {
 			snprintf(c->err, sizeof c->err, "interrupted");
