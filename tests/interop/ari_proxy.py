@@ -6,7 +6,10 @@ has neither ARI nor profiles) that adds renewalInfo (RFC 9773) and meta.profiles
 usage: ari_proxy.py LISTEN_PORT UPSTREAM_BASE CERT KEY CAFILE STATE_DIR
 STATE_DIR/mode: "due" (window already open) or anything else (window 30 days ahead).
 Logs: STATE_DIR/renewal-info.log (CertIDs asked for), STATE_DIR/replaces.log ("replaces"
-values seen in newOrder payloads), STATE_DIR/profile.log ("profile" values seen)."""
+values seen in newOrder payloads), STATE_DIR/profile.log ("profile" values seen).
+STATE_DIR/inject (optional): lines "STATUS TYPE RETRY-AFTER" consumed one per newOrder POST,
+answered with that error instead of forwarding (e.g. "503 serverInternal 1",
+"429 rateLimited 3600")."""
 import base64, datetime, http.server, json, os, ssl, sys, urllib.request
 
 port, upstream, cert, key, cafile, state = sys.argv[1:7]
@@ -76,8 +79,27 @@ class H(http.server.BaseHTTPRequestHandler):
             data = json.dumps(d).encode()
         self.reply(status, hdrs, data)
 
+    def inject(self):
+        path = os.path.join(state, "inject")
+        try:
+            lines = open(path).read().split("\n")
+        except OSError:
+            return False
+        lines = [l for l in lines if l.strip()]
+        if not lines:
+            return False
+        status, typ, ra = lines[0].split()
+        open(path, "w").write("\n".join(lines[1:]) + "\n")
+        log("inject.log", lines[0])
+        body = json.dumps({"type": "urn:ietf:params:acme:error:" + typ, "detail": "injected by the test",
+                           "status": int(status)}).encode()
+        self.reply(int(status), [("Content-Type", "application/problem+json"), ("Retry-After", ra)], body)
+        return True
+
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path.startswith("/order-plz") and self.inject():
+            return
         if self.path.startswith("/order-plz"):
             try:
                 payload = json.loads(b64d(json.loads(body)["payload"]))

@@ -1,5 +1,5 @@
 #!/bin/bash
-# ARI-driven renewal (RFC 9773) and profile selection. Pebble 2.4 has no renewalInfo, so ari_proxy.py fronts it
+# ARI-driven renewal (RFC 9773), profile selection, and back-off on 5xx / rateLimited. Pebble 2.4 has no renewalInfo, so ari_proxy.py fronts it
 # and adds one: with the window 30 days ahead `renew` leaves the certificate alone (even
 # though the lifetime rule alone would also say "not due", the reason must name the CA's
 # window); with the window open it renews and the new order carries "replaces" = the
@@ -54,5 +54,18 @@ cob_fails profile-unknown 'offers only: classic shortlived' issue -d p.cobble.te
 cob_ok profile issue -d p.cobble.test --profile shortlived --http01-standalone --http01-port "$HTTPPORT"
 [ "$(tail -n1 "$T/ari/profile.log" 2>/dev/null)" = shortlived ] || fail "newOrder did not carry profile shortlived"
 grep -q '"profile": "shortlived"' "$CFG/certs/p.cobble.test/renewal.json" || fail "profile not kept in renewal.json"
+# bounded back-off: transient errors are retried honouring Retry-After, then given up on
+printf '503 serverInternal 1\n429 rateLimited 1\n' >"$T/ari/inject"
+start=$SECONDS
+cob_ok retry-ok --verbose issue -d retry.cobble.test --http01-standalone --http01-port "$HTTPPORT"
+[ "$(grep -c 'retrying in 1 s' "$T/retry-ok.log")" -ge 2 ] || fail "no back-off on 503/rateLimited" "$T/retry-ok.log"
+printf '503 serverInternal 0\n%.0s' 1 2 3 4 5 6 >"$T/ari/inject"
+cob_fails retry-giveup 'serverInternal.*gave up after 5 attempts' issue -d retry.cobble.test --http01-standalone --http01-port "$HTTPPORT"
+printf '429 rateLimited 3600\n' >"$T/ari/inject"
+s0=$SECONDS
+cob_fails ratelimited 'rateLimited.*retry after 3600 s' issue -d retry.cobble.test --http01-standalone --http01-port "$HTTPPORT"
+[ $((SECONDS - s0)) -lt 30 ] || fail "a Retry-After of an hour was sat out instead of reported"
+: >"$T/ari/inject"
+
 log "ARI: not due before the window, renewed inside it, replaces=$want"
-agent_pass "ARI window honoured, replaces sent, profile chosen"
+agent_pass "ARI window honoured, replaces sent, profile chosen, 5xx/rateLimited back-off bounded"

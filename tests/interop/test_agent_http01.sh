@@ -64,6 +64,16 @@ start_www
 ( cd / && cob renew --name web --force ) >"$T/renew-web.out" 2>"$T/renew-web.log" || fail "renew --name web --force failed" "$T/renew-web.log"
 stop_www
 
+# --reuse-key keeps the key across renewals; by default a renewal gets a fresh key
+pub() { openssl pkey -in "$CFG/certs/$1/privkey.pem" -pubout | openssl md5; }
+cob_ok reuse issue -d reuse.cobble.test --reuse-key --http01-standalone --http01-port "$HTTPPORT"
+k1=$(pub reuse.cobble.test)
+cob_ok reuse-renew renew --name reuse.cobble.test --force
+[ "$(pub reuse.cobble.test)" = "$k1" ] || fail "--reuse-key: renewal changed the key"
+k2=$(pub a.cobble.test)
+cob_ok fresh-renew renew --name a.cobble.test --force
+[ "$(pub a.cobble.test)" != "$k2" ] || fail "renewal without --reuse-key kept the old key"
+
 # revoke by account key, then by certificate key
 cob_ok revoke-acct revoke --name web --reason superseded
 cp "$CFG/certs/a.cobble.test/cert.pem" "$T/a.pem"
