@@ -42,7 +42,9 @@ void jws_free(struct jws *j);
 int jws_verify(const struct jws *j, EVP_PKEY *key, struct problem **prob);
 
 /* Public key from a JWK, applying ACME's account key policy: RSA 2048..4096 bits with
- * e >= 3 odd, EC P-256 / P-384 (P-521 too). -1 with *prob (badPublicKey / malformed). */
+ * e >= 3 odd (at most 64 bits, n and e without leading zero octets), EC P-256 / P-384
+ * (P-521 too) with full-length x and y on the curve, OKP Ed25519 (RFC 8037). A JWK carrying
+ * "d" is refused. NULL with *prob (badPublicKey / malformed). */
 EVP_PKEY *jwk_to_pkey(const json_t *jwk, struct problem **prob);
 /* Public JWK for key (kty, crv/x/y or n/e only). NULL on unsupported key. */
 json_t *jwk_from_pkey(EVP_PKEY *key);
