@@ -12,6 +12,7 @@
 #include "agent/ui.h"
 #include <errno.h>
 #include <openssl/pem.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,15 @@ static int load_lineage(const struct opts *o, const char *name, char **dir, stru
 	return 0;
 }
 
+/* FNV-1a of the CertID: a stable pseudo-random spread for the ARI renewal time. */
+static uint64_t ari_spread(const char *certid)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)certid; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
 /* Is the certificate due? Uses ARI when the server offers renewalInfo (RFC 9773 §4.2),
  * else a third of the lifetime left. *why gets the reason. */
 static int renewal_due(const struct opts *o, const struct renewal *r, const char *cert, const char *certid,
@@ -333,11 +343,16 @@ static int renewal_due(const struct opts *o, const struct renewal *r, const char
 					json_decref(j);
 					free(url);
 					acme_client_free(c);
-					if (now >= s) {
+					/* RFC 9773 §4.2: renew at a random point of the window. The point is
+					 * derived from the CertID so that twice-daily runs agree on it. */
+					time_t at = s + (time_t)(ari_spread(certid) % (uint64_t)(e - s + 1));
+					char ats[32];
+					fmt_time(at, ats, sizeof ats);
+					if (now >= at) {
 						snprintf(why, whylen, "inside the CA's renewal window (%s .. %s)", ss, es);
 						return 1;
 					}
-					snprintf(why, whylen, "CA suggests renewing from %s", ss);
+					snprintf(why, whylen, "CA suggests renewing between %s and %s; this one at %s", ss, es, ats);
 					return 0;
 				}
 				json_decref(j);

@@ -2,13 +2,15 @@
 # pebble-challtestsrv as its DNS, and a `cob` wrapper around build/cobble.
 # Builds on lib.sh (free ports, verdicts, clean-up traps, check_cert).
 #
-# Knobs: COBBLE=path (default build/cobble); PEBBLE_NONCEREJECT=N (percent of nonces pebble
+# Knobs: COBBLE=path (default: the cobble beside $COBBLED, i.e. build/cobble); PEBBLE_NONCEREJECT=N (percent of nonces pebble
 # rejects; default: pebble's own default, 5%, which exercises badNonce retries);
 # PEBBLE_EXTRA='"key": value, ...' (extra members of pebble's config object);
 # PEBBLE_ENV="VAR=value ..." (extra environment for pebble).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ACME_SERVER=pebble
-COBBLE=${COBBLE:-$REPO_ROOT/build/cobble}
+# The cobble next to the cobbled under test: run-tests.sh's ASan pass (COBBLED=build-asan/
+# cobbled) then exercises the sanitizer build of the agent too.
+COBBLE=${COBBLE:-$(dirname "$COBBLED")/cobble}
 CFG=$T/cobble
 mkdir -p "$CFG"
 

@@ -66,8 +66,9 @@ class H(http.server.BaseHTTPRequestHandler):
             log("renewal-info.log", certid)
             now = datetime.datetime.now(datetime.timezone.utc)
             due = open(os.path.join(state, "mode")).read().strip() == "due"
-            start = now - datetime.timedelta(hours=1) if due else now + datetime.timedelta(days=30)
-            end = start + datetime.timedelta(days=2)
+            # "due": the whole window already passed, so any point of it is due
+            start = now - datetime.timedelta(hours=2) if due else now + datetime.timedelta(days=30)
+            end = now - datetime.timedelta(minutes=1) if due else start + datetime.timedelta(days=2)
             f = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")
             body = json.dumps({"suggestedWindow": {"start": f(start), "end": f(end)}}).encode()
             return self.reply(200, [("Content-Type", "application/json"), ("Retry-After", "21600")], body)

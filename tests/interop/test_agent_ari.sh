@@ -35,7 +35,7 @@ v1=$(lineage_version ari.cobble.test)
 
 cob_ok renew-later --json renew
 grep -q '"not-due"' "$T/renew-later.out" || fail "renew before the ARI window renewed: $(cat "$T/renew-later.out")"
-grep -q 'CA suggests renewing from' "$T/renew-later.log" || fail "renew did not consult ARI" "$T/renew-later.log"
+grep -q 'CA suggests renewing between' "$T/renew-later.log" || fail "renew did not consult ARI" "$T/renew-later.log"
 [ "$(tail -n1 "$T/ari/renewal-info.log")" = "$want" ] ||
 	fail "renewalInfo asked for CertID $(tail -n1 "$T/ari/renewal-info.log"), expected $want"
 [ "$(lineage_version ari.cobble.test)" = "$v1" ] || fail "lineage changed although not due"
