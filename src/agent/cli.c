@@ -7,7 +7,11 @@
 #include "fileio.h"
 #include "jose.h"
 #include "keys.h"
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -193,6 +197,22 @@ int cli_load_account(const struct opts *o, struct acme_client *c, struct account
 	return 0;
 }
 
+static int take_lock(const char *dir)
+{
+	char *p = NULL;
+	if (file_mkdirs(dir, 0700) != 0 || asprintf(&p, "%s/.lock", dir) < 0)
+		return 0; /* no config dir yet is reported by the command itself */
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(p);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return 0; /* fd stays open, holding the lock, until exit */
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -232,6 +252,9 @@ static int cli_run(struct opts *op, int argc, char **argv)
 		case 'd':
 			if (o.nnames >= CLI_MAX_NAMES)
 				return usage_error("at most %d names (-d) per certificate", CLI_MAX_NAMES);
+			/* DNS names are case-insensitive; CAs compare (and CSRs carry) lower case */
+			for (char *p = optarg; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
 			o.names[o.nnames++] = optarg;
 			break;
 		case O_NAME: o.lineage = optarg; break;
@@ -314,6 +337,12 @@ static int cli_run(struct opts *op, int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* One cobble at a time per config dir (timer run vs. an admin's run): a second one
+	 * would order certificates twice. flock dies with the process, so a crash leaves none. */
+	int readonly = strcmp(cmd, "list") == 0 || (strcmp(cmd, "account") == 0 && o.nargs && strcmp(o.args[0], "show") == 0);
+	if (!readonly && take_lock(o.config_dir) != 0)
+		return cli_fail(&o, cmd, EXIT_FAIL, "another cobble is working in %s (lock %s/.lock held); try again later",
+		                o.config_dir, o.config_dir);
 	if (strcmp(cmd, "register") == 0)
 		rc = cmd_register(&o);
 	else if (strcmp(cmd, "account") == 0)

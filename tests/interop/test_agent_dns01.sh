@@ -58,6 +58,9 @@ cob_bg "$T/sigint.log" issue -d slow.cobble.test --dns01-hook "$T/slowhook.sh"
 pid=$COB_PID
 for i in $(seq 1 100); do grep -q '^add' "$T/slow.calls" 2>/dev/null && break; sleep 0.1; done
 sleep 0.5
+# while it runs, a second cobble must not start working on the same config dir
+cob_fails locked 'another cobble is working' renew --force
+cob_ok list-while-locked list
 kill -INT $pid
 wait $pid
 rc=$?
