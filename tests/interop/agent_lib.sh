@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the agent's interop tests (tests/interop/test_agent_*.sh): pebble with
 # pebble-challtestsrv as its DNS, and a `cob` wrapper around build/cobble.
 # Builds on lib.sh (free ports, verdicts, clean-up traps, check_cert).
