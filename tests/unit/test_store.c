@@ -1,5 +1,8 @@
-/* Unit tests for the storage interface (store.h) on the SQLite backend: every function, its
- * compare-and-set and transaction semantics, re-opening, and handles on several threads. */
+/* The storage conformance suite (store.h): every function, its compare-and-set and
+ * transaction semantics, re-opening, and handles on several threads. Built twice: test_store
+ * runs it on SQLite, test_store_pg (STORE_PG_SUITE) on the PostgreSQL named by the
+ * environment's COBBLE_TEST_PG (a throw-away database: every case drops its schema), and
+ * skips (exit 77) when that is unset. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,7 @@
 
 #include "storage/store.h"
 #include <dirent.h>
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -29,8 +33,23 @@ static void fill(char *dst, size_t cap, const char *fmt, ...)
 struct fx {
 	char dir[64];
 	char path[128];
+	char spec[512]; /* what store_open gets: sqlite:PATH or the PostgreSQL URL */
 	struct store *s;
 };
+
+static const char *pg_url; /* set: the suite runs on PostgreSQL */
+
+/* Runs SQL on the test database directly (PostgreSQL only). */
+static void pg_sql(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_url);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
 
 static void path_in(const struct fx *f, const char *name, char *out, size_t outlen)
 {
@@ -45,9 +64,21 @@ static int setup(void **state)
 	fill(f->dir, sizeof f->dir, "/tmp/cobble-test-store-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	path_in(f, "cobble.db", f->path, sizeof f->path);
-	char spec[160];
-	fill(spec, sizeof spec, "sqlite:%s", f->path);
-	assert_int_equal(store_open(spec, &f->s, err, sizeof err), STORE_OK);
+	if (pg_url) {
+		fill(f->spec, sizeof f->spec, "%s", pg_url);
+		pg_sql("SET client_min_messages = warning; DROP SCHEMA public CASCADE;"
+		       " CREATE SCHEMA public");
+		/* A fresh database is refused until migrated. */
+		assert_int_equal(store_open(f->spec, &f->s, err, sizeof err), STORE_ERR);
+		if (!strstr(err, "cobbled migrate"))
+			fail_msg("unmigrated database: \"%s\"", err);
+		assert_int_equal(store_migrate(f->spec, err, sizeof err), STORE_OK);
+		assert_int_equal(store_migrate(f->spec, err, sizeof err), STORE_OK); /* idempotent */
+	} else {
+		fill(f->spec, sizeof f->spec, "sqlite:%s", f->path);
+	}
+	if (store_open(f->spec, &f->s, err, sizeof err) != STORE_OK)
+		fail_msg("store_open: %s", err);
 	assert_non_null(f->s);
 	*state = f;
 	return 0;
@@ -171,8 +202,9 @@ static void test_open_specs(void **state)
 		{good, STORE_OK, NULL},
 		{bare, STORE_OK, NULL},
 		{f->path, STORE_OK, NULL}, /* the fixture's own file, a second handle */
-		{"postgres://cobble:secret@db.example/cobble", STORE_ERR, "not supported yet"},
-		{"postgresql://db.example/cobble", STORE_ERR, "not supported yet"},
+		{"postgres://cobble:secret@127.0.0.1:1/cobble", STORE_ERR, "cannot connect"},
+		{"postgresql://cobble:secret@127.0.0.1:1/cobble", STORE_ERR, "cannot connect"},
+		{f->spec, STORE_OK, NULL},
 		{"mysql://db.example/cobble", STORE_ERR, "unknown backend \"mysql\""},
 		{"", STORE_ERR, "empty"},
 		{"sqlite:", STORE_ERR, "no database file"},
@@ -196,6 +228,38 @@ static void test_open_specs(void **state)
 	assert_int_equal(store_open(NULL, NULL, NULL, 0), STORE_ERR);
 }
 
+static void reopen_rounds(struct fx *f)
+{
+	char err[256] = "";
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(store_open(f->spec, &f->s, err, sizeof err), STORE_OK);
+		struct store_account a;
+		assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+		assert_string_equal(a.thumbprint, "tp1");
+		store_account_clear(&a);
+		assert_status_of_order(f->s, "o1", "pending");
+		assert_status_of_chall(f->s, "o1-a1-c2", "pending");
+		char v[16];
+		assert_int_equal(store_meta_get(f->s, "crl_number", v, sizeof v), STORE_OK);
+		assert_string_equal(v, "7");
+		store_close(f->s);
+		f->s = NULL;
+	}
+}
+
+/* PostgreSQL: the data survives, and a schema from a newer cobbled is refused. */
+static void reopen_pg(struct fx *f)
+{
+	char err[256] = "";
+	reopen_rounds(f);
+	pg_sql("INSERT INTO cobble_schema (version, applied_at) VALUES (999, 0)");
+	assert_int_equal(store_open(f->spec, &f->s, err, sizeof err), STORE_ERR);
+	assert_null(f->s);
+	assert_non_null(strstr(err, "newer"));
+	assert_int_equal(store_migrate(f->spec, err, sizeof err), STORE_ERR);
+	assert_non_null(strstr(err, "newer"));
+}
+
 /* The file is a WAL database at the latest schema version, and opening it again changes
  * nothing and keeps the data. */
 static void test_reopen_keeps_data(void **state)
@@ -210,6 +274,10 @@ static void test_reopen_keeps_data(void **state)
 
 	sqlite3 *db;
 	sqlite3_stmt *st;
+	if (pg_url) {
+		reopen_pg(f);
+		return;
+	}
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -760,9 +828,10 @@ static void test_nonce_redeem(void **state)
 	struct fx *f = *state;
 	char err[256] = "", other[200];
 	struct store *s2 = NULL, *s3 = NULL;
-	assert_int_equal(store_open(f->path, &s2, err, sizeof err), STORE_OK);
+	assert_int_equal(store_open(f->spec, &s2, err, sizeof err), STORE_OK);
 	path_in(f, "other.db", other, sizeof other);
-	assert_int_equal(store_open(other, &s3, err, sizeof err), STORE_OK);
+	/* PostgreSQL: a third handle (another instance) shares the set too. */
+	assert_int_equal(store_open(pg_url ? f->spec : other, &s3, err, sizeof err), STORE_OK);
 
 	unsigned char a[16], b[16], longa[64], longb[64];
 	memset(a, 0x11, sizeof a);
@@ -784,7 +853,7 @@ static void test_nonce_redeem(void **state)
 		{s2, b, sizeof b, STORE_OK},
 		{f->s, b, sizeof b, STORE_CONFLICT},
 		{f->s, a, 15, STORE_OK},            /* a prefix is another id */
-		{s3, a, sizeof a, STORE_OK},        /* another database has its own set */
+		{s3, a, sizeof a, pg_url ? STORE_CONFLICT : STORE_OK}, /* another database: own set */
 		{f->s, longa, sizeof longa, STORE_OK},
 		{f->s, longb, sizeof longb, STORE_OK},
 		{s2, longa, sizeof longa, STORE_CONFLICT},
@@ -798,7 +867,7 @@ static void test_nonce_redeem(void **state)
 	store_close(s2);
 	store_close(f->s);
 	f->s = NULL;
-	assert_int_equal(store_open(f->path, &f->s, err, sizeof err), STORE_OK);
+	assert_int_equal(store_open(f->spec, &f->s, err, sizeof err), STORE_OK);
 	assert_int_equal(store_nonce_redeem(f->s, a, sizeof a, 5000, 100), STORE_CONFLICT);
 	store_close(s3);
 }
@@ -917,7 +986,7 @@ static void test_threads(void **state)
 	pthread_t th[THREADS];
 	struct worker w[THREADS];
 	for (int i = 0; i < THREADS; i++) {
-		w[i] = (struct worker){.path = f->path, .index = i};
+		w[i] = (struct worker){.path = f->spec, .index = i};
 		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < THREADS; i++) {
@@ -947,6 +1016,13 @@ static void test_threads(void **state)
 
 int main(void)
 {
+#ifdef STORE_PG_SUITE
+	pg_url = getenv("COBBLE_TEST_PG");
+	if (!pg_url || !*pg_url) {
+		printf("COBBLE_TEST_PG is not set: PostgreSQL conformance run skipped\n");
+		return 77;
+	}
+#endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_specs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),

@@ -36,14 +36,12 @@ int store_open(const char *spec, struct store **out, char *err, size_t errlen)
 		path = spec + 7;
 	} else if (strncmp(spec, "postgres://", 11) == 0 ||
 	           strncmp(spec, "postgresql://", 13) == 0) {
-		/* The spec may carry a password: do not echo it. */
-		if (err)
-			snprintf(err, errlen,
-			         "storage: the PostgreSQL backend is not supported yet; use sqlite:PATH");
-		return STORE_ERR;
+		/* The whole spec is a libpq connection URI; it may carry a password, so the
+		 * backend never echoes it. */
+		ops = &store_postgres_ops;
 	} else if (strstr(spec, "://")) {
 		if (err)
-			snprintf(err, errlen, "storage: unknown backend \"%.*s\" (want sqlite:PATH)",
+			snprintf(err, errlen, "storage: unknown backend \"%.*s\" (want sqlite:PATH or postgres://...)",
 			         (int)(strstr(spec, "://") - spec), spec);
 		return STORE_ERR;
 	}
@@ -54,6 +52,27 @@ int store_open(const char *spec, struct store **out, char *err, size_t errlen)
 	}
 	char dummy[1];
 	return ops->open(path, out, err ? err : dummy, err ? errlen : sizeof dummy);
+}
+
+int store_migrate(const char *spec, char *err, size_t errlen)
+{
+	char dummy[1];
+	if (!err || errlen == 0) {
+		err = dummy;
+		errlen = sizeof dummy;
+	}
+	if (spec && (strncmp(spec, "postgres://", 11) == 0 || strncmp(spec, "postgresql://", 13) == 0))
+		return store_postgres_migrate(spec, err, errlen);
+	/* SQLite migrates whenever it opens. */
+	struct store *s = NULL;
+	int rc = store_open(spec, &s, err, errlen);
+	store_close(s);
+	return rc;
+}
+
+int store_unavailable(struct store *s)
+{
+	return s && s->ops->unavailable ? s->ops->unavailable(s) : 0;
 }
 
 void store_close(struct store *s)

@@ -158,4 +158,12 @@ int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int
 int store_meta_get(struct store *s, const char *key, char *out, size_t outlen);
 int store_meta_set(struct store *s, const char *key, const char *value);
 
+/* ---- schema and connection state ---- */
+/* Brings the schema of spec up to date (`cobbled migrate`). SQLite migrates in store_open
+ * too; a PostgreSQL store_open refuses an out-of-date schema and names this command. */
+int store_migrate(const char *spec, char *err, size_t errlen);
+/* 1 if the last STORE_ERR of s came from a lost database connection (a restart or failover):
+ * the request may succeed if retried, so the API answers 503 with Retry-After. */
+int store_unavailable(struct store *s);
+
 #endif

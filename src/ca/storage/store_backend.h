@@ -51,8 +51,14 @@ struct store_ops {
 
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t outlen);
 	int (*meta_set)(struct store *s, const char *key, const char *value);
+
+	/* Optional (NULL means never): 1 if the last failure was a lost database connection. */
+	int (*unavailable)(struct store *s);
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
+/* Applies missing PostgreSQL migrations (postgres.c); `cobbled migrate`. */
+int store_postgres_migrate(const char *conninfo, char *err, size_t errlen);
 
 #endif
