@@ -164,6 +164,20 @@ if ! build "$BUILD" release meson setup "$BUILD" -Doptimization=2 -Ddebug=false;
 	echo "release build failed; nothing else can run"
 	finish
 fi
+# A throw-away PostgreSQL for the storage conformance suite's second run (test_store_pg,
+# issue 6); stopped when this script exits. tests/interop/test_scaleout.sh starts its own.
+# shellcheck source=tests/interop/pg_lib.sh
+. tests/interop/pg_lib.sh
+trap pg_stop EXIT
+say "PostgreSQL for the storage conformance suite"
+if pg_start cobble_unit >"$OUT/postgres-unit.log" 2>&1; then
+	export COBBLE_TEST_PG=$PG_URL
+	record "postgres/start ($PG_URL)" 1 0
+else
+	tail -n 20 "$OUT/postgres-unit.log"
+	record "postgres/start (test_store_pg skipped)" 0 1
+fi
+
 unit "$BUILD" release
 
 # 3. sanitizer build and unit tests

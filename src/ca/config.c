@@ -261,12 +261,14 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: cobbled [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
 	           "               [--dns-resolver HOST:PORT] [--http01-port N] [--tlsalpn01-port N] [--lab]\n"
-	           "               [--verbose] [--version]\n");
+	           "               [--database sqlite:PATH|postgres://...] [--verbose] [--version]\n"
+	           "       cobbled migrate [--config FILE] [--data-dir DIR] [--database SPEC]\n"
+	           "  COBBLE_DATABASE in the environment is the default for --database.\n");
 }
 
 int config_load(struct config *c, int argc, char **argv, char *err, size_t errlen)
 {
-	enum { O_CONFIG = 256, O_DATA, O_LISTEN, O_DNS, O_HTTP, O_TLS, O_LAB, O_HELP, O_VERSION, O_VERBOSE };
+	enum { O_CONFIG = 256, O_DATA, O_LISTEN, O_DNS, O_HTTP, O_TLS, O_LAB, O_HELP, O_VERSION, O_VERBOSE, O_DATABASE };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, O_CONFIG},
 	    {"data-dir", required_argument, NULL, O_DATA},
@@ -275,6 +277,7 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
 	    {"http01-port", required_argument, NULL, O_HTTP},
 	    {"tlsalpn01-port", required_argument, NULL, O_TLS},
 	    {"lab", no_argument, NULL, O_LAB},
+	    {"database", required_argument, NULL, O_DATABASE},
 	    {"verbose", no_argument, NULL, O_VERBOSE},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -303,6 +306,10 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
 			return -1;
 		}
 	}
+	/* issue 6: the environment overrides the file, a flag overrides both. */
+	const char *env_db = getenv("COBBLE_DATABASE");
+	if (env_db && *env_db)
+		set_str(&c->database, env_db);
 	opterr = 0;
 	optind = 1;
 	int o;
@@ -336,6 +343,9 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
 			break;
 		case O_LAB:
 			c->lab = 1;
+			break;
+		case O_DATABASE:
+			set_str(&c->database, optarg);
 			break;
 		case O_VERBOSE:
 			break; /* handled by main */

@@ -67,6 +67,13 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--verbose") == 0)
 			log_set_level(LOG_LVL_DEBUG);
+	/* `cobbled migrate [flags]`: bring the database schema up to date and exit (issue 6). */
+	int migrate_only = argc > 1 && strcmp(argv[1], "migrate") == 0;
+	if (migrate_only) {
+		argv[1] = argv[0];
+		argc--;
+		argv++;
+	}
 	int r = config_load(&cfg, argc, argv, err, sizeof err);
 	if (r == 1) {
 		config_free(&cfg);
@@ -79,6 +86,13 @@ int main(int argc, char **argv)
 	}
 	if (check_data_dir(cfg.data_dir, err, sizeof err))
 		goto out;
+	if (migrate_only) {
+		if (store_migrate(cfg.database, err, sizeof err) != STORE_OK)
+			goto out;
+		printf("cobbled: database schema is up to date\n");
+		rc = 0;
+		goto out;
+	}
 
 	char crl_url[600];
 	snprintf(crl_url, sizeof crl_url, "%s/crl", cfg.base_url);
