@@ -102,6 +102,21 @@ void reply_problem(struct api *a, struct evhttp_request *req, struct problem *p)
 		send_reply(a, req, 500, NULL, NULL, 0);
 		return;
 	}
+	/* issue 6: a request that failed because the database connection was lost (restart,
+	 * failover) may succeed when retried: 503 with Retry-After instead of a 500 (or a
+	 * badNonce from a nonce that could not be checked). The handle reconnects next time. */
+	if (a && a->store && store_unavailable(a->store) &&
+	    (p->status >= 500 || strcmp(problem_short_type(p), "badNonce") == 0)) {
+		problem_free(p);
+		p = problem_new("serverInternal", 503, "the database is unavailable; retry shortly");
+		if (!p) {
+			send_reply(a, req, 503, NULL, NULL, 0);
+			return;
+		}
+		char v[16];
+		snprintf(v, sizeof v, "%d", a->cfg && a->cfg->retry_after > 0 ? a->cfg->retry_after : 1);
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
+	}
 	json_t *j = problem_to_json(p);
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(j);
