@@ -1014,6 +1014,111 @@ static void test_threads(void **state)
 	free(ids);
 }
 
+/* Several handles (on PostgreSQL: several instances) racing on the same rows, released
+ * together by a barrier each round: one finalize wins the order's compare-and-set, one
+ * certificate is stored for it, a serial is reserved once, a nonce is redeemed once. */
+#define RACERS 6
+#define RACE_ROUNDS 10
+
+struct racer {
+	const char *spec;
+	int index;
+	pthread_barrier_t *bar;
+	int errors;
+	int cas_ok[RACE_ROUNDS], serial_ok[RACE_ROUNDS], cert_ok[RACE_ROUNDS], nonce_ok[RACE_ROUNDS];
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	struct store *s = NULL;
+	char err[256];
+	unsigned char der[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+	int ok = store_open(r->spec, &s, err, sizeof err) == STORE_OK;
+	if (!ok)
+		r->errors++;
+	for (int k = 0; k < RACE_ROUNDS; k++) {
+		char oid[STORE_ID_MAX], mine[STORE_ID_MAX], common[STORE_ID_MAX];
+		unsigned char nonce[16] = "race-nonce";
+		nonce[12] = (unsigned char)k;
+		snprintf(oid, sizeof oid, "race-o%d", k);
+		snprintf(mine, sizeof mine, "%02x%02x", k, r->index + 1);
+		snprintf(common, sizeof common, "ff%02x", k);
+		int rc;
+		pthread_barrier_wait(r->bar);
+		if (!ok)
+			continue;
+		rc = store_order_set_status(s, oid, "pending", "processing", NULL);
+		r->cas_ok[k] = rc == STORE_OK;
+		r->errors += rc != STORE_OK && rc != STORE_CONFLICT;
+		pthread_barrier_wait(r->bar);
+		rc = store_serial_reserve(s, common, oid, 10);
+		r->serial_ok[k] = rc == STORE_OK;
+		r->errors += rc != STORE_OK && rc != STORE_CONFLICT;
+		r->errors += store_serial_reserve(s, mine, oid, 10) != STORE_OK;
+		pthread_barrier_wait(r->bar);
+		struct store_cert c;
+		fill_cert(&c, mine, "racer", oid, der, sizeof der);
+		rc = store_cert_insert_for_order(s, &c);
+		r->cert_ok[k] = rc == STORE_OK;
+		r->errors += rc != STORE_OK && rc != STORE_CONFLICT;
+		pthread_barrier_wait(r->bar);
+		rc = store_nonce_redeem(s, nonce, sizeof nonce, 5000, 100);
+		r->nonce_ok[k] = rc == STORE_OK;
+		r->errors += rc != STORE_OK && rc != STORE_CONFLICT;
+	}
+	store_close(s);
+	return NULL;
+}
+
+static void test_races(void **state)
+{
+	struct fx *f = *state;
+	pthread_t th[RACERS];
+	struct racer r[RACERS];
+	pthread_barrier_t bar;
+	assert_int_equal(add_account(f->s, "racer", "tp-racer", 1), STORE_OK);
+	for (int k = 0; k < RACE_ROUNDS; k++) {
+		char oid[STORE_ID_MAX];
+		fill(oid, sizeof oid, "race-o%d", k);
+		assert_int_equal(add_order(f->s, "racer", oid, 100, 1, NULL, 0), STORE_OK);
+	}
+	assert_int_equal(pthread_barrier_init(&bar, NULL, RACERS), 0);
+	for (int i = 0; i < RACERS; i++) {
+		r[i] = (struct racer){.spec = f->spec, .index = i, .bar = &bar};
+		assert_int_equal(pthread_create(&th[i], NULL, racer_main, &r[i]), 0);
+	}
+	for (int i = 0; i < RACERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(r[i].errors, 0);
+	}
+	pthread_barrier_destroy(&bar);
+	for (int k = 0; k < RACE_ROUNDS; k++) {
+		int cas = 0, serial = 0, cert = 0, nonce = 0;
+		for (int i = 0; i < RACERS; i++) {
+			cas += r[i].cas_ok[k];
+			serial += r[i].serial_ok[k];
+			cert += r[i].cert_ok[k];
+			nonce += r[i].nonce_ok[k];
+		}
+		assert_int_equal(cas, 1);
+		assert_int_equal(serial, 1);
+		assert_int_equal(cert, 1);
+		assert_int_equal(nonce, 1);
+		/* The order points at the one certificate that was stored. */
+		char oid[STORE_ID_MAX];
+		struct store_order o;
+		struct store_cert c;
+		fill(oid, sizeof oid, "race-o%d", k);
+		assert_int_equal(store_order_get(f->s, oid, &o), STORE_OK);
+		assert_string_equal(o.status, "valid");
+		assert_int_equal(store_cert_get(f->s, o.cert_serial, &c), STORE_OK);
+		assert_string_equal(c.order_id, oid);
+		store_cert_clear(&c);
+		store_order_clear(&o);
+	}
+}
+
 int main(void)
 {
 #ifdef STORE_PG_SUITE
@@ -1047,6 +1152,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_races, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
