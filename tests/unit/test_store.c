@@ -920,6 +920,48 @@ static void test_meta(void **state)
 	assert_string_equal(v, "");
 }
 
+/* ---- locks ---- */
+
+/* One holder at a time across handles (instances); release and close free the lock. */
+static void test_locks(void **state)
+{
+	struct fx *f = *state;
+	char err[256] = "";
+	struct store *s2 = NULL, *s3 = NULL;
+	assert_int_equal(store_open(f->spec, &s2, err, sizeof err), STORE_OK);
+	assert_int_equal(store_open(f->spec, &s3, err, sizeof err), STORE_OK);
+	const struct {
+		struct store *s;
+		int take; /* 1 try, 0 release */
+		const char *name;
+		int rc;
+	} steps[] = {
+		{f->s, 1, "crl", STORE_OK},
+		{s2, 1, "crl", STORE_CONFLICT},
+		{s3, 1, "crl", STORE_CONFLICT},
+		{s2, 1, "crl-shard-1", STORE_OK}, /* another name is another lock */
+		{s2, 0, "crl", STORE_NOTFOUND},   /* not s2's to release */
+		{f->s, 0, "crl", STORE_OK},
+		{f->s, 0, "crl", STORE_NOTFOUND},
+		{s3, 1, "crl", STORE_OK},
+		{f->s, 1, "crl", STORE_CONFLICT},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		int rc = steps[i].take ? store_lock_try(steps[i].s, steps[i].name)
+		                       : store_lock_release(steps[i].s, steps[i].name);
+		if (rc != steps[i].rc)
+			fail_msg("step %zu: %d, want %d", i, rc, steps[i].rc);
+	}
+	store_close(s3); /* closing the holder releases it */
+	assert_int_equal(store_lock_try(f->s, "crl"), STORE_OK);
+	assert_int_equal(store_lock_try(s2, "crl"), STORE_CONFLICT);
+	assert_int_equal(store_lock_release(f->s, "crl"), STORE_OK);
+	store_close(s2);
+	assert_int_equal(store_lock_try(f->s, "crl-shard-1"), STORE_OK);
+	assert_int_equal(store_lock_try(NULL, "crl"), STORE_ERR);
+	assert_int_equal(store_lock_try(f->s, ""), STORE_ERR);
+}
+
 /* ---- argument checks ---- */
 
 static void test_null_arguments(void **state)
@@ -1153,6 +1195,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_races, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

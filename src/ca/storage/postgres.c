@@ -55,6 +55,8 @@ enum stmt_id {
 	ST_NONCE_PRUNE,
 	ST_META_GET,
 	ST_META_SET,
+	ST_LOCK_TRY,
+	ST_LOCK_RELEASE,
 	ST__COUNT
 };
 
@@ -131,6 +133,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = $1",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES ($1, $2)"
 	                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	/* Session-level advisory locks on a 64-bit hash of the name: held until released or
+	 * until the connection ends, so a crashed instance cannot keep one. */
+	[ST_LOCK_TRY] = "SELECT pg_try_advisory_lock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)",
+	[ST_LOCK_RELEASE] = "SELECT pg_advisory_unlock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)",
 };
 
 struct pg_store {
@@ -158,6 +164,13 @@ static void conn_error(struct pg_store *q, const char *what, char *err, size_t e
 		snprintf(err, errlen, "storage: postgres: %s: %.*s", what, (int)n, m);
 	else
 		log_error("store: postgres: %s: %.*s", what, (int)n, m);
+}
+
+/* Server notices (e.g. "you don't own a lock") are answers we already handle. */
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("store: postgres: %.*s", (int)strcspn(message, "\n"), message);
 }
 
 /* Reads the applied schema version: 0 for an empty database. */
@@ -201,6 +214,7 @@ static int pg_connect(struct pg_store *q, char *err, size_t errlen)
 		q->lost = 1;
 		return STORE_ERR;
 	}
+	PQsetNoticeProcessor(q->conn, quiet_notice, NULL);
 	if (schema_version(q, &have) != STORE_OK) {
 		conn_error(q, "cannot read the schema version", err, errlen);
 		return STORE_ERR;
@@ -963,6 +977,28 @@ static int pg_meta_set(struct store *s, const char *key, const char *value)
 	return run(pg_of(s), ST_META_SET, NULL, "tt", key, value);
 }
 
+/* ---- locks ---- */
+
+static int lock_call(struct store *s, enum stmt_id id, const char *name, int miss)
+{
+	int rc;
+	PGresult *r = row(pg_of(s), id, &rc, name);
+	if (r)
+		rc = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? STORE_OK : miss;
+	PQclear(r);
+	return rc;
+}
+
+static int pg_lock_try(struct store *s, const char *name)
+{
+	return lock_call(s, ST_LOCK_TRY, name, STORE_CONFLICT);
+}
+
+static int pg_lock_release(struct store *s, const char *name)
+{
+	return lock_call(s, ST_LOCK_RELEASE, name, STORE_NOTFOUND);
+}
+
 const struct store_ops store_postgres_ops = {
 	.name = "postgres",
 	.open = pg_open,
@@ -989,4 +1025,6 @@ const struct store_ops store_postgres_ops = {
 	.meta_get = pg_meta_get,
 	.meta_set = pg_meta_set,
 	.unavailable = pg_unavailable,
+	.lock_try = pg_lock_try,
+	.lock_release = pg_lock_release,
 };

@@ -510,9 +510,74 @@ static int collect_ids(struct sqlite_store *q, sqlite3_stmt *st, char (**ids)[ST
 
 /* ---- open, close, migrations ---- */
 
+/* ---- named locks (store_lock_try): one instance owns a SQLite file, so a process-wide
+ * table keyed by the file (its nonce set) and the name is enough. ---- */
+
+struct sq_lock {
+	struct sq_lock *next;
+	const struct nonce_set *db;
+	const struct store *owner;
+	char *name;
+};
+
+static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sq_lock *locks;
+
+static int sq_lock_try(struct store *s, const char *name)
+{
+	const struct nonce_set *db = sq_of(s)->nonces;
+	int rc = STORE_OK;
+	pthread_mutex_lock(&locks_mu);
+	for (struct sq_lock *l = locks; l; l = l->next)
+		if (l->db == db && strcmp(l->name, name) == 0) {
+			rc = STORE_CONFLICT;
+			goto out;
+		}
+	struct sq_lock *l = calloc(1, sizeof *l);
+	if (!l || !(l->name = strdup(name))) {
+		free(l);
+		log_error("store: sqlite: out of memory taking lock %s", name);
+		rc = STORE_ERR;
+		goto out;
+	}
+	l->db = db;
+	l->owner = s;
+	l->next = locks;
+	locks = l;
+out:
+	pthread_mutex_unlock(&locks_mu);
+	return rc;
+}
+
+/* Releases name (or, with name NULL, every lock s holds). */
+static int sq_lock_drop(struct store *s, const char *name)
+{
+	int rc = STORE_NOTFOUND;
+	pthread_mutex_lock(&locks_mu);
+	for (struct sq_lock **p = &locks; *p;) {
+		struct sq_lock *l = *p;
+		if (l->owner == s && (!name || strcmp(l->name, name) == 0)) {
+			*p = l->next;
+			free(l->name);
+			free(l);
+			rc = STORE_OK;
+		} else {
+			p = &l->next;
+		}
+	}
+	pthread_mutex_unlock(&locks_mu);
+	return rc;
+}
+
+static int sq_lock_release(struct store *s, const char *name)
+{
+	return sq_lock_drop(s, name);
+}
+
 static void sq_close(struct store *s)
 {
 	struct sqlite_store *q = sq_of(s);
+	sq_lock_drop(s, NULL);
 	for (size_t i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
 	if (q->db && sqlite3_close(q->db) != SQLITE_OK)
@@ -1075,4 +1140,6 @@ const struct store_ops store_sqlite_ops = {
 	.nonce_redeem = sq_nonce_redeem,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,
+	.lock_try = sq_lock_try,
+	.lock_release = sq_lock_release,
 };

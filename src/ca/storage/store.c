@@ -75,6 +75,18 @@ int store_unavailable(struct store *s)
 	return s && s->ops->unavailable ? s->ops->unavailable(s) : 0;
 }
 
+int store_lock_try(struct store *s, const char *name)
+{
+	CHECK_ARGS(s && name && *name && s->ops->lock_try, __func__);
+	return s->ops->lock_try(s, name);
+}
+
+int store_lock_release(struct store *s, const char *name)
+{
+	CHECK_ARGS(s && name && *name && s->ops->lock_release, __func__);
+	return s->ops->lock_release(s, name);
+}
+
 void store_close(struct store *s)
 {
 	if (s)

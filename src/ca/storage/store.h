@@ -166,4 +166,13 @@ int store_migrate(const char *spec, char *err, size_t errlen);
  * the request may succeed if retried, so the API answers 503 with Retry-After. */
 int store_unavailable(struct store *s);
 
+/* ---- CA-wide locks (design.md §4: jobs that must run once, e.g. CRL generation) ---- */
+/* Takes the named lock without waiting: OK if this handle now holds it, CONFLICT if another
+ * handle (on PostgreSQL: any instance) holds it. A handle must not take a lock it already
+ * holds. The lock goes with the handle: store_close, or on PostgreSQL a lost connection or a
+ * crashed instance, releases it. SQLite: a process-wide table (one instance per file). */
+int store_lock_try(struct store *s, const char *name);
+/* OK, or NOTFOUND if this handle does not hold the lock. */
+int store_lock_release(struct store *s, const char *name);
+
 #endif

@@ -54,6 +54,8 @@ struct store_ops {
 
 	/* Optional (NULL means never): 1 if the last failure was a lost database connection. */
 	int (*unavailable)(struct store *s);
+	int (*lock_try)(struct store *s, const char *name);
+	int (*lock_release)(struct store *s, const char *name);
 };
 
 extern const struct store_ops store_sqlite_ops;
