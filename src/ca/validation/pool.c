@@ -99,7 +99,14 @@ static void validate(struct worker *w, const char *id)
 	json_t *rec = NULL;
 	int valid = 0;
 
-	int rc = store_challenge_get(w->store, id, &ch, &az);
+	int rc = STORE_ERR;
+	/* A handle whose database connection broke (PostgreSQL restart, failover) reconnects on
+	 * the next call: retry so the challenge is not left in processing. */
+	for (int i = 0; i < FINISH_RETRIES && rc == STORE_ERR; i++) {
+		if (i)
+			usleep(100 * 1000 * (unsigned)i);
+		rc = store_challenge_get(w->store, id, &ch, &az);
+	}
 	if (rc != STORE_OK) {
 		if (rc == STORE_NOTFOUND)
 			log_warn("validation: challenge %s not found", id);
