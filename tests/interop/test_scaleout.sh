@@ -189,4 +189,10 @@ done
 log "after the restart: 503 + Retry-After, then normal answers, on both instances"
 certbot_get after after.scale.cobble.test
 
+# lib.sh checks instance A's log for sanitizer reports; B's is checked here, after it exits.
+_stop_pid "$PID_B" || fail "cobbled B did not exit within 10 s of SIGTERM" "$T/cobbled-b.log"
+if grep -Eq "$_SANITIZER_RE" "$T/cobbled-b.log"; then
+	grep -En -A25 "$_SANITIZER_RE" "$T/cobbled-b.log" | head -n 120 >&2
+	fail "sanitizer report in cobbled B's log"
+fi
 pass "two instances on PostgreSQL behind HAProxy: certbot and lego issued; $REVOKED; survived a database restart"
