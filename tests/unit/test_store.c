@@ -711,6 +711,57 @@ static void test_challenge_list_processing(void **state)
 	free(ids);
 }
 
+/* Leases: one worker at a time validates a challenge; a lease that ran out (its worker
+ * died) is taken over, oldest first. */
+static void test_challenge_claim(void **state)
+{
+	struct fx *f = *state;
+	char id[STORE_ID_MAX] = "junk";
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 3, NULL, 0), STORE_OK);
+	assert_int_equal(store_challenge_claim(f->s, NULL, "w1", 100, 60, id), STORE_NOTFOUND);
+	assert_string_equal(id, "");
+	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_OK);
+	assert_int_equal(store_challenge_start(f->s, "o1-a1-c1"), STORE_OK);
+	assert_int_equal(store_challenge_start(f->s, "o1-a2-c2"), STORE_OK);
+	const struct {
+		const char *id; /* NULL: any expired */
+		const char *worker;
+		int64_t now;
+		int rc;
+		const char *got;
+	} steps[] = {
+		{"o1-a0-c0", "w1", 100, STORE_OK, "o1-a0-c0"},  /* lease until 160 */
+		{"o1-a0-c0", "w2", 120, STORE_CONFLICT, ""},    /* w1's lease runs */
+		{"o1-a0-c0", "w1", 130, STORE_OK, "o1-a0-c0"},  /* w1 renews: until 190 */
+		{"o1-a0-c1", "w1", 130, STORE_CONFLICT, ""},    /* pending, not processing */
+		{"nope", "w1", 130, STORE_NOTFOUND, ""},
+		{NULL, "w2", 140, STORE_OK, "o1-a1-c1"},        /* never leased: taken, until 200 */
+		{NULL, "w3", 140, STORE_OK, "o1-a2-c2"},        /* until 200 */
+		{NULL, "w3", 150, STORE_NOTFOUND, ""},          /* every lease runs */
+		{"o1-a1-c1", "w1", 199, STORE_CONFLICT, ""},
+		{NULL, "w4", 195, STORE_OK, "o1-a0-c0"},        /* w1 died: its lease (190) ran out */
+		{NULL, "w4", 200, STORE_OK, "o1-a1-c1"},        /* 200 <= now: expired, older id first */
+		{"o1-a0-c0", "w1", 196, STORE_CONFLICT, ""},    /* w1 lost it to w4 */
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		int rc = store_challenge_claim(f->s, steps[i].id, steps[i].worker, steps[i].now, 60, id);
+		if (rc != steps[i].rc || strcmp(id, steps[i].got) != 0)
+			fail_msg("step %zu: %d \"%s\", want %d \"%s\"", i, rc, id, steps[i].rc, steps[i].got);
+	}
+	/* A finished challenge cannot be claimed any more. */
+	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 201), STORE_OK);
+	assert_int_equal(store_challenge_claim(f->s, "o1-a0-c0", "w4", 202, 60, NULL), STORE_CONFLICT);
+	/* Oldest expiry first: c2 (200) before c1 (260). */
+	assert_int_equal(store_challenge_claim(f->s, NULL, "w5", 1000, 60, id), STORE_OK);
+	assert_string_equal(id, "o1-a2-c2");
+	assert_int_equal(store_challenge_claim(f->s, NULL, "w5", 1000, 60, id), STORE_OK);
+	assert_string_equal(id, "o1-a1-c1");
+	assert_int_equal(store_challenge_claim(f->s, NULL, "w5", 1000, 60, id), STORE_NOTFOUND);
+	assert_int_equal(store_challenge_claim(f->s, NULL, "w5", 1000, 60, NULL), STORE_ERR);
+	assert_int_equal(store_challenge_claim(f->s, "o1-a1-c1", "", 1000, 60, NULL), STORE_ERR);
+}
+
 /* ---- serials and certificates ---- */
 
 static void test_serial_reserve(void **state)
@@ -1186,6 +1237,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_challenge_finish_after_deactivation, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_challenge_list_processing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_challenge_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_insert_for_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_revoke, setup, teardown),

@@ -37,6 +37,8 @@ enum stmt_id {
 	ST_CHALL_START,
 	ST_CHALL_FINISH,
 	ST_CHALL_PROCESSING,
+	ST_CHALL_CLAIM,
+	ST_CHALL_CLAIM_ANY,
 	ST_ORDER_INSERT,
 	ST_ORDER_LINK,
 	ST_ORDER_GET,
@@ -100,6 +102,17 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                    " record = $5 WHERE id = $1 AND status = 'processing'",
 	[ST_CHALL_PROCESSING] = "SELECT id FROM challenges WHERE status = 'processing'"
 	                        " ORDER BY id COLLATE \"C\"",
+	/* Leases (store_challenge_claim). A racing claim waits for the first to commit and then
+	 * finds the lease running; SKIP LOCKED lets sweepers on several instances take different
+	 * expired challenges instead of queueing on one row. */
+	[ST_CHALL_CLAIM] = "UPDATE challenges SET lease_owner = $2, lease_until = $3"
+	                   " WHERE id = $1 AND status = 'processing'"
+	                   " AND (lease_until <= $4 OR lease_owner = $2)",
+	[ST_CHALL_CLAIM_ANY] = "UPDATE challenges SET lease_owner = $1, lease_until = $2"
+	                       " WHERE id = (SELECT id FROM challenges WHERE status = 'processing'"
+	                       " AND lease_until <= $3 ORDER BY lease_until, id COLLATE \"C\" LIMIT 1"
+	                       " FOR UPDATE SKIP LOCKED)"
+	                       " AND status = 'processing' AND lease_until <= $3 RETURNING id",
 	[ST_ORDER_INSERT] = "INSERT INTO orders (" ORDER_COLS ")"
 	                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 	/* Only the order's own account's authorizations may be linked to it. */
@@ -761,6 +774,29 @@ static int pg_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_M
 	return rc;
 }
 
+static int pg_challenge_claim(struct store *s, const char *chall_id, const char *worker,
+                              int64_t now, int64_t until, char *out_id)
+{
+	struct pg_store *q = pg_of(s);
+	int rc;
+	if (chall_id) {
+		int changes = 0;
+		rc = run(q, ST_CHALL_CLAIM, &changes, "ttII", chall_id, worker, until, now);
+		if (rc == STORE_OK && changes == 0)
+			rc = cas_missed(q, ST_CHALL_EXISTS, chall_id);
+		if (rc == STORE_OK)
+			snprintf(out_id, STORE_ID_MAX, "%s", chall_id);
+		return rc;
+	}
+	PGresult *r = query(q, ST_CHALL_CLAIM_ANY, &rc, "tII", worker, until, now);
+	if (r && PQntuples(r) == 0)
+		rc = STORE_NOTFOUND;
+	else if (r)
+		rc = col_copy(r, 0, 0, out_id, STORE_ID_MAX);
+	PQclear(r);
+	return rc;
+}
+
 /* ---- orders ---- */
 
 static int insert_authz(struct pg_store *q, const struct store_authz *a)
@@ -1013,6 +1049,7 @@ const struct store_ops store_postgres_ops = {
 	.challenge_start = pg_challenge_start,
 	.challenge_finish = pg_challenge_finish,
 	.challenge_list_processing = pg_challenge_list_processing,
+	.challenge_claim = pg_challenge_claim,
 	.order_insert = pg_order_insert,
 	.order_get = pg_order_get,
 	.order_list = pg_order_list,

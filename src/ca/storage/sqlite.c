@@ -194,6 +194,8 @@ enum stmt_id {
 	ST_CHALL_START,
 	ST_CHALL_FINISH,
 	ST_CHALL_PROCESSING,
+	ST_CHALL_CLAIM,
+	ST_CHALL_CLAIM_ANY,
 	ST_ORDER_INSERT,
 	ST_ORDER_LINK,
 	ST_ORDER_GET,
@@ -252,6 +254,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_CHALL_FINISH] = "UPDATE challenges SET status = ?2, validated_at = ?3, error = ?4,"
 	                    " record = ?5 WHERE id = ?1 AND status = 'processing'",
 	[ST_CHALL_PROCESSING] = "SELECT id FROM challenges WHERE status = 'processing' ORDER BY id",
+	/* Leases (store_challenge_claim): one UPDATE each, so the write lock makes them atomic. */
+	[ST_CHALL_CLAIM] = "UPDATE challenges SET lease_owner = ?2, lease_until = ?3"
+	                   " WHERE id = ?1 AND status = 'processing'"
+	                   " AND (lease_until <= ?4 OR lease_owner = ?2)",
+	[ST_CHALL_CLAIM_ANY] = "UPDATE challenges SET lease_owner = ?1, lease_until = ?2"
+	                       " WHERE id = (SELECT id FROM challenges WHERE status = 'processing'"
+	                       " AND lease_until <= ?3 ORDER BY lease_until, id LIMIT 1) RETURNING id",
 	[ST_ORDER_INSERT] = "INSERT INTO orders (" ORDER_COLS ")"
 	                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	/* Only the order's own account's authorizations may be linked to it. */
@@ -902,6 +911,28 @@ static int sq_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_M
 	return rc;
 }
 
+static int sq_challenge_claim(struct store *s, const char *chall_id, const char *worker,
+                              int64_t now, int64_t until, char *out_id)
+{
+	struct sqlite_store *q = sq_of(s);
+	int rc;
+	if (chall_id) {
+		int changes = 0;
+		rc = run(q, ST_CHALL_CLAIM, &changes, "ttII", chall_id, worker, until, now);
+		if (rc == STORE_OK && changes == 0)
+			rc = cas_missed(q, ST_CHALL_EXISTS, chall_id);
+		if (rc == STORE_OK)
+			snprintf(out_id, STORE_ID_MAX, "%s", chall_id);
+		return rc;
+	}
+	sqlite3_stmt *st = query(q, ST_CHALL_CLAIM_ANY, "tII", worker, until, now);
+	rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc == STORE_OK)
+		rc = col_copy(st, 0, out_id, STORE_ID_MAX);
+	release(st);
+	return rc;
+}
+
 /* ---- orders ---- */
 
 static int insert_authz(struct sqlite_store *q, const struct store_authz *a)
@@ -1129,6 +1160,7 @@ const struct store_ops store_sqlite_ops = {
 	.challenge_start = sq_challenge_start,
 	.challenge_finish = sq_challenge_finish,
 	.challenge_list_processing = sq_challenge_list_processing,
+	.challenge_claim = sq_challenge_claim,
 	.order_insert = sq_order_insert,
 	.order_get = sq_order_get,
 	.order_list = sq_order_list,

@@ -235,6 +235,22 @@ int store_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX],
 	return rc;
 }
 
+int store_challenge_claim(struct store *s, const char *chall_id, const char *worker, int64_t now,
+                          int64_t lease_seconds, char *out_id)
+{
+	char dummy[STORE_ID_MAX];
+	CHECK_ARGS(s && worker && *worker && lease_seconds > 0 && (chall_id || out_id) &&
+	               s->ops->challenge_claim,
+	           __func__);
+	if (!out_id)
+		out_id = dummy;
+	out_id[0] = '\0';
+	int rc = s->ops->challenge_claim(s, chall_id, worker, now, now + lease_seconds, out_id);
+	if (rc != STORE_OK)
+		out_id[0] = '\0';
+	return rc;
+}
+
 int store_order_insert(struct store *s, const struct store_order *o,
                        const struct store_authz *new_authzs, size_t nnew)
 {

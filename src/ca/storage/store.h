@@ -92,6 +92,15 @@ int store_challenge_finish(struct store *s, const char *chall_id, int valid, con
 /* Ids of challenges left in processing (to requeue after a restart). *ids is a malloc'd
  * array of n ids (free it with free()). */
 int store_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n);
+/* Validation jobs across instances (design.md §4): a worker leases a processing challenge
+ * before validating it, until now + lease_seconds. With chall_id: OK if it is processing and
+ * unleased, its lease has expired, or worker holds it already; CONFLICT if it is not
+ * processing or another worker's lease is still running; NOTFOUND if there is no such
+ * challenge. With chall_id NULL: leases the processing challenge whose lease expired first
+ * (never leased counts as expired; a worker that died leaves an expired lease) and writes
+ * its id into out_id; NOTFOUND if there is none. out_id may be NULL when chall_id is given. */
+int store_challenge_claim(struct store *s, const char *chall_id, const char *worker, int64_t now,
+                          int64_t lease_seconds, char *out_id);
 
 /* ---- orders (RFC 8555 §7.1.3) ---- */
 struct store_order {

@@ -31,6 +31,9 @@ struct store_ops {
 	int (*challenge_finish)(struct store *s, const char *chall_id, int valid,
 	                        const char *error_json, const char *record_json, int64_t now);
 	int (*challenge_list_processing)(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n);
+	/* out_id is never NULL here (store.c passes a buffer of STORE_ID_MAX). */
+	int (*challenge_claim)(struct store *s, const char *chall_id, const char *worker,
+	                       int64_t now, int64_t until, char *out_id);
 
 	int (*order_insert)(struct store *s, const struct store_order *o,
 	                    const struct store_authz *new_authzs, size_t nnew);

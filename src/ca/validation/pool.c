@@ -14,10 +14,17 @@
 #define POOL_QUEUE_CAP 4096
 #define POOL_MAX_WORKERS 256
 #define FINISH_RETRIES 3
+/* Leases (store_challenge_claim): a worker holds a challenge while validating it, so with
+ * several instances one worker validates it; an idle worker looks this often for challenges
+ * whose lease ran out (their worker died) or that no worker ever took (their instance died
+ * before a worker got to them). */
+#define SWEEP_SECONDS 30
+#define LEASE_MIN_SECONDS 300
 
 struct worker {
 	struct va_pool *pool;
 	struct store *store;
+	char name[96]; /* lease owner: host:pid:index */
 	pthread_t thread;
 	int started;
 };
@@ -89,6 +96,26 @@ static void finish(struct worker *w, const char *id, int valid, const struct pro
 	free(recs);
 }
 
+/* Longer than any validation can take: a fetch may follow 10 redirects, each bounded. */
+static int64_t lease_seconds(const struct va_pool *p)
+{
+	int64_t t = (int64_t)p->set.timeout_ms / 1000 * 12;
+	return t > LEASE_MIN_SECONDS ? t : LEASE_MIN_SECONDS;
+}
+
+/* Leases a challenge (id) or any orphaned one (id NULL, its id written to out). */
+static int claim(struct worker *w, const char *id, char *out)
+{
+	int rc = STORE_ERR;
+	for (int i = 0; i < FINISH_RETRIES && rc == STORE_ERR; i++) {
+		if (i)
+			usleep(100 * 1000 * (unsigned)i); /* a connection that broke reconnects */
+		rc = store_challenge_claim(w->store, id, w->name, (int64_t)time(NULL),
+		                           lease_seconds(w->pool), out);
+	}
+	return rc;
+}
+
 static void validate(struct worker *w, const char *id)
 {
 	struct va_pool *p = w->pool;
@@ -99,7 +126,18 @@ static void validate(struct worker *w, const char *id)
 	json_t *rec = NULL;
 	int valid = 0;
 
-	int rc = STORE_ERR;
+	int rc = claim(w, id, NULL);
+	if (rc != STORE_OK) {
+		if (rc == STORE_CONFLICT)
+			log_info("validation: challenge %s is leased by another worker or done; skipped", id);
+		else if (rc == STORE_NOTFOUND)
+			log_warn("validation: challenge %s not found", id);
+		else
+			log_error("validation: could not lease challenge %s (taken over when the lease "
+			          "sweep runs)", id);
+		return;
+	}
+	rc = STORE_ERR;
 	/* A handle whose database connection broke (PostgreSQL restart, failover) reconnects on
 	 * the next call: retry so the challenge is not left in processing. */
 	for (int i = 0; i < FINISH_RETRIES && rc == STORE_ERR; i++) {
@@ -160,10 +198,23 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct va_pool *p = w->pool;
 	char id[STORE_ID_MAX];
+	time_t next_sweep = time(NULL) + SWEEP_SECONDS;
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
-		while (!p->stopping && p->count == 0)
-			pthread_cond_wait(&p->cv, &p->mu);
+		while (!p->stopping && p->count == 0 && time(NULL) < next_sweep) {
+			struct timespec until = {.tv_sec = next_sweep};
+			pthread_cond_timedwait(&p->cv, &p->mu, &until);
+		}
+		if (!p->stopping && p->count == 0) {
+			/* Idle: take over one orphaned challenge, if any (its lease ran out). */
+			pthread_mutex_unlock(&p->mu);
+			next_sweep = time(NULL) + SWEEP_SECONDS;
+			if (claim(w, NULL, id) == STORE_OK) {
+				log_info("validation: took over challenge %s (its lease had run out)", id);
+				validate(w, id);
+			}
+			continue;
+		}
 		if (p->stopping) {
 			/* Queued work is abandoned: those challenges stay processing and are requeued at
 			 * the next start. */
@@ -210,8 +261,12 @@ int va_pool_start(const struct va_settings *set, struct resolver *r, const char 
 	p->workers = calloc((size_t)nworkers, sizeof *p->workers);
 	if (!p->workers)
 		goto nomem;
+	char host[64] = "";
+	gethostname(host, sizeof host - 1);
 	for (int i = 0; i < nworkers; i++) {
 		p->workers[i].pool = p;
+		snprintf(p->workers[i].name, sizeof p->workers[i].name, "%s:%ld:%d", host,
+		         (long)getpid(), i);
 		if (store_open(store_spec, &p->workers[i].store, err, errlen) != STORE_OK)
 			goto fail;
 	}
