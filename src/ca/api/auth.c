@@ -46,7 +46,7 @@ int auth_request(struct api *a, struct evhttp_request *req, const char *url, enu
 		goto fail;
 	struct jws *j = out->jws;
 
-	if (mode == AUTH_JWK) {
+	if (mode == AUTH_JWK || (mode == AUTH_EITHER && j->jwk)) {
 		if (!j->jwk) {
 			*prob = problem_new("malformed", 400, "this request must be signed with a \"jwk\" header, not \"kid\"");
 			goto fail;
@@ -107,7 +107,7 @@ int auth_request(struct api *a, struct evhttp_request *req, const char *url, enu
 		goto fail;
 	}
 	/* RFC 8555 §7.3.6: a deactivated account can do nothing more. */
-	if (mode == AUTH_KID && strcmp(out->acct.status, "valid") != 0) {
+	if (out->acct.id[0] && strcmp(out->acct.status, "valid") != 0) {
 		*prob = problem_new("unauthorized", 403, "account is %s", out->acct.status);
 		goto fail;
 	}

@@ -13,6 +13,7 @@
 enum auth_mode {
 	AUTH_KID, /* an existing account's kid (every request but newAccount / revokeCert) */
 	AUTH_JWK, /* an embedded jwk (newAccount, and revokeCert by certificate key) */
+	AUTH_EITHER, /* jwk if the header has one, else kid (revokeCert, RFC 8555 §7.6) */
 };
 
 struct auth {

@@ -3,6 +3,7 @@
 #include "routes.h"
 #include "auth.h"
 #include "b64url.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "orders/orders.h"
 #include "rand.h"
@@ -142,8 +143,11 @@ static void h_directory(struct api *a, struct evhttp_request *req)
 		json_object_set_new(meta, "termsOfService", json_string(a->cfg->tos_url));
 	if (a->cfg->website)
 		json_object_set_new(meta, "website", json_string(a->cfg->website));
-	/* RFC 8555 §7.1.1. revokeCert and keyChange appear once those resources exist. */
-	json_t *d = json_pack("{s:s, s:s, s:s, s:o}", "newNonce", u1, "newAccount", u2, "newOrder", u3, "meta", meta);
+	/* RFC 8555 §7.1.1. keyChange appears once that resource exists. */
+	char u4[600];
+	snprintf(u4, sizeof u4, "%s/acme/revoke-cert", a->cfg->base_url);
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:o}", "newNonce", u1, "newAccount", u2, "newOrder", u3,
+	                      "revokeCert", u4, "meta", meta);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "public, max-age=0, no-cache");
 	reply_json(a, req, 200, d, NULL);
 }
@@ -736,6 +740,10 @@ void routes_handle(struct evhttp_request *req, void *arg)
 		h_intermediate(a, req);
 		return;
 	}
+	if (strncmp(path, "/crl/", 5) == 0 && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)) {
+		lifecycle_crl(a, req, path + 5);
+		return;
+	}
 	if (strncmp(path, "/acme/", 6) != 0) {
 		reply_problem(a, req, problem_new("malformed", 404, "no resource at %.200s", path));
 		return;
@@ -751,6 +759,10 @@ void routes_handle(struct evhttp_request *req, void *arg)
 	}
 	if (strcmp(rest, "new-order") == 0) {
 		h_new_order(a, req, url);
+		return;
+	}
+	if (strcmp(rest, "revoke-cert") == 0) {
+		lifecycle_revoke_cert(a, req, url);
 		return;
 	}
 	if (strncmp(rest, "acct/", 5) == 0) {

@@ -43,7 +43,8 @@ struct ca {
 	char *chain[2];
 	int nchain;
 	char *aia_url;
-	char *crldp_url;
+	char *crldp_url; /* prefix: a certificate names <crldp_url>/<shard>.crl */
+	int crl_shards;
 	int validity_days;
 };
 
@@ -325,6 +326,14 @@ out:
 	DIST_POINT_free(dp);
 	CRL_DIST_POINTS_free(dps);
 	return rc;
+}
+
+static int add_crldp_shard(const struct ca *ca, X509 *x, const char *serial_hex)
+{
+	char url[700];
+	if (ca_crl_url(ca, ca_crl_shard_of(serial_hex, ca->crl_shards), url, sizeof url) != 0)
+		return -1;
+	return add_crldp(x, url);
 }
 
 /* CA/B BR §7.1.6.1: a single policy OID, no qualifiers. */
@@ -685,14 +694,15 @@ int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errl
 		if (!(ca->aia_url = str_printf("%.*s/ca/intermediate.der", (int)(l - (size_t)slash), cfg->base_url)))
 			goto oom;
 	}
-	/* The CRL shard is always "0" until CRL sharding exists. */
+	/* Each certificate's CRLDP names its shard (ca_crl_shard_of). */
+	ca->crl_shards = cfg->crl_shards > 0 ? cfg->crl_shards : CA_CRL_SHARDS_DEFAULT;
 	if (cfg->crl_url && *cfg->crl_url) {
-		if (!(ca->crldp_url = str_printf("%s/0.crl", cfg->crl_url)))
+		if (!(ca->crldp_url = str_printf("%s", cfg->crl_url)))
 			goto oom;
 	} else if (cfg->base_url && *cfg->base_url) {
 		size_t l = strlen(cfg->base_url);
 		int slash = cfg->base_url[l - 1] == '/';
-		if (!(ca->crldp_url = str_printf("%.*s/crl/0.crl", (int)(l - (size_t)slash), cfg->base_url)))
+		if (!(ca->crldp_url = str_printf("%.*s/crl", (int)(l - (size_t)slash), cfg->base_url)))
 			goto oom;
 	}
 
@@ -784,6 +794,44 @@ const char *ca_chain_pem(const struct ca *ca, int index)
 int ca_chain_count(const struct ca *ca)
 {
 	return ca ? ca->nchain : 0;
+}
+
+X509 *ca_intermediate_cert(const struct ca *ca)
+{
+	return ca->inter;
+}
+
+struct signer *ca_intermediate_signer(const struct ca *ca)
+{
+	return ca->int_signer;
+}
+
+int ca_crl_shards(const struct ca *ca)
+{
+	return ca->crl_shards;
+}
+
+/* The last hex byte of a serial is random (ca_new_serial), so shards fill evenly and a
+ * serial's shard never changes for a given shard count. */
+int ca_crl_shard_of(const char *serial_hex, int nshards)
+{
+	size_t l = serial_hex ? strlen(serial_hex) : 0;
+	if (nshards <= 1 || l == 0)
+		return 0;
+	unsigned v = 0;
+	for (size_t i = l >= 4 ? l - 4 : 0; i < l; i++) {
+		char c = serial_hex[i];
+		v = v * 16 + (unsigned)(c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 0);
+	}
+	return (int)(v % (unsigned)nshards);
+}
+
+int ca_crl_url(const struct ca *ca, int shard, char *out, size_t outlen)
+{
+	if (!ca->crldp_url)
+		return -1;
+	int n = snprintf(out, outlen, "%s/%d.crl", ca->crldp_url, shard);
+	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
 const unsigned char *ca_intermediate_der(const struct ca *ca, size_t *len)
@@ -896,7 +944,7 @@ int ca_issue(struct ca *ca, X509_REQ *csr, const char *const *names, size_t nnam
 	    add_ext_conf(x, ca->inter, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
 	    add_ext_conf(x, ca->inter, NID_subject_key_identifier, "hash") != 0 ||
 	    add_ext_conf(x, ca->inter, NID_authority_key_identifier, "keyid:always") != 0 ||
-	    (ca->aia_url && add_aia(x, ca->aia_url) != 0) || (ca->crldp_url && add_crldp(x, ca->crldp_url) != 0) ||
+	    (ca->aia_url && add_aia(x, ca->aia_url) != 0) || (ca->crldp_url && add_crldp_shard(ca, x, serial_hex) != 0) ||
 	    add_policy(x, "2.23.140.1.2.1") != 0 /* CA/B BR §7.1.6.1: domain-validated */) {
 		set_err(err, errlen, "cannot add the certificate's extensions");
 		goto out;

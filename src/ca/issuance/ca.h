@@ -17,7 +17,9 @@ struct ca_config {
 	const char *crl_url;           /* CRL distribution point URL prefix; default base_url/crl */
 	const char *alt_chain_file;    /* optional PEM: extra chain served as rel="alternate" */
 	int validity_days;             /* leaf lifetime, default 90 */
+	int crl_shards;                /* CRL shards; 0 = CA_CRL_SHARDS_DEFAULT */
 };
+#define CA_CRL_SHARDS_DEFAULT 4
 
 struct ca;
 /* Creates or loads everything under cfg->data_dir. -1 with a one-line reason in err. */
@@ -30,6 +32,15 @@ const char *ca_tls_key_path(const struct ca *ca);
  * NULL when index is out of range. */
 const char *ca_chain_pem(const struct ca *ca, int index);
 int ca_chain_count(const struct ca *ca);
+struct signer;
+/* The issuing intermediate and its signer (borrowed; valid as long as ca): CRLs, OCSP. */
+X509 *ca_intermediate_cert(const struct ca *ca);
+struct signer *ca_intermediate_signer(const struct ca *ca);
+/* CRL sharding: the shard count, a serial's shard (stable for a count), and a shard's URL
+ * (the certificate's CRLDP). ca_crl_url: 0, or -1 if no CRL URL is configured or out is short. */
+int ca_crl_shards(const struct ca *ca);
+int ca_crl_shard_of(const char *serial_hex, int nshards);
+int ca_crl_url(const struct ca *ca, int shard, char *out, size_t outlen);
 /* DER of the intermediate certificate (served at /ca/intermediate.der). */
 const unsigned char *ca_intermediate_der(const struct ca *ca, size_t *len);
 

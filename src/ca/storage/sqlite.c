@@ -210,6 +210,7 @@ enum stmt_id {
 	ST_CERT_GET,
 	ST_CERT_EXISTS,
 	ST_CERT_REVOKE,
+	ST_CERT_LIST_REVOKED,
 	ST_META_GET,
 	ST_META_SET,
 	ST__COUNT
@@ -283,6 +284,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_CERT_EXISTS] = "SELECT 1 FROM certs WHERE serial = ?",
 	[ST_CERT_REVOKE] = "UPDATE certs SET revoked_at = ?2, revoked_reason = ?3"
 	                   " WHERE serial = ?1 AND revoked_at = 0",
+	[ST_CERT_LIST_REVOKED] = "SELECT serial, revoked_at, revoked_reason FROM certs"
+	                         " WHERE revoked_at != 0 AND not_after >= ? ORDER BY serial",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 	                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -1122,6 +1125,43 @@ static int sq_cert_revoke(struct store *s, const char *serial, int reason, int64
 	return rc;
 }
 
+static int sq_cert_list_revoked(struct store *s, int64_t not_after_min, struct store_revoked **out,
+                                size_t *n)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = query(q, ST_CERT_LIST_REVOKED, "I", not_after_min);
+	if (!st)
+		return STORE_ERR;
+	size_t cap = 0;
+	int r, rc = STORE_OK;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *p = realloc(*out, ncap * sizeof **out);
+			if (!p) {
+				rc = STORE_ERR;
+				goto out;
+			}
+			*out = p;
+			cap = ncap;
+		}
+		struct store_revoked *e = &(*out)[*n];
+		memset(e, 0, sizeof *e);
+		if (COPY(st, 0, e->serial) != STORE_OK) {
+			rc = STORE_ERR;
+			goto out;
+		}
+		e->revoked_at = sqlite3_column_int64(st, 1);
+		e->reason = sqlite3_column_int(st, 2);
+		(*n)++;
+	}
+	if (r != SQLITE_DONE)
+		rc = fail(q, r, sqlite3_sql(st));
+out:
+	release(st);
+	return rc;
+}
+
 /* ---- nonces and metadata ---- */
 
 static int sq_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
@@ -1169,6 +1209,7 @@ const struct store_ops store_sqlite_ops = {
 	.cert_insert_for_order = sq_cert_insert_for_order,
 	.cert_get = sq_cert_get,
 	.cert_revoke = sq_cert_revoke,
+	.cert_list_revoked = sq_cert_list_revoked,
 	.nonce_redeem = sq_nonce_redeem,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,

@@ -322,6 +322,23 @@ int store_cert_revoke(struct store *s, const char *serial, int reason, int64_t n
 	return s->ops->cert_revoke(s, serial, reason, now);
 }
 
+int store_cert_list_revoked(struct store *s, int64_t not_after_min, struct store_revoked **out,
+                            size_t *n)
+{
+	CHECK_ARGS(s && out && n, __func__);
+	*out = NULL;
+	*n = 0;
+	if (!s->ops->cert_list_revoked)
+		return STORE_ERR;
+	int rc = s->ops->cert_list_revoked(s, not_after_min, out, n);
+	if (rc != STORE_OK) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
                        int64_t now)
 {

@@ -156,6 +156,16 @@ int store_cert_get(struct store *s, const char *serial, struct store_cert *out);
 /* Marks a certificate revoked at now with a CRLReason (RFC 5280 §5.3.1). NOTFOUND if no
  * such serial; CONFLICT if it is already revoked (the first revocation stands). */
 int store_cert_revoke(struct store *s, const char *serial, int reason, int64_t now);
+/* A revoked certificate as a CRL lists it. */
+struct store_revoked {
+	char serial[STORE_ID_MAX];
+	int64_t revoked_at;
+	int reason;
+};
+/* Every revoked certificate whose not_after >= not_after_min (expired ones leave CRLs,
+ * RFC 5280 §3.3), ordered by serial. *out is a malloc'd array of *n entries (free()). */
+int store_cert_list_revoked(struct store *s, int64_t not_after_min, struct store_revoked **out,
+                            size_t *n);
 
 /* ---- nonces (design.md §4) ---- */
 /* Redeems a nonce id once: OK the first time, CONFLICT on every later call from any handle.

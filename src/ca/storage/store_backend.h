@@ -48,6 +48,9 @@ struct store_ops {
 	int (*cert_insert_for_order)(struct store *s, const struct store_cert *c);
 	int (*cert_get)(struct store *s, const char *serial, struct store_cert *out);
 	int (*cert_revoke)(struct store *s, const char *serial, int reason, int64_t now);
+	/* Optional until every backend has it (NULL: STORE_ERR). */
+	int (*cert_list_revoked)(struct store *s, int64_t not_after_min, struct store_revoked **out,
+	                         size_t *n);
 
 	int (*nonce_redeem)(struct store *s, const unsigned char *id, size_t len, int64_t expires,
 	                    int64_t now);
