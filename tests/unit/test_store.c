@@ -872,6 +872,50 @@ static void test_cert_revoke(void **state)
 	store_cert_clear(&c);
 }
 
+/* CRL input: revoked, unexpired certificates in serial order, on every backend. */
+static void test_cert_list_revoked_backends(void **state)
+{
+	struct fx *f = *state;
+	unsigned char der[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+	const struct {
+		const char *serial;
+		int64_t not_after;
+		int revoke_reason; /* -1: not revoked */
+	} certs[] = {{"0c", 5000, 1}, {"0a", 5000, 4}, {"0b", 5000, -1}, {"0d", 100, 1}};
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	for (size_t i = 0; i < sizeof certs / sizeof certs[0]; i++) {
+		char oid[STORE_ID_MAX];
+		struct store_cert c;
+		fill(oid, sizeof oid, "o%zu", i);
+		assert_int_equal(add_order(f->s, "acct1", oid, 100, 1, NULL, 0), STORE_OK);
+		assert_int_equal(store_order_set_status(f->s, oid, "pending", "processing", NULL), STORE_OK);
+		assert_int_equal(store_serial_reserve(f->s, certs[i].serial, oid, 10), STORE_OK);
+		fill_cert(&c, certs[i].serial, "acct1", oid, der, sizeof der);
+		c.not_after = certs[i].not_after;
+		assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_OK);
+		if (certs[i].revoke_reason >= 0)
+			assert_int_equal(store_cert_revoke(f->s, certs[i].serial, certs[i].revoke_reason,
+			                                   2000 + (int64_t)i),
+			                 STORE_OK);
+	}
+	struct store_revoked *r = NULL;
+	size_t n = 0;
+	assert_int_equal(store_cert_list_revoked(f->s, 1000, &r, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(r[0].serial, "0a");
+	assert_int_equal(r[0].revoked_at, 2001);
+	assert_int_equal(r[0].reason, 4);
+	assert_string_equal(r[1].serial, "0c");
+	free(r);
+	assert_int_equal(store_cert_list_revoked(f->s, 0, &r, &n), STORE_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(r[2].serial, "0d");
+	free(r);
+	assert_int_equal(store_cert_list_revoked(f->s, 9999, &r, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_null(r);
+}
+
 /* ---- nonces ---- */
 
 static void test_nonce_redeem(void **state)
@@ -1241,6 +1285,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_serial_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_insert_for_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_list_revoked_backends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_redeem, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),

@@ -53,6 +53,7 @@ enum stmt_id {
 	ST_CERT_GET,
 	ST_CERT_EXISTS,
 	ST_CERT_REVOKE,
+	ST_CERT_LIST_REVOKED,
 	ST_NONCE_REDEEM,
 	ST_NONCE_PRUNE,
 	ST_META_GET,
@@ -137,6 +138,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_CERT_EXISTS] = "SELECT 1 FROM certs WHERE serial = $1",
 	[ST_CERT_REVOKE] = "UPDATE certs SET revoked_at = $2, revoked_reason = $3"
 	                   " WHERE serial = $1 AND revoked_at = 0",
+	/* COLLATE "C": byte order, as SQLite sorts, whatever the database's locale. */
+	[ST_CERT_LIST_REVOKED] = "SELECT serial, revoked_at, revoked_reason FROM certs"
+	                         " WHERE revoked_at != 0 AND not_after >= $1"
+	                         " ORDER BY serial COLLATE \"C\"",
 	/* design.md §4: a row comes back only for the first redemption (or one of an id whose
 	 * earlier redemption has expired, which could not verify any more anyway). */
 	[ST_NONCE_REDEEM] = "INSERT INTO nonces (id, expires) VALUES ($1, $2)"
@@ -982,6 +987,31 @@ static int pg_cert_revoke(struct store *s, const char *serial, int reason, int64
 	return rc;
 }
 
+static int pg_cert_list_revoked(struct store *s, int64_t not_after_min,
+                                struct store_revoked **out, size_t *n)
+{
+	int rc;
+	PGresult *r = query(pg_of(s), ST_CERT_LIST_REVOKED, &rc, "I", not_after_min);
+	if (!r)
+		return rc;
+	size_t rows = (size_t)PQntuples(r);
+	rc = STORE_OK;
+	if (rows && !(*out = calloc(rows, sizeof **out))) {
+		log_error("store: postgres: out of memory listing revoked certificates");
+		rc = STORE_ERR;
+	}
+	for (size_t i = 0; rc == STORE_OK && i < rows; i++) {
+		struct store_revoked *e = &(*out)[i];
+		rc = col_copy(r, (int)i, 0, e->serial, sizeof e->serial);
+		e->revoked_at = col_i64(r, (int)i, 1);
+		e->reason = (int)col_i64(r, (int)i, 2);
+		if (rc == STORE_OK)
+			(*n)++;
+	}
+	PQclear(r);
+	return rc;
+}
+
 /* ---- nonces and metadata ---- */
 
 static int pg_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
@@ -1058,6 +1088,7 @@ const struct store_ops store_postgres_ops = {
 	.cert_insert_for_order = pg_cert_insert_for_order,
 	.cert_get = pg_cert_get,
 	.cert_revoke = pg_cert_revoke,
+	.cert_list_revoked = pg_cert_list_revoked,
 	.nonce_redeem = pg_nonce_redeem,
 	.meta_get = pg_meta_get,
 	.meta_set = pg_meta_set,
