@@ -1015,6 +1015,68 @@ static void test_meta(void **state)
 	assert_string_equal(v, "");
 }
 
+/* Counters: every handle (instance) racing on one gets distinct, consecutive numbers. */
+#define INCR_THREADS 4
+#define INCR_EACH 50
+
+struct incr_worker {
+	const char *spec;
+	int errors;
+	int64_t got[INCR_EACH];
+};
+
+static void *incr_main(void *arg)
+{
+	struct incr_worker *w = arg;
+	struct store *s = NULL;
+	char err[256];
+	if (store_open(w->spec, &s, err, sizeof err) != STORE_OK) {
+		w->errors++;
+		return NULL;
+	}
+	for (int i = 0; i < INCR_EACH; i++)
+		w->errors += store_meta_incr(s, "crl_number", &w->got[i]) != STORE_OK;
+	store_close(s);
+	return NULL;
+}
+
+static void test_meta_incr(void **state)
+{
+	struct fx *f = *state;
+	int64_t v = -1;
+	char text[32];
+	assert_int_equal(store_meta_incr(f->s, "crl_number", &v), STORE_OK);
+	assert_int_equal(v, 1);
+	assert_int_equal(store_meta_set(f->s, "crl_number", "41"), STORE_OK);
+	assert_int_equal(store_meta_incr(f->s, "crl_number", &v), STORE_OK);
+	assert_int_equal(v, 42);
+	assert_int_equal(store_meta_get(f->s, "crl_number", text, sizeof text), STORE_OK);
+	assert_string_equal(text, "42");
+
+	pthread_t th[INCR_THREADS];
+	struct incr_worker w[INCR_THREADS];
+	static char seen[42 + INCR_THREADS * INCR_EACH + 1];
+	memset(seen, 0, sizeof seen);
+	for (int i = 0; i < INCR_THREADS; i++) {
+		w[i] = (struct incr_worker){.spec = f->spec};
+		assert_int_equal(pthread_create(&th[i], NULL, incr_main, &w[i]), 0);
+	}
+	for (int i = 0; i < INCR_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].errors, 0);
+		for (int j = 0; j < INCR_EACH; j++) {
+			int64_t g = w[i].got[j];
+			assert_true(g > 42 && g < (int64_t)sizeof seen);
+			assert_int_equal(seen[g], 0); /* never handed out twice */
+			seen[g] = 1;
+			if (j)
+				assert_true(g > w[i].got[j - 1]); /* monotonic per handle */
+		}
+	}
+	assert_int_equal(store_meta_incr(f->s, "crl_number", &v), STORE_OK);
+	assert_int_equal(v, 42 + INCR_THREADS * INCR_EACH + 1);
+}
+
 /* ---- locks ---- */
 
 /* One holder at a time across handles (instances); release and close free the lock. */
@@ -1293,6 +1355,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_races, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meta_incr, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,22 +27,14 @@ const char *crl_reason_name(int reason)
 	return names[reason];
 }
 
-/* The next CRL number: read, add one, write back. Callers serialise (one event loop; across
- * instances the "crl" store lock). */
+/* The next CRL number: one atomic increment in storage, so instances sharing a database
+ * never issue two CRLs with one number and numbers only grow (RFC 5280 §5.2.3). */
 static int next_number(struct store *s, uint64_t *out)
 {
-	char buf[32] = "";
-	uint64_t n = 0;
-	int r = store_meta_get(s, CRL_NUMBER_KEY, buf, sizeof buf);
-	if (r == STORE_OK)
-		n = strtoull(buf, NULL, 10);
-	else if (r != STORE_NOTFOUND)
+	int64_t n = 0;
+	if (store_meta_incr(s, CRL_NUMBER_KEY, &n) != STORE_OK || n <= 0)
 		return -1;
-	n++;
-	snprintf(buf, sizeof buf, "%llu", (unsigned long long)n);
-	if (store_meta_set(s, CRL_NUMBER_KEY, buf) != STORE_OK)
-		return -1;
-	*out = n;
+	*out = (uint64_t)n;
 	return 0;
 }
 

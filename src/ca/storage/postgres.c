@@ -58,6 +58,7 @@ enum stmt_id {
 	ST_NONCE_PRUNE,
 	ST_META_GET,
 	ST_META_SET,
+	ST_META_INCR,
 	ST_LOCK_TRY,
 	ST_LOCK_RELEASE,
 	ST__COUNT
@@ -151,6 +152,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = $1",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES ($1, $2)"
 	                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	/* One statement: a racing increment waits on the row lock and adds to the new value. */
+	[ST_META_INCR] = "INSERT INTO meta (key, value) VALUES ($1, '1') ON CONFLICT (key)"
+	                 " DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value",
 	/* Session-level advisory locks on a 64-bit hash of the name: held until released or
 	 * until the connection ends, so a crashed instance cannot keep one. */
 	[ST_LOCK_TRY] = "SELECT pg_try_advisory_lock(('x' || substr(md5($1), 1, 16))::bit(64)::bigint)",
@@ -1038,6 +1042,18 @@ static int pg_meta_get(struct store *s, const char *key, char *out, size_t outle
 	return rc;
 }
 
+static int pg_meta_incr(struct store *s, const char *key, int64_t *out)
+{
+	int rc;
+	PGresult *r = query(pg_of(s), ST_META_INCR, &rc, "t", key);
+	if (r && PQntuples(r) == 1)
+		*out = col_i64(r, 0, 0);
+	else if (r)
+		rc = STORE_ERR;
+	PQclear(r);
+	return rc;
+}
+
 static int pg_meta_set(struct store *s, const char *key, const char *value)
 {
 	return run(pg_of(s), ST_META_SET, NULL, "tt", key, value);
@@ -1092,6 +1108,7 @@ const struct store_ops store_postgres_ops = {
 	.nonce_redeem = pg_nonce_redeem,
 	.meta_get = pg_meta_get,
 	.meta_set = pg_meta_set,
+	.meta_incr = pg_meta_incr,
 	.unavailable = pg_unavailable,
 	.lock_try = pg_lock_try,
 	.lock_release = pg_lock_release,

@@ -213,6 +213,7 @@ enum stmt_id {
 	ST_CERT_LIST_REVOKED,
 	ST_META_GET,
 	ST_META_SET,
+	ST_META_INCR,
 	ST__COUNT
 };
 
@@ -289,6 +290,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 	                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_META_INCR] = "INSERT INTO meta (key, value) VALUES (?1, '1') ON CONFLICT (key)"
+	                 " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+	                 " RETURNING CAST(value AS INTEGER)",
 };
 
 struct sqlite_store {
@@ -1181,6 +1185,19 @@ static int sq_meta_get(struct store *s, const char *key, char *out, size_t outle
 	return rc;
 }
 
+static int sq_meta_incr(struct store *s, const char *key, int64_t *out)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = query(q, ST_META_INCR, "t", key);
+	int rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc == STORE_OK)
+		*out = sqlite3_column_int64(st, 0);
+	else if (rc == STORE_NOTFOUND)
+		rc = STORE_ERR;
+	release(st);
+	return rc;
+}
+
 static int sq_meta_set(struct store *s, const char *key, const char *value)
 {
 	return run(sq_of(s), ST_META_SET, NULL, "tt", key, value);
@@ -1213,6 +1230,7 @@ const struct store_ops store_sqlite_ops = {
 	.nonce_redeem = sq_nonce_redeem,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,
+	.meta_incr = sq_meta_incr,
 	.lock_try = sq_lock_try,
 	.lock_release = sq_lock_release,
 };

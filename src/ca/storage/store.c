@@ -356,6 +356,16 @@ int store_meta_get(struct store *s, const char *key, char *out, size_t outlen)
 	return rc;
 }
 
+int store_meta_incr(struct store *s, const char *key, int64_t *out)
+{
+	CHECK_ARGS(s && key && out && s->ops->meta_incr, __func__);
+	*out = 0;
+	int rc = s->ops->meta_incr(s, key, out);
+	if (rc != STORE_OK)
+		*out = 0;
+	return rc;
+}
+
 int store_meta_set(struct store *s, const char *key, const char *value)
 {
 	CHECK_ARGS(s && key && value, __func__);

@@ -176,6 +176,10 @@ int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int
 /* ---- key/value metadata (CA-wide counters, schema version) ---- */
 int store_meta_get(struct store *s, const char *key, char *out, size_t outlen);
 int store_meta_set(struct store *s, const char *key, const char *value);
+/* Atomically adds one to the integer counter at key (absent counts as 0) and returns the new
+ * value in *out: two handles (instances) never get the same number (CRL numbers, RFC 5280
+ * §5.2.3). The value must be a decimal integer. */
+int store_meta_incr(struct store *s, const char *key, int64_t *out);
 
 /* ---- schema and connection state ---- */
 /* Brings the schema of spec up to date (`cobbled migrate`). SQLite migrates in store_open

@@ -57,6 +57,7 @@ struct store_ops {
 
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t outlen);
 	int (*meta_set)(struct store *s, const char *key, const char *value);
+	int (*meta_incr)(struct store *s, const char *key, int64_t *out);
 
 	/* Optional (NULL means never): 1 if the last failure was a lost database connection. */
 	int (*unavailable)(struct store *s);
