@@ -143,11 +143,13 @@ static void h_directory(struct api *a, struct evhttp_request *req)
 		json_object_set_new(meta, "termsOfService", json_string(a->cfg->tos_url));
 	if (a->cfg->website)
 		json_object_set_new(meta, "website", json_string(a->cfg->website));
-	/* RFC 8555 §7.1.1. keyChange appears once that resource exists. */
-	char u4[600];
+	/* RFC 8555 §7.1.1, RFC 9773 §3. */
+	char u4[600], u5[600], u6[600];
 	snprintf(u4, sizeof u4, "%s/acme/revoke-cert", a->cfg->base_url);
-	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:o}", "newNonce", u1, "newAccount", u2, "newOrder", u3,
-	                      "revokeCert", u4, "meta", meta);
+	snprintf(u6, sizeof u6, "%s/acme/key-change", a->cfg->base_url);
+	snprintf(u5, sizeof u5, "%s/acme/renewal-info", a->cfg->base_url);
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "newNonce", u1, "newAccount", u2, "newOrder",
+	                      u3, "revokeCert", u4, "keyChange", u6, "renewalInfo", u5, "meta", meta);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "public, max-age=0, no-cache");
 	reply_json(a, req, 200, d, NULL);
 }
@@ -217,6 +219,10 @@ static void h_new_account(struct api *a, struct evhttp_request *req, const char 
 	}
 	if (r != STORE_NOTFOUND) {
 		reply_problem(a, req, problem_new("serverInternal", 500, "could not look up the account"));
+		goto done;
+	}
+	if (lifecycle_key_blocked(a, au.key)) {
+		reply_problem(a, req, problem_new("badPublicKey", 400, "this key is on the block list (revoked for keyCompromise)"));
 		goto done;
 	}
 	if (json_is_true(json_object_get(au.payload, "onlyReturnExisting"))) {
@@ -382,7 +388,14 @@ static void h_new_order(struct api *a, struct evhttp_request *req, const char *u
 		reply_problem(a, req, problem_new("malformed", 400, "newOrder needs a JSON object payload"));
 		goto done;
 	}
-	if (orders_create(a->store, a->cfg, au.acct.id, au.payload, now_s(), &o, &p)) {
+	char replaces[STORE_ID_MAX];
+	if (lifecycle_check_replaces(a, au.acct.id, au.payload, replaces, &p) ||
+	    orders_create(a->store, a->cfg, au.acct.id, au.payload, now_s(), &o, &p)) {
+		reply_problem(a, req, p);
+		goto done;
+	}
+	if (replaces[0] && lifecycle_record_replaces(a, replaces, o.id, &p)) {
+		store_order_clear(&o);
 		reply_problem(a, req, p);
 		goto done;
 	}
@@ -444,7 +457,8 @@ static void h_finalize(struct api *a, struct evhttp_request *req, const char *ur
 		goto done;
 	if (au.post_as_get) {
 		reply_problem(a, req, problem_new("malformed", 400, "finalize needs a payload with \"csr\""));
-	} else if (orders_finalize(a->store, a->ca, a->cfg, &o, au.payload, now_s(), &p)) {
+	} else if ((p = lifecycle_check_csr_key(a, au.payload)) ||
+	           orders_finalize(a->store, a->ca, a->cfg, &o, au.payload, now_s(), &p)) {
 		reply_problem(a, req, p);
 	} else {
 		char loc[600];
@@ -744,6 +758,10 @@ void routes_handle(struct evhttp_request *req, void *arg)
 		lifecycle_crl(a, req, path + 5);
 		return;
 	}
+	if (strncmp(path, "/acme/renewal-info/", 19) == 0 && (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD)) {
+		lifecycle_renewal_info(a, req, path + 19);
+		return;
+	}
 	if (strncmp(path, "/acme/", 6) != 0) {
 		reply_problem(a, req, problem_new("malformed", 404, "no resource at %.200s", path));
 		return;
@@ -763,6 +781,10 @@ void routes_handle(struct evhttp_request *req, void *arg)
 	}
 	if (strcmp(rest, "revoke-cert") == 0) {
 		lifecycle_revoke_cert(a, req, url);
+		return;
+	}
+	if (strcmp(rest, "key-change") == 0) {
+		lifecycle_key_change(a, req, url);
 		return;
 	}
 	if (strncmp(rest, "acct/", 5) == 0) {

@@ -339,6 +339,38 @@ int store_cert_list_revoked(struct store *s, int64_t not_after_min, struct store
 	return rc;
 }
 
+int store_cert_replace(struct store *s, const char *serial, const char *order_id, char *by)
+{
+	CHECK_ARGS(s && serial && order_id && by, __func__);
+	char key[STORE_ID_MAX + 16];
+	by[0] = '\0';
+	snprintf(key, sizeof key, "replaced:%s", serial);
+	int rc = s->ops->meta_get(s, key, by, STORE_ID_MAX);
+	if (rc == STORE_OK)
+		return STORE_CONFLICT;
+	by[0] = '\0';
+	if (rc != STORE_NOTFOUND)
+		return rc;
+	return s->ops->meta_set(s, key, order_id);
+}
+
+int store_key_block(struct store *s, const char *spki_sha256_hex, int64_t now)
+{
+	CHECK_ARGS(s && spki_sha256_hex && strlen(spki_sha256_hex) == 64, __func__);
+	char key[80], val[24];
+	snprintf(key, sizeof key, "blockedkey:%s", spki_sha256_hex);
+	snprintf(val, sizeof val, "%lld", (long long)now);
+	return s->ops->meta_set(s, key, val);
+}
+
+int store_key_blocked(struct store *s, const char *spki_sha256_hex)
+{
+	CHECK_ARGS(s && spki_sha256_hex, __func__);
+	char key[80], val[24];
+	snprintf(key, sizeof key, "blockedkey:%.64s", spki_sha256_hex);
+	return s->ops->meta_get(s, key, val, sizeof val);
+}
+
 int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
                        int64_t now)
 {

@@ -167,6 +167,18 @@ struct store_revoked {
 int store_cert_list_revoked(struct store *s, int64_t not_after_min, struct store_revoked **out,
                             size_t *n);
 
+/* ---- renewal and key block list (issue 5) ----
+ * Backend-neutral for now: kept in the meta table through meta_get/meta_set (one instance
+ * serialises them on its event loop). A backend may replace them with a table and a unique
+ * constraint for multi-instance races. */
+/* Records that order_id replaces the certificate serial (RFC 9773 §5). CONFLICT if the
+ * certificate was already replaced, with the replacing order id in *by (STORE_ID_MAX). */
+int store_cert_replace(struct store *s, const char *serial, const char *order_id, char *by);
+/* Puts an SPKI hash (hex of SHA-256 of the DER SubjectPublicKeyInfo) on the block list. */
+int store_key_block(struct store *s, const char *spki_sha256_hex, int64_t now);
+/* OK if the key is blocked, NOTFOUND if not. */
+int store_key_blocked(struct store *s, const char *spki_sha256_hex);
+
 /* ---- nonces (design.md §4) ---- */
 /* Redeems a nonce id once: OK the first time, CONFLICT on every later call from any handle.
  * expires lets the backend forget ids that could no longer verify anyway. */
