@@ -149,7 +149,27 @@ if grep -q '"revokeCert"' "$T/directory.json"; then
 	lego_do revoke -d lego.scale.cobble.test revoke
 	nrev=$(pg_psql -d cobble_scale -c "SELECT count(*) FROM certs WHERE revoked_at != 0")
 	[ "$nrev" = 2 ] || fail "$nrev certificates revoked in the database, want 2"
-	REVOKED="certbot and lego revoked through the balancer"
+	# Each instance serves the shard's CRL; both list the revoked serial, and their CRL
+	# numbers come from the shared counter, so they differ.
+	crl_url=$(openssl x509 -in "$CB/config/live/one/cert.pem" -noout -ext crlDistributionPoints |
+		sed -n 's/^ *URI://p' | head -n 1)
+	serial=$(openssl x509 -in "$CB/config/live/one/cert.pem" -noout -serial | sed 's/^serial=//')
+	[ -n "$crl_url" ] || fail "the certificate names no CRL"
+	numbers=""
+	for port in "$PORT_A" "$PORT_B"; do
+		curl -sf --cacert "$CA_BUNDLE" --connect-to "127.0.0.1:$LBPORT:127.0.0.1:$port" \
+			"$crl_url" -o "$T/crl-$port.der" || fail "instance on $port does not serve $crl_url"
+		openssl crl -inform DER -in "$T/crl-$port.der" -noout -text >"$T/crl-$port.txt" ||
+			fail "instance on $port served an unreadable CRL"
+		grep -qi "Serial Number: *$serial" "$T/crl-$port.txt" ||
+			fail "the CRL from the instance on $port does not list $serial" "$T/crl-$port.txt"
+		numbers="$numbers $(awk '/X509v3 CRL Number/ {getline; print $1}' "$T/crl-$port.txt")"
+	done
+	# shellcheck disable=SC2086
+	set -- $numbers
+	[ $# = 2 ] && [ "$1" != "$2" ] || fail "CRL numbers from the two instances: [$numbers ]"
+	log "both instances' CRLs list $serial (CRL numbers$numbers)"
+	REVOKED="certbot and lego revoked through the balancer; both instances' CRLs list it"
 else
 	log "note: the directory has no revokeCert yet; revocation not tested"
 	REVOKED="revocation not tested (no revokeCert in the directory)"
