@@ -519,8 +519,10 @@ static void test_issue_leaf(void **state)
 	assert_int_equal(dp->distpoint->type, 0);
 	GENERAL_NAME *uri = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0);
 	assert_int_equal(uri->type, GEN_URI);
-	assert_string_equal((const char *)ASN1_STRING_get0_data(uri->d.uniformResourceIdentifier),
-	                    BASE "/crl/0.crl");
+	/* The CRLDP names the serial's shard (issue 5). */
+	char crl[128];
+	snprintf(crl, sizeof crl, BASE "/crl/%d.crl", ca_crl_shard_of(serial, CA_CRL_SHARDS_DEFAULT));
+	assert_string_equal((const char *)ASN1_STRING_get0_data(uri->d.uniformResourceIdentifier), crl);
 	CRL_DIST_POINTS_free(dps);
 
 	CERTIFICATEPOLICIES *pol = X509_get_ext_d2i(leaf, NID_certificate_policies, NULL, NULL);
@@ -642,8 +644,9 @@ static void test_rsa_intermediate(void **state)
 	assert_int_equal(verify_chain(leaf, root, mid, X509_PURPOSE_SSL_SERVER), X509_V_OK);
 	CRL_DIST_POINTS *dps = X509_get_ext_d2i(leaf, NID_crl_distribution_points, NULL, NULL);
 	GENERAL_NAME *uri = sk_GENERAL_NAME_value(sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname, 0);
-	assert_string_equal((const char *)ASN1_STRING_get0_data(uri->d.uniformResourceIdentifier),
-	                    "http://crl.test/x/0.crl");
+	char crl[128];
+	snprintf(crl, sizeof crl, "http://crl.test/x/%d.crl", ca_crl_shard_of(serial, CA_CRL_SHARDS_DEFAULT));
+	assert_string_equal((const char *)ASN1_STRING_get0_data(uri->d.uniformResourceIdentifier), crl);
 	CRL_DIST_POINTS_free(dps);
 	X509_free(leaf);
 	EVP_PKEY_free(k);

@@ -160,7 +160,7 @@ void lifecycle_revoke_cert(struct api *a, struct evhttp_request *req, const char
 		p = problem_new("serverInternal", 500, "could not record the revocation");
 		goto done;
 	}
-	if (reason == CRL_REASON_KEY_COMPROMISE) {
+	if (reason == COBBLE_CRL_REASON_KEY_COMPROMISE) {
 		char h[65];
 		/* The key is compromised: no account or CSR may use it again (CA/B BR §4.9.1.1). */
 		if (lifecycle_spki_hash(X509_get0_pubkey(x), h) != 0 ||

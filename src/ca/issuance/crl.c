@@ -13,8 +13,8 @@
 
 int crl_reason_subscriber_ok(int reason)
 {
-	return reason == CRL_REASON_UNSPECIFIED || reason == CRL_REASON_KEY_COMPROMISE ||
-	       reason == CRL_REASON_SUPERSEDED || reason == CRL_REASON_CESSATION;
+	return reason == COBBLE_CRL_REASON_UNSPECIFIED || reason == COBBLE_CRL_REASON_KEY_COMPROMISE ||
+	       reason == COBBLE_CRL_REASON_SUPERSEDED || reason == COBBLE_CRL_REASON_CESSATION;
 }
 
 const char *crl_reason_name(int reason)
@@ -51,7 +51,7 @@ static int add_entry(X509_CRL *crl, const struct store_revoked *e)
 	    !X509_REVOKED_set_revocationDate(rv, t))
 		goto out;
 	/* RFC 5280 §5.3.1: omit the reasonCode extension rather than say "unspecified". */
-	if (e->reason != CRL_REASON_UNSPECIFIED) {
+	if (e->reason != COBBLE_CRL_REASON_UNSPECIFIED) {
 		if (!(reason = ASN1_ENUMERATED_new()) || !ASN1_ENUMERATED_set(reason, e->reason) ||
 		    X509_REVOKED_add1_ext_i2d(rv, NID_crl_reason, reason, 0, 0) != 1)
 			goto out;

@@ -1,0 +1,158 @@
+/* CRL building (issue 5): reason codes, shard assignment, and a signed CRL from a real CA and
+ * SQLite store: it verifies against the intermediate, carries IDP/AKI/number, and the number
+ * grows across builds and across a reopen of the store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "issuance/ca.h"
+#include "issuance/crl.h"
+#include "storage/store.h"
+
+static void test_reasons(void **state)
+{
+	(void)state;
+	static const struct {
+		int reason, ok;
+		const char *name;
+	} t[] = {
+	    {0, 1, "unspecified"},  {1, 1, "keyCompromise"},          {2, 0, "cACompromise"},
+	    {3, 0, "affiliationChanged"}, {4, 1, "superseded"},       {5, 1, "cessationOfOperation"},
+	    {6, 0, "certificateHold"}, {7, 0, NULL},                  {8, 0, "removeFromCRL"},
+	    {9, 0, "privilegeWithdrawn"}, {10, 0, "aACompromise"},    {11, 0, NULL},
+	    {-1, 0, NULL},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		assert_int_equal(crl_reason_subscriber_ok(t[i].reason), t[i].ok);
+		const char *n = crl_reason_name(t[i].reason);
+		if (t[i].name)
+			assert_string_equal(n, t[i].name);
+		else
+			assert_null(n);
+	}
+}
+
+static void test_shards(void **state)
+{
+	(void)state;
+	/* Stable, in range, and spread over all shards. */
+	int seen[4] = {0};
+	for (int i = 0; i < 64; i++) {
+		char s[33];
+		assert_int_equal(ca_new_serial(s), 0);
+		int sh = ca_crl_shard_of(s, 4);
+		assert_true(sh >= 0 && sh < 4);
+		assert_int_equal(ca_crl_shard_of(s, 4), sh);
+		seen[sh]++;
+	}
+	for (int i = 0; i < 4; i++)
+		assert_true(seen[i] > 0);
+	assert_int_equal(ca_crl_shard_of("00ff", 1), 0);
+	assert_int_equal(ca_crl_shard_of("", 4), 0);
+	assert_int_equal(ca_crl_shard_of("0003", 4), 3);
+	assert_int_equal(ca_crl_shard_of("abcd0005", 4), 1);
+}
+
+static long crl_number(const unsigned char *der, size_t len, X509 *inter, int shard)
+{
+	const unsigned char *p = der;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+	assert_non_null(crl);
+	assert_ptr_equal(p, der + len);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(inter)), 1);
+	assert_int_equal(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(inter)), 0);
+	assert_int_equal(X509_CRL_get_version(crl), X509_CRL_VERSION_2);
+	assert_true(ASN1_TIME_compare(X509_CRL_get0_lastUpdate(crl), X509_CRL_get0_nextUpdate(crl)) < 0);
+	ISSUING_DIST_POINT *idp = X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, NULL, NULL);
+	assert_non_null(idp);
+	assert_true(idp->onlyuser);
+	GENERAL_NAME *gn = sk_GENERAL_NAME_value(idp->distpoint->name.fullname, 0);
+	char want[128];
+	snprintf(want, sizeof want, "https://127.0.0.1:14000/crl/%d.crl", shard);
+	assert_string_equal((const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier), want);
+	ISSUING_DIST_POINT_free(idp);
+	ASN1_INTEGER *n = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	assert_non_null(n);
+	long v = ASN1_INTEGER_get(n);
+	ASN1_INTEGER_free(n);
+	assert_true(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) <= 0); /* none revoked: no list */
+	X509_CRL_free(crl);
+	return v;
+}
+
+static void test_build(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/cobble-test-crl.XXXXXX", data[300], spec[300], err[256] = "";
+	assert_non_null(mkdtemp(dir));
+	snprintf(data, sizeof data, "%s/data", dir);
+	snprintf(spec, sizeof spec, "sqlite:%s/db.sqlite", dir);
+	struct ca_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.data_dir = data;
+	cfg.base_url = "https://127.0.0.1:14000";
+	cfg.crl_shards = 3;
+	struct ca *ca = NULL;
+	assert_int_equal(ca_open(&cfg, &ca, err, sizeof err), 0);
+	assert_int_equal(ca_crl_shards(ca), 3);
+	struct store *s = NULL;
+	assert_int_equal(store_open(spec, &s, err, sizeof err), STORE_OK);
+	unsigned char *der = NULL;
+	size_t len = 0;
+	long last = 0;
+	for (int shard = 0; shard < 3; shard++) {
+		assert_int_equal(crl_build(ca, s, shard, 1800000000, 7 * 86400, &der, &len), 0);
+		long n = crl_number(der, len, ca_intermediate_cert(ca), shard);
+		assert_true(n > last);
+		last = n;
+		OPENSSL_free(der);
+	}
+	assert_int_equal(crl_build(ca, s, 3, 1800000000, 86400, &der, &len), -1);
+	assert_int_equal(crl_build(ca, s, -1, 1800000000, 86400, &der, &len), -1);
+	/* The number survives a restart. */
+	store_close(s);
+	assert_int_equal(store_open(spec, &s, err, sizeof err), STORE_OK);
+	assert_int_equal(crl_build(ca, s, 1, 1800000000, 86400, &der, &len), 0);
+	assert_true(crl_number(der, len, ca_intermediate_cert(ca), 1) > last);
+	OPENSSL_free(der);
+	/* The cache serves the same CRL until a revocation marks it dirty. */
+	struct crl_cache *c = crl_cache_new(3, 86400);
+	size_t l1 = 0, l2 = 0;
+	const unsigned char *d1 = crl_get(c, ca, s, 0, 1800000000, &l1);
+	assert_non_null(d1);
+	unsigned char *copy = malloc(l1);
+	memcpy(copy, d1, l1);
+	const unsigned char *d2 = crl_get(c, ca, s, 0, 1800000010, &l2);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(copy, d2, l1);
+	crl_mark_dirty(c);
+	d2 = crl_get(c, ca, s, 0, 1800000020, &l2);
+	assert_true(crl_number(d2, l2, ca_intermediate_cert(ca), 0) > crl_number(copy, l1, ca_intermediate_cert(ca), 0));
+	assert_null(crl_get(c, ca, s, 3, 1800000020, &l2));
+	free(copy);
+	crl_cache_free(c);
+	store_close(s);
+	ca_free(ca);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_reasons),
+	    cmocka_unit_test(test_shards),
+	    cmocka_unit_test(test_build),
+	};
+	return cmocka_run_group_tests_name("crl", tests, NULL, NULL);
+}
