@@ -48,12 +48,14 @@ void config_defaults(struct config *c)
 	c->workers = 4;
 	c->validation_timeout_ms = 10000;
 	c->retry_after = 1;
+	c->crl_shards = 4;
 }
 
 void config_free(struct config *c)
 {
 	free(c->data_dir);
 	free(c->listen_host);
+	free(c->public_host);
 	free(c->dns_resolver);
 	free(c->base_url);
 	free(c->database);
@@ -132,7 +134,7 @@ static int get_string_list(json_t *v, char ***out, size_t *n)
 
 struct field {
 	const char *name;
-	enum { F_STR, F_INT, F_BOOL, F_LIST, F_LISTEN, F_PORT, F_SIZE } kind;
+	enum { F_STR, F_INT, F_BOOL, F_LIST, F_LISTEN, F_PUBLIC_LISTEN, F_PORT, F_SIZE } kind;
 	size_t off;
 	size_t noff; /* for lists: offset of the count */
 	long min, max;
@@ -160,6 +162,8 @@ static const struct field top_fields[] = {
     {"validationWorkers", F_INT, OFF(workers), 0, 1, 256},
     {"validationTimeoutMs", F_INT, OFF(validation_timeout_ms), 0, 100, 120000},
     {"retryAfterSeconds", F_INT, OFF(retry_after), 0, 1, 3600},
+    {"publicListen", F_PUBLIC_LISTEN, 0, 0, 0, 0},
+    {"crlShards", F_INT, OFF(crl_shards), 0, 1, 256},
     {NULL, F_STR, 0, 0, 0, 0},
 };
 static const struct field policy_fields[] = {
@@ -234,6 +238,12 @@ static int apply_fields(struct config *c, json_t *obj, const struct field *field
 				return -1;
 			}
 			break;
+		case F_PUBLIC_LISTEN:
+			if (!json_is_string(v) || parse_hostport(json_string_value(v), &c->public_host, &c->public_port)) {
+				snprintf(err, errlen, "config field \"%s%s\" must be \"HOST:PORT\"", prefix, key);
+				return -1;
+			}
+			break;
 		}
 	}
 	return 0;
@@ -261,14 +271,16 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: cobbled [--config FILE] [--data-dir DIR] [--listen HOST:PORT]\n"
 	           "               [--dns-resolver HOST:PORT] [--http01-port N] [--tlsalpn01-port N] [--lab]\n"
-	           "               [--database sqlite:PATH|postgres://...] [--verbose] [--version]\n"
+	           "               [--database sqlite:PATH|postgres://...] [--public-listen HOST:PORT]\n"
+	           "               [--verbose] [--version]\n"
 	           "       cobbled migrate [--config FILE] [--data-dir DIR] [--database SPEC]\n"
 	           "  COBBLE_DATABASE in the environment is the default for --database.\n");
 }
 
 int config_load(struct config *c, int argc, char **argv, char *err, size_t errlen)
 {
-	enum { O_CONFIG = 256, O_DATA, O_LISTEN, O_DNS, O_HTTP, O_TLS, O_LAB, O_HELP, O_VERSION, O_VERBOSE, O_DATABASE };
+	enum { O_CONFIG = 256, O_DATA, O_LISTEN, O_DNS, O_HTTP, O_TLS, O_LAB, O_HELP, O_VERSION, O_VERBOSE, O_DATABASE,
+	       O_PUBLIC };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, O_CONFIG},
 	    {"data-dir", required_argument, NULL, O_DATA},
@@ -278,6 +290,7 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
 	    {"tlsalpn01-port", required_argument, NULL, O_TLS},
 	    {"lab", no_argument, NULL, O_LAB},
 	    {"database", required_argument, NULL, O_DATABASE},
+	    {"public-listen", required_argument, NULL, O_PUBLIC},
 	    {"verbose", no_argument, NULL, O_VERBOSE},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -346,6 +359,12 @@ int config_load(struct config *c, int argc, char **argv, char *err, size_t errle
 			break;
 		case O_DATABASE:
 			set_str(&c->database, optarg);
+			break;
+		case O_PUBLIC:
+			if (parse_hostport(optarg, &c->public_host, &c->public_port)) {
+				snprintf(err, errlen, "--public-listen: expected HOST:PORT, got \"%s\"", optarg);
+				return -1;
+			}
 			break;
 		case O_VERBOSE:
 			break; /* handled by main */

@@ -32,6 +32,9 @@ struct config {
 	int workers;             /* "validationWorkers", default 4 */
 	int validation_timeout_ms; /* "validationTimeoutMs", default 10000 */
 	int retry_after;         /* "retryAfterSeconds", default 1 */
+	char *public_host;       /* --public-listen HOST:PORT, "publicListen": plain-HTTP CRLs; NULL = none */
+	int public_port;
+	int crl_shards;          /* "crlShards", default 4 */
 };
 
 /* Defaults, then --config FILE, then the other flags. On error returns -1 and writes a

@@ -1,6 +1,7 @@
 /* cobbled: the CA server. Parses flags and config, creates or loads the CA in the data
  * directory, opens storage, starts validation workers and the HTTPS front end. */
 #include "api/api.h"
+#include "api/pubserver.h"
 #include "config.h"
 #include "fileio.h"
 #include "issuance/ca.h"
@@ -58,6 +59,7 @@ int main(int argc, char **argv)
 	struct resolver *res = NULL;
 	struct va_pool *pool = NULL;
 	struct event *sigs[2] = {NULL, NULL};
+	struct pubserver *pub = NULL;
 	char err[512] = "";
 	int rc = 1;
 
@@ -94,8 +96,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* CRLs are served on the public plain-HTTP listener when there is one (issue 5), else
+	 * on the ACME listener. */
 	char crl_url[600];
-	snprintf(crl_url, sizeof crl_url, "%s/crl", cfg.base_url);
+	if (cfg.public_host) {
+		int v6 = strchr(cfg.public_host, ':') != NULL;
+		snprintf(crl_url, sizeof crl_url, "http://%s%s%s:%d/crl", v6 ? "[" : "", cfg.public_host, v6 ? "]" : "",
+		         cfg.public_port);
+	} else {
+		snprintf(crl_url, sizeof crl_url, "%s/crl", cfg.base_url);
+	}
 	struct ca_config cc = {
 	    .data_dir = cfg.data_dir,
 	    .intermediate_key = cfg.intermediate_key,
@@ -103,6 +113,7 @@ int main(int argc, char **argv)
 	    .crl_url = crl_url,
 	    .alt_chain_file = cfg.alt_chain_file,
 	    .validity_days = cfg.validity_days,
+	    .crl_shards = cfg.crl_shards,
 	};
 	if (ca_open(&cc, &ca, err, sizeof err))
 		goto out;
@@ -141,6 +152,8 @@ int main(int argc, char **argv)
 	}
 	if (server_start(&a, err, sizeof err))
 		goto out;
+	if (cfg.public_host && !(pub = pubserver_start(&a, err, sizeof err)))
+		goto out;
 	sigs[0] = evsignal_new(a.base, SIGTERM, on_signal, a.base);
 	sigs[1] = evsignal_new(a.base, SIGINT, on_signal, a.base);
 	event_add(sigs[0], NULL);
@@ -161,6 +174,7 @@ out:
 	for (int i = 0; i < 2; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
+	pubserver_stop(pub);
 	server_stop(&a);
 	if (pool)
 		va_pool_stop(pool);

@@ -10,6 +10,9 @@
 command -v certbot >/dev/null || fail "certbot not installed"
 command -v lego >/dev/null || fail "lego not installed"
 start_dns
+# CRLs on the public plain-HTTP listener; certificates name it in their CRLDP.
+PUBPORT=$(pick_port)
+COBBLED_ARGS="$COBBLED_ARGS --public-listen 127.0.0.1:$PUBPORT"
 start_server
 
 grep -q '"revokeCert"' "$T/directory.json" || fail "directory has no revokeCert"
@@ -34,6 +37,12 @@ GONE=$CB/config/live/gone/cert.pem
 CHAIN=$CB/config/live/gone/chain.pem
 check_cert "certbot gone" "$GONE" "$CHAIN" gone.cobble.test
 
+case $(crldp_url "$GONE") in
+http://127.0.0.1:$PUBPORT/crl/[0-9]*.crl) ;;
+*) fail "CRLDP $(crldp_url "$GONE") is not on the public listener" ;;
+esac
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$PUBPORT/crl/99.crl")
+[ "$code" = 404 ] || fail "an unknown CRL shard answered $code, not 404"
 # Before revocation: the shard's CRL verifies and the certificate passes -crl_check.
 fetch_crl "$GONE" "$T/crl0.pem"
 out=$(openssl crl -in "$T/crl0.pem" -noout -verify -CAfile "$CHAIN" 2>&1) || fail "CRL does not verify: $out"
