@@ -49,6 +49,7 @@ void config_defaults(struct config *c)
 	c->validation_timeout_ms = 10000;
 	c->retry_after = 1;
 	c->crl_shards = 4;
+	c->ocsp = 1;
 }
 
 void config_free(struct config *c)
@@ -164,6 +165,7 @@ static const struct field top_fields[] = {
     {"retryAfterSeconds", F_INT, OFF(retry_after), 0, 1, 3600},
     {"publicListen", F_PUBLIC_LISTEN, 0, 0, 0, 0},
     {"crlShards", F_INT, OFF(crl_shards), 0, 1, 256},
+    {"ocsp", F_BOOL, OFF(ocsp), 0, 0, 0},
     {NULL, F_STR, 0, 0, 0, 0},
 };
 static const struct field policy_fields[] = {

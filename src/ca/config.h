@@ -35,6 +35,7 @@ struct config {
 	char *public_host;       /* --public-listen HOST:PORT, "publicListen": plain-HTTP CRLs; NULL = none */
 	int public_port;
 	int crl_shards;          /* "crlShards", default 4 */
+	int ocsp;                /* "ocsp": OCSP responder on the public listener (default true) */
 };
 
 /* Defaults, then --config FILE, then the other flags. On error returns -1 and writes a

@@ -98,11 +98,15 @@ int main(int argc, char **argv)
 
 	/* CRLs are served on the public plain-HTTP listener when there is one (issue 5), else
 	 * on the ACME listener. */
-	char crl_url[600];
+	char crl_url[600], ocsp_url[600] = "";
 	if (cfg.public_host) {
 		int v6 = strchr(cfg.public_host, ':') != NULL;
 		snprintf(crl_url, sizeof crl_url, "http://%s%s%s:%d/crl", v6 ? "[" : "", cfg.public_host, v6 ? "]" : "",
 		         cfg.public_port);
+		/* The OCSP responder lives on the public listener too. */
+		if (cfg.ocsp)
+			snprintf(ocsp_url, sizeof ocsp_url, "http://%s%s%s:%d/ocsp", v6 ? "[" : "", cfg.public_host,
+			         v6 ? "]" : "", cfg.public_port);
 	} else {
 		snprintf(crl_url, sizeof crl_url, "%s/crl", cfg.base_url);
 	}
@@ -114,6 +118,7 @@ int main(int argc, char **argv)
 	    .alt_chain_file = cfg.alt_chain_file,
 	    .validity_days = cfg.validity_days,
 	    .crl_shards = cfg.crl_shards,
+	    .ocsp_url = ocsp_url[0] ? ocsp_url : NULL,
 	};
 	if (ca_open(&cc, &ca, err, sizeof err))
 		goto out;

@@ -80,6 +80,34 @@ out=$(openssl verify -crl_check -CAfile "$CA_BUNDLE" -untrusted "$CHAIN" -CRLfil
 	fail "unrevoked certificate fails -crl_check: $out"
 log "after restart: CRL number $N0 -> $N1, $SERIAL listed with keyCompromise, -crl_check refuses it"
 
+# OCSP (RFC 6960) on the public listener, named in the certificates' AIA.
+OCSP_URL=$(openssl x509 -noout -ocsp_uri -in "$GONE")
+[ "$OCSP_URL" = "http://127.0.0.1:$PUBPORT/ocsp" ] || fail "AIA OCSP URL is \"$OCSP_URL\""
+out=$(timeout 30 openssl ocsp -issuer "$CHAIN" -cert "$GONE" -url "$OCSP_URL" -CAfile "$CA_BUNDLE" \
+	-verify_other "$CHAIN" 2>&1) || fail "openssl ocsp (revoked) failed: $out"
+echo "$out" | grep -q "Response verify OK" || fail "OCSP response does not verify: $out"
+echo "$out" | grep -q "$GONE: revoked" || fail "OCSP does not say revoked: $out"
+echo "$out" | grep -q "Reason: keyCompromise" || fail "OCSP does not give the reason: $out"
+out=$(timeout 30 openssl ocsp -issuer "$CHAIN" -cert "$KEEP" -url "$OCSP_URL" -CAfile "$CA_BUNDLE" \
+	-verify_other "$CHAIN" 2>&1) || fail "openssl ocsp (good) failed: $out"
+echo "$out" | grep -q "$KEEP: good" || fail "OCSP does not say good: $out"
+# GET (RFC 6960 Appendix A.1), for the unrevoked certificate.
+openssl ocsp -issuer "$CHAIN" -cert "$KEEP" -no_nonce -reqout "$T/ocsp-req.der" >/dev/null 2>&1 ||
+	fail "openssl could not write an OCSP request"
+enc=$(base64 -w0 "$T/ocsp-req.der" | sed 's|+|%2B|g; s|/|%2F|g; s|=|%3D|g')
+curl -sf --max-time 10 "$OCSP_URL/$enc" -o "$T/ocsp-resp.der" || fail "OCSP GET failed"
+out=$(openssl ocsp -respin "$T/ocsp-resp.der" -issuer "$CHAIN" -cert "$KEEP" -CAfile "$CA_BUNDLE" \
+	-verify_other "$CHAIN" -no_nonce 2>&1)
+echo "$out" | grep -q "$KEEP: good" || fail "OCSP GET does not say good: $out"
+# A certificate of another issuer: unknown. Garbage: malformedRequest, and the server lives on.
+out=$(timeout 30 openssl ocsp -issuer "$CA_BUNDLE" -cert "$CHAIN" -url "$OCSP_URL" -noverify 2>&1)
+echo "$out" | grep -q ": unknown" || fail "OCSP for another issuer's certificate is not unknown: $out"
+curl -s --max-time 10 -H 'Content-Type: application/ocsp-request' --data-binary 'not DER' "$OCSP_URL" \
+	-o "$T/ocsp-bad.der" || fail "OCSP POST of garbage got no answer"
+out=$(openssl ocsp -respin "$T/ocsp-bad.der" -noverify 2>&1)
+echo "$out" | grep -qi "malformedrequest" || fail "garbage OCSP request not answered malformedRequest: $out"
+log "OCSP: revoked (keyCompromise) and good verify; GET works; unknown and malformedRequest answered"
+
 # lego revokes one of its certificates (account key).
 LP=$T/lego
 lego_do() { # lego_do LABEL lego-args... (command last)

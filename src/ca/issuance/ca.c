@@ -43,6 +43,7 @@ struct ca {
 	char *chain[2];
 	int nchain;
 	char *aia_url;
+	char *ocsp_url;
 	char *crldp_url; /* prefix: a certificate names <crldp_url>/<shard>.crl */
 	int crl_shards;
 	int validity_days;
@@ -268,13 +269,30 @@ static GENERAL_NAME *uri_name(const char *uri)
 }
 
 /* RFC 5280 §4.2.2.1: caIssuers pointing at the issuer's DER. */
-static int add_aia(X509 *x, const char *url)
+static int add_aia(X509 *x, const char *url, const char *ocsp_url)
 {
 	AUTHORITY_INFO_ACCESS *aia = AUTHORITY_INFO_ACCESS_new();
-	ACCESS_DESCRIPTION *ad = ACCESS_DESCRIPTION_new();
-	GENERAL_NAME *gn = uri_name(url);
+	ACCESS_DESCRIPTION *ad = NULL;
+	GENERAL_NAME *gn = NULL;
 	int rc = -1;
-	if (!aia || !ad || !gn)
+	if (!aia)
+		goto out;
+	if (ocsp_url) {
+		/* RFC 5280 §4.2.2.1: id-ad-ocsp, when the responder is on (issue 5). */
+		if (!(ad = ACCESS_DESCRIPTION_new()) || !(gn = uri_name(ocsp_url)))
+			goto out;
+		ASN1_OBJECT_free(ad->method);
+		ad->method = OBJ_nid2obj(NID_ad_OCSP);
+		GENERAL_NAME_free(ad->location);
+		ad->location = gn;
+		gn = NULL;
+		if (!sk_ACCESS_DESCRIPTION_push(aia, ad))
+			goto out;
+		ad = NULL;
+	}
+	ad = ACCESS_DESCRIPTION_new();
+	gn = uri_name(url);
+	if (!ad || !gn)
 		goto out;
 	ASN1_OBJECT_free(ad->method);
 	ad->method = OBJ_nid2obj(NID_ad_ca_issuers);
@@ -694,6 +712,8 @@ int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errl
 		if (!(ca->aia_url = str_printf("%.*s/ca/intermediate.der", (int)(l - (size_t)slash), cfg->base_url)))
 			goto oom;
 	}
+	if (cfg->ocsp_url && *cfg->ocsp_url && !(ca->ocsp_url = str_printf("%s", cfg->ocsp_url)))
+		goto oom;
 	/* Each certificate's CRLDP names its shard (ca_crl_shard_of). */
 	ca->crl_shards = cfg->crl_shards > 0 ? cfg->crl_shards : CA_CRL_SHARDS_DEFAULT;
 	if (cfg->crl_url && *cfg->crl_url) {
@@ -763,6 +783,7 @@ void ca_free(struct ca *ca)
 	free(ca->chain[0]);
 	free(ca->chain[1]);
 	free(ca->aia_url);
+	free(ca->ocsp_url);
 	free(ca->crldp_url);
 	free(ca->dir);
 	free(ca->root_key_path);
@@ -944,7 +965,7 @@ int ca_issue(struct ca *ca, X509_REQ *csr, const char *const *names, size_t nnam
 	    add_ext_conf(x, ca->inter, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
 	    add_ext_conf(x, ca->inter, NID_subject_key_identifier, "hash") != 0 ||
 	    add_ext_conf(x, ca->inter, NID_authority_key_identifier, "keyid:always") != 0 ||
-	    (ca->aia_url && add_aia(x, ca->aia_url) != 0) || (ca->crldp_url && add_crldp_shard(ca, x, serial_hex) != 0) ||
+	    (ca->aia_url && add_aia(x, ca->aia_url, ca->ocsp_url) != 0) || (ca->crldp_url && add_crldp_shard(ca, x, serial_hex) != 0) ||
 	    add_policy(x, "2.23.140.1.2.1") != 0 /* CA/B BR §7.1.6.1: domain-validated */) {
 		set_err(err, errlen, "cannot add the certificate's extensions");
 		goto out;

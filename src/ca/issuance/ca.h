@@ -18,6 +18,7 @@ struct ca_config {
 	const char *alt_chain_file;    /* optional PEM: extra chain served as rel="alternate" */
 	int validity_days;             /* leaf lifetime, default 90 */
 	int crl_shards;                /* CRL shards; 0 = CA_CRL_SHARDS_DEFAULT */
+	const char *ocsp_url;          /* AIA OCSP responder URL; NULL = none */
 };
 #define CA_CRL_SHARDS_DEFAULT 4
 

@@ -67,6 +67,18 @@ int signer_sign_x509(struct signer *s, X509 *cert)
 	return 0;
 }
 
+int signer_sign_ocsp(struct signer *s, OCSP_BASICRESP *bs, X509 *cert)
+{
+	if (!s || !bs || !cert)
+		return -1;
+	/* RFC 6960 §4.2.2.2: the issuer signs directly; no certificates need to ride along. */
+	if (OCSP_basic_sign(bs, cert, s->key, signer_digest(s->key), NULL, OCSP_NOCERTS) <= 0) {
+		log_error("signer: OCSP signing failed");
+		return -1;
+	}
+	return 0;
+}
+
 int signer_sign_crl(struct signer *s, X509_CRL *crl)
 {
 	if (!s || !crl)

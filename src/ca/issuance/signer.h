@@ -3,6 +3,7 @@
 #ifndef COBBLE_SIGNER_H
 #define COBBLE_SIGNER_H
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 struct signer;
@@ -15,5 +16,7 @@ EVP_PKEY *signer_public(struct signer *s);
  * RSA, SHA-384 for P-384). 0 or -1. */
 int signer_sign_x509(struct signer *s, X509 *cert);
 int signer_sign_crl(struct signer *s, X509_CRL *crl);
+/* Signs an OCSP basic response as cert (the key's certificate). 0 or -1. */
+int signer_sign_ocsp(struct signer *s, OCSP_BASICRESP *bs, X509 *cert);
 
 #endif
