@@ -125,7 +125,7 @@ static void test_build(void **state)
 	assert_true(crl_number(der, len, ca_intermediate_cert(ca), 1) > last);
 	OPENSSL_free(der);
 	/* The cache serves the same CRL until a revocation marks it dirty. */
-	struct crl_cache *c = crl_cache_new(3, 86400);
+	struct crl_cache *c = crl_cache_new(3, 86400, 60);
 	size_t l1 = 0, l2 = 0;
 	const unsigned char *d1 = crl_get(c, ca, s, 0, 1800000000, &l1);
 	assert_non_null(d1);
@@ -138,6 +138,10 @@ static void test_build(void **state)
 	d2 = crl_get(c, ca, s, 0, 1800000020, &l2);
 	assert_true(crl_number(d2, l2, ca_intermediate_cert(ca), 0) > crl_number(copy, l1, ca_intermediate_cert(ca), 0));
 	assert_null(crl_get(c, ca, s, 3, 1800000020, &l2));
+	/* Rebuilt after max_age even without a local revocation (other instances). */
+	long before = crl_number(d2, l2, ca_intermediate_cert(ca), 0);
+	d2 = crl_get(c, ca, s, 0, 1800000020 + 61, &l2);
+	assert_true(crl_number(d2, l2, ca_intermediate_cert(ca), 0) > before);
 	free(copy);
 	crl_cache_free(c);
 	store_close(s);

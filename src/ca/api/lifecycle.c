@@ -24,7 +24,7 @@ static struct crl_cache *crls;
 static struct crl_cache *cache_of(struct api *a)
 {
 	if (!crls)
-		crls = crl_cache_new(ca_crl_shards(a->ca), LIFECYCLE_CRL_LIFETIME);
+		crls = crl_cache_new(ca_crl_shards(a->ca), LIFECYCLE_CRL_LIFETIME, LIFECYCLE_CRL_MAX_AGE);
 	return crls;
 }
 

@@ -10,6 +10,9 @@
 
 #define LIFECYCLE_CERT_B64_MAX 16384 /* a leaf's DER in base64url: far above any we issue */
 #define LIFECYCLE_CRL_LIFETIME (7 * 24 * 3600) /* CA/B BR §4.9.7: nextUpdate <= 10 days */
+/* A served CRL is at most this old: a revocation on any instance shows within it (issue 5:
+ * <= 60 s); this instance's own revocations show at once. */
+#define LIFECYCLE_CRL_MAX_AGE 60
 
 /* POST /acme/revoke-cert */
 void lifecycle_revoke_cert(struct api *a, struct evhttp_request *req, const char *url);

@@ -180,12 +180,12 @@ struct crl_shard {
 
 struct crl_cache {
 	int nshards;
-	int64_t lifetime;
+	int64_t lifetime, max_age;
 	unsigned gen;
 	struct crl_shard *shard;
 };
 
-struct crl_cache *crl_cache_new(int nshards, int64_t lifetime)
+struct crl_cache *crl_cache_new(int nshards, int64_t lifetime, int64_t max_age)
 {
 	struct crl_cache *c = calloc(1, sizeof *c);
 	if (!c || nshards <= 0 || !(c->shard = calloc((size_t)nshards, sizeof *c->shard))) {
@@ -194,6 +194,7 @@ struct crl_cache *crl_cache_new(int nshards, int64_t lifetime)
 	}
 	c->nshards = nshards;
 	c->lifetime = lifetime;
+	c->max_age = max_age > 0 && max_age < lifetime * 2 / 3 ? max_age : lifetime * 2 / 3;
 	c->gen = 1;
 	return c;
 }
@@ -220,7 +221,7 @@ const unsigned char *crl_get(struct crl_cache *c, struct ca *ca, struct store *s
 	if (!c || shard < 0 || shard >= c->nshards)
 		return NULL;
 	struct crl_shard *e = &c->shard[shard];
-	int fresh = e->der && e->gen == c->gen && now < e->built_at + c->lifetime * 2 / 3;
+	int fresh = e->der && e->gen == c->gen && now >= e->built_at && now < e->built_at + c->max_age;
 	if (!fresh) {
 		unsigned char *der = NULL;
 		size_t n = 0;

@@ -38,7 +38,9 @@ int crl_build(struct ca *ca, struct store *s, int shard, int64_t now, int64_t li
  * event loop. Multi-instance: crl_get regenerates under store_lock_try("crl") — the
  * instance holding the lock builds, others serve what they have. */
 struct crl_cache;
-struct crl_cache *crl_cache_new(int nshards, int64_t lifetime);
+/* max_age: a cached CRL is rebuilt at least this often (seconds), so a revocation made on
+ * another instance (which cannot mark this cache dirty) shows within max_age. */
+struct crl_cache *crl_cache_new(int nshards, int64_t lifetime, int64_t max_age);
 void crl_cache_free(struct crl_cache *c);
 void crl_mark_dirty(struct crl_cache *c);
 /* Borrowed DER of shard's current CRL (valid until the next crl_get). NULL if shard is out
