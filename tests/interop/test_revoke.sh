@@ -111,7 +111,7 @@ log "OCSP: revoked (keyCompromise) and good verify; GET works; unknown and malfo
 # lego revokes one of its certificates (account key).
 LP=$T/lego
 lego_do() { # lego_do LABEL lego-args... (command last)
-	local label=$1 lf=$T/lego-$1.log
+	local lf=$T/lego-$1.log
 	shift
 	LEGO_CA_CERTIFICATES=$CA_BUNDLE run_logged "$lf" timeout 120 lego \
 		--server "$DIRECTORY" --accept-tos --email t@example.com --path "$LP" \
