@@ -1077,6 +1077,64 @@ static void test_meta_incr(void **state)
 	assert_int_equal(v, 42 + INCR_THREADS * INCR_EACH + 1);
 }
 
+/* ARI replacement (RFC 9773 §5): one order replaces a certificate, even when handles
+ * (instances) race for it; the losers learn the winner. */
+#define REPLACERS 6
+
+struct replace_worker {
+	const char *spec;
+	pthread_barrier_t *bar;
+	char order[STORE_ID_MAX];
+	char by[STORE_ID_MAX];
+	int rc;
+};
+
+static void *replace_main(void *arg)
+{
+	struct replace_worker *w = arg;
+	struct store *s = NULL;
+	char err[256];
+	int ok = store_open(w->spec, &s, err, sizeof err) == STORE_OK;
+	pthread_barrier_wait(w->bar);
+	w->rc = ok ? store_cert_replace(s, "0abc", w->order, w->by) : STORE_ERR;
+	store_close(s);
+	return NULL;
+}
+
+static void test_cert_replace_race(void **state)
+{
+	struct fx *f = *state;
+	char by[STORE_ID_MAX] = "junk";
+	assert_int_equal(store_cert_replace(f->s, "0def", "o-first", by), STORE_OK);
+	assert_string_equal(by, "");
+	assert_int_equal(store_cert_replace(f->s, "0def", "o-second", by), STORE_CONFLICT);
+	assert_string_equal(by, "o-first");
+
+	pthread_t th[REPLACERS];
+	struct replace_worker w[REPLACERS];
+	pthread_barrier_t bar;
+	assert_int_equal(pthread_barrier_init(&bar, NULL, REPLACERS), 0);
+	for (int i = 0; i < REPLACERS; i++) {
+		w[i] = (struct replace_worker){.spec = f->spec, .bar = &bar};
+		fill(w[i].order, sizeof w[i].order, "order-%d", i);
+		assert_int_equal(pthread_create(&th[i], NULL, replace_main, &w[i]), 0);
+	}
+	int winners = 0, winner = -1;
+	for (int i = 0; i < REPLACERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_true(w[i].rc == STORE_OK || w[i].rc == STORE_CONFLICT);
+		if (w[i].rc == STORE_OK) {
+			winners++;
+			winner = i;
+		}
+	}
+	pthread_barrier_destroy(&bar);
+	assert_int_equal(winners, 1);
+	for (int i = 0; i < REPLACERS; i++)
+		if (i != winner)
+			assert_string_equal(w[i].by, w[winner].order);
+}
+
 /* ---- locks ---- */
 
 /* One holder at a time across handles (instances); release and close free the lock. */
@@ -1356,6 +1414,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_races, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_incr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cert_replace_race, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,7 @@ enum stmt_id {
 	ST_META_GET,
 	ST_META_SET,
 	ST_META_INCR,
+	ST_META_INSERT,
 	ST_LOCK_TRY,
 	ST_LOCK_RELEASE,
 	ST__COUNT
@@ -152,6 +153,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = $1",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES ($1, $2)"
 	                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_META_INSERT] = "INSERT INTO meta (key, value) VALUES ($1, $2)",
 	/* One statement: a racing increment waits on the row lock and adds to the new value. */
 	[ST_META_INCR] = "INSERT INTO meta (key, value) VALUES ($1, '1') ON CONFLICT (key)"
 	                 " DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value",
@@ -1042,6 +1044,11 @@ static int pg_meta_get(struct store *s, const char *key, char *out, size_t outle
 	return rc;
 }
 
+static int pg_meta_insert(struct store *s, const char *key, const char *value)
+{
+	return run(pg_of(s), ST_META_INSERT, NULL, "tt", key, value);
+}
+
 static int pg_meta_incr(struct store *s, const char *key, int64_t *out)
 {
 	int rc;
@@ -1109,6 +1116,7 @@ const struct store_ops store_postgres_ops = {
 	.meta_get = pg_meta_get,
 	.meta_set = pg_meta_set,
 	.meta_incr = pg_meta_incr,
+	.meta_insert = pg_meta_insert,
 	.unavailable = pg_unavailable,
 	.lock_try = pg_lock_try,
 	.lock_release = pg_lock_release,

@@ -214,6 +214,7 @@ enum stmt_id {
 	ST_META_GET,
 	ST_META_SET,
 	ST_META_INCR,
+	ST_META_INSERT,
 	ST__COUNT
 };
 
@@ -290,6 +291,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 	                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[ST_META_INSERT] = "INSERT INTO meta (key, value) VALUES (?1, ?2)",
 	[ST_META_INCR] = "INSERT INTO meta (key, value) VALUES (?1, '1') ON CONFLICT (key)"
 	                 " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
 	                 " RETURNING CAST(value AS INTEGER)",
@@ -1185,6 +1187,11 @@ static int sq_meta_get(struct store *s, const char *key, char *out, size_t outle
 	return rc;
 }
 
+static int sq_meta_insert(struct store *s, const char *key, const char *value)
+{
+	return run(sq_of(s), ST_META_INSERT, NULL, "tt", key, value);
+}
+
 static int sq_meta_incr(struct store *s, const char *key, int64_t *out)
 {
 	struct sqlite_store *q = sq_of(s);
@@ -1231,6 +1238,7 @@ const struct store_ops store_sqlite_ops = {
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,
 	.meta_incr = sq_meta_incr,
+	.meta_insert = sq_meta_insert,
 	.lock_try = sq_lock_try,
 	.lock_release = sq_lock_release,
 };

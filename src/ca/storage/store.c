@@ -345,13 +345,12 @@ int store_cert_replace(struct store *s, const char *serial, const char *order_id
 	char key[STORE_ID_MAX + 16];
 	by[0] = '\0';
 	snprintf(key, sizeof key, "replaced:%s", serial);
-	int rc = s->ops->meta_get(s, key, by, STORE_ID_MAX);
-	if (rc == STORE_OK)
-		return STORE_CONFLICT;
-	by[0] = '\0';
-	if (rc != STORE_NOTFOUND)
-		return rc;
-	return s->ops->meta_set(s, key, order_id);
+	/* Insert-if-absent in one statement: two instances racing to replace one certificate
+	 * cannot both win (issue 6). */
+	int rc = s->ops->meta_insert(s, key, order_id);
+	if (rc == STORE_CONFLICT && s->ops->meta_get(s, key, by, STORE_ID_MAX) != STORE_OK)
+		by[0] = '\0';
+	return rc;
 }
 
 int store_key_block(struct store *s, const char *spki_sha256_hex, int64_t now)

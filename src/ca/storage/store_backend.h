@@ -58,6 +58,8 @@ struct store_ops {
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t outlen);
 	int (*meta_set)(struct store *s, const char *key, const char *value);
 	int (*meta_incr)(struct store *s, const char *key, int64_t *out);
+	/* Inserts key only if absent: CONFLICT if it exists (one statement, so atomic). */
+	int (*meta_insert)(struct store *s, const char *key, const char *value);
 
 	/* Optional (NULL means never): 1 if the last failure was a lost database connection. */
 	int (*unavailable)(struct store *s);
