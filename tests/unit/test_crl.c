@@ -16,6 +16,8 @@
 
 #include "issuance/ca.h"
 #include "issuance/crl.h"
+#include "issuance/ocsp.h"
+#include <openssl/ocsp.h>
 #include "storage/store.h"
 
 static void test_reasons(void **state)
@@ -151,12 +153,107 @@ static void test_build(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static int resp_status(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
+	assert_non_null(r);
+	int st = OCSP_response_status(r);
+	OCSP_RESPONSE_free(r);
+	return st;
+}
+
+/* The responder on every truncation and many bit flips of a real request: always a DER
+ * OCSPResponse, malformedRequest or successful (unknown), never a crash (ASan build). */
+static void test_ocsp_input(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/cobble-test-ocsp.XXXXXX", data[300], spec[300], err[256] = "";
+	assert_non_null(mkdtemp(dir));
+	snprintf(data, sizeof data, "%s/data", dir);
+	snprintf(spec, sizeof spec, "sqlite:%s/db.sqlite", dir);
+	struct ca_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.data_dir = data;
+	cfg.base_url = "https://127.0.0.1:14000";
+	struct ca *ca = NULL;
+	struct store *s = NULL;
+	assert_int_equal(ca_open(&cfg, &ca, err, sizeof err), 0);
+	assert_int_equal(store_open(spec, &s, err, sizeof err), STORE_OK);
+	X509 *inter = ca_intermediate_cert(ca);
+	ASN1_INTEGER *serial = ASN1_INTEGER_new();
+	ASN1_INTEGER_set(serial, 0x1234567);
+	OCSP_CERTID *cid = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(inter), X509_get0_pubkey_bitstr(inter),
+	                                    serial);
+	OCSP_REQUEST *rq = OCSP_REQUEST_new();
+	assert_non_null(OCSP_request_add0_id(rq, cid));
+	OCSP_request_add1_nonce(rq, NULL, 16);
+	unsigned char *req = NULL;
+	int rl = i2d_OCSP_REQUEST(rq, &req);
+	assert_true(rl > 0);
+	unsigned char *out = NULL;
+	size_t ol = 0;
+	/* The real request: successful, the serial unknown, signed by the intermediate. */
+	assert_int_equal(ocsp_respond(ca, s, req, (size_t)rl, 1800000000, &out, &ol), 0);
+	assert_int_equal(resp_status(out, ol), OCSP_RESPONSE_STATUS_SUCCESSFUL);
+	{
+		const unsigned char *p = out;
+		OCSP_RESPONSE *r = d2i_OCSP_RESPONSE(NULL, &p, (long)ol);
+		OCSP_BASICRESP *bs = OCSP_response_get1_basic(r);
+		assert_non_null(bs);
+		assert_int_equal(OCSP_check_nonce(rq, bs), 1);
+		STACK_OF(X509) *certs = sk_X509_new_null();
+		sk_X509_push(certs, inter);
+		assert_int_equal(OCSP_basic_verify(bs, certs, NULL, OCSP_NOVERIFY), 1);
+		sk_X509_free(certs);
+		int st = -1, reason = -1;
+		ASN1_GENERALIZEDTIME *rev = NULL, *tu = NULL, *nu = NULL;
+		OCSP_CERTID *want = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(inter),
+		                                     X509_get0_pubkey_bitstr(inter), serial);
+		assert_int_equal(OCSP_resp_find_status(bs, want, &st, &reason, &rev, &tu, &nu), 1);
+		assert_int_equal(st, V_OCSP_CERTSTATUS_UNKNOWN);
+		OCSP_CERTID_free(want);
+		OCSP_BASICRESP_free(bs);
+		OCSP_RESPONSE_free(r);
+	}
+	OPENSSL_free(out);
+	for (int cut = 0; cut < rl; cut++) {
+		assert_int_equal(ocsp_respond(ca, s, req, (size_t)cut, 1800000000, &out, &ol), 0);
+		assert_int_equal(resp_status(out, ol), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+		OPENSSL_free(out);
+	}
+	unsigned char *m = malloc((size_t)rl);
+	for (int i = 0; i < rl * 8; i++) {
+		memcpy(m, req, (size_t)rl);
+		m[i / 8] ^= (unsigned char)(1u << (i % 8));
+		assert_int_equal(ocsp_respond(ca, s, m, (size_t)rl, 1800000000, &out, &ol), 0);
+		int st = resp_status(out, ol);
+		assert_true(st == OCSP_RESPONSE_STATUS_MALFORMEDREQUEST || st == OCSP_RESPONSE_STATUS_SUCCESSFUL);
+		OPENSSL_free(out);
+	}
+	free(m);
+	unsigned char big[OCSP_REQUEST_MAX + 1];
+	memset(big, 0x30, sizeof big);
+	assert_int_equal(ocsp_respond(ca, s, big, sizeof big, 1800000000, &out, &ol), 0);
+	assert_int_equal(resp_status(out, ol), OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+	OPENSSL_free(out);
+	OPENSSL_free(req);
+	OCSP_REQUEST_free(rq);
+	ASN1_INTEGER_free(serial);
+	store_close(s);
+	ca_free(ca);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reasons),
 	    cmocka_unit_test(test_shards),
 	    cmocka_unit_test(test_build),
+	    cmocka_unit_test(test_ocsp_input),
 	};
 	return cmocka_run_group_tests_name("crl", tests, NULL, NULL);
 }
