@@ -50,6 +50,7 @@ void config_defaults(struct config *c)
 	c->retry_after = 1;
 	c->crl_shards = 4;
 	c->ocsp = 1;
+	c->crl_max_age = 60;
 }
 
 void config_free(struct config *c)
@@ -166,6 +167,7 @@ static const struct field top_fields[] = {
     {"publicListen", F_PUBLIC_LISTEN, 0, 0, 0, 0},
     {"crlShards", F_INT, OFF(crl_shards), 0, 1, 256},
     {"ocsp", F_BOOL, OFF(ocsp), 0, 0, 0},
+    {"crlMaxAgeSeconds", F_INT, OFF(crl_max_age), 0, 1, 86400},
     {NULL, F_STR, 0, 0, 0, 0},
 };
 static const struct field policy_fields[] = {

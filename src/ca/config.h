@@ -36,6 +36,7 @@ struct config {
 	int public_port;
 	int crl_shards;          /* "crlShards", default 4 */
 	int ocsp;                /* "ocsp": OCSP responder on the public listener (default true) */
+	int crl_max_age;         /* "crlMaxAgeSeconds": a revocation is in the CRLs within this; default 60 */
 };
 
 /* Defaults, then --config FILE, then the other flags. On error returns -1 and writes a

@@ -24,7 +24,8 @@ static struct crl_cache *crls;
 static struct crl_cache *cache_of(struct api *a)
 {
 	if (!crls)
-		crls = crl_cache_new(ca_crl_shards(a->ca), LIFECYCLE_CRL_LIFETIME, LIFECYCLE_CRL_MAX_AGE);
+		crls = crl_cache_new(ca_crl_shards(a->ca), LIFECYCLE_CRL_LIFETIME,
+		                     a->cfg->crl_max_age > 0 ? a->cfg->crl_max_age : LIFECYCLE_CRL_MAX_AGE);
 	return crls;
 }
 
