@@ -254,6 +254,13 @@ def main():
     st, _, j, raw = A.post(D["keyChange"], bad)
     check(st == 400, "keyChange naming a wrong oldKey refused", raw[:200])
 
+    # Revocation by an account holding valid authorizations for all the names (§7.6).
+    C = Account()
+    issue(C, "life2.cobble.test")
+    st, _, j, raw = C.post(D["revokeCert"], {"certificate": b64(cb.public_bytes(serialization.Encoding.DER)),
+                                             "reason": 5})
+    check(st == 200, "an account with authorizations for all names revokes B's certificate", raw[:200])
+
     # Authorization deactivation (§7.5.2), then account deactivation (§7.3.6).
     st, _, o, raw = order(A, "life4.cobble.test")
     az = o["authorizations"][0]

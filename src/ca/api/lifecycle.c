@@ -58,6 +58,32 @@ int lifecycle_parse_crl_name(const char *name, int nshards)
 	return (int)v;
 }
 
+/* 1 if account_id holds valid authorizations for every DNS name of x (RFC 8555 §7.6); a
+ * wildcard name needs one for its base domain. */
+static int authorized_for_all(struct api *a, const char *account_id, X509 *x)
+{
+	GENERAL_NAMES *san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	int n = san ? sk_GENERAL_NAME_num(san) : 0, ok = n > 0;
+	int64_t now = (int64_t)time(NULL);
+	for (int i = 0; ok && i < n; i++) {
+		GENERAL_NAME *gn = sk_GENERAL_NAME_value(san, i);
+		if (gn->type != GEN_DNS) {
+			ok = 0;
+			break;
+		}
+		const char *name = (const char *)ASN1_STRING_get0_data(gn->d.dNSName);
+		if ((size_t)ASN1_STRING_length(gn->d.dNSName) != strlen(name)) {
+			ok = 0;
+			break;
+		}
+		if (strncmp(name, "*.", 2) == 0)
+			name += 2;
+		ok = store_authz_valid_for(a->store, account_id, name, now) == STORE_OK;
+	}
+	GENERAL_NAMES_free(san);
+	return ok;
+}
+
 /* Parses the payload into a certificate and a reason; a problem otherwise. */
 static struct problem *parse_revoke(const json_t *payload, X509 **out, int *reason)
 {
@@ -138,9 +164,10 @@ void lifecycle_revoke_cert(struct api *a, struct evhttp_request *req, const char
 		p = problem_new("malformed", 404, "this CA did not issue that certificate");
 		goto done;
 	}
-	/* §7.6: the account that holds the certificate, or the certificate's own key. */
+	/* §7.6: the account that holds the certificate, an account with valid authorizations for
+	 * all its names, or the certificate's own key. */
 	if (au.acct.id[0]) {
-		if (strcmp(au.acct.id, c.account_id) != 0) {
+		if (strcmp(au.acct.id, c.account_id) != 0 && !authorized_for_all(a, au.acct.id, x)) {
 			p = problem_new("unauthorized", 403, "this account may not revoke that certificate");
 			goto done;
 		}

@@ -211,6 +211,7 @@ enum stmt_id {
 	ST_CERT_EXISTS,
 	ST_CERT_REVOKE,
 	ST_CERT_LIST_REVOKED,
+	ST_AUTHZ_VALID_FOR,
 	ST_META_GET,
 	ST_META_SET,
 	ST_META_INCR,
@@ -286,6 +287,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_CERT_EXISTS] = "SELECT 1 FROM certs WHERE serial = ?",
 	[ST_CERT_REVOKE] = "UPDATE certs SET revoked_at = ?2, revoked_reason = ?3"
 	                   " WHERE serial = ?1 AND revoked_at = 0",
+	[ST_AUTHZ_VALID_FOR] = "SELECT 1 FROM authzs WHERE account_id = ? AND ident_type = 'dns'"
+	                       " AND ident_value = ? AND status = 'valid' AND expires > ? LIMIT 1",
 	[ST_CERT_LIST_REVOKED] = "SELECT serial, revoked_at, revoked_reason FROM certs"
 	                         " WHERE revoked_at != 0 AND not_after >= ? ORDER BY serial",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
@@ -1168,6 +1171,15 @@ out:
 	return rc;
 }
 
+static int sq_authz_valid_for(struct store *s, const char *account_id, const char *dns_name, int64_t now)
+{
+	struct sqlite_store *q = sq_of(s);
+	sqlite3_stmt *st = query(q, ST_AUTHZ_VALID_FOR, "ttI", account_id, dns_name, now);
+	int rc = st ? step_row(q, st) : STORE_ERR;
+	release(st);
+	return rc;
+}
+
 /* ---- nonces and metadata ---- */
 
 static int sq_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
@@ -1234,6 +1246,7 @@ const struct store_ops store_sqlite_ops = {
 	.cert_get = sq_cert_get,
 	.cert_revoke = sq_cert_revoke,
 	.cert_list_revoked = sq_cert_list_revoked,
+	.authz_valid_for = sq_authz_valid_for,
 	.nonce_redeem = sq_nonce_redeem,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,

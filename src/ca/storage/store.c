@@ -322,6 +322,14 @@ int store_cert_revoke(struct store *s, const char *serial, int reason, int64_t n
 	return s->ops->cert_revoke(s, serial, reason, now);
 }
 
+int store_authz_valid_for(struct store *s, const char *account_id, const char *dns_name, int64_t now)
+{
+	CHECK_ARGS(s && account_id && dns_name, __func__);
+	if (!s->ops->authz_valid_for)
+		return STORE_ERR;
+	return s->ops->authz_valid_for(s, account_id, dns_name, now);
+}
+
 int store_cert_list_revoked(struct store *s, int64_t not_after_min, struct store_revoked **out,
                             size_t *n)
 {

@@ -77,6 +77,9 @@ int store_authz_get(struct store *s, const char *id, struct store_authz *out);
 /* Loads a challenge; if authz_out is non-NULL also its authorization (with all challenges). */
 int store_challenge_get(struct store *s, const char *id, struct store_challenge *out,
                         struct store_authz *authz_out);
+/* OK if account_id holds a valid, unexpired authorization for the DNS name (revokeCert by
+ * authorizations, RFC 8555 §7.6), NOTFOUND if not. */
+int store_authz_valid_for(struct store *s, const char *account_id, const char *dns_name, int64_t now);
 /* Compare-and-set of an authorization's status (deactivation, §7.5.2). */
 int store_authz_set_status(struct store *s, const char *id, const char *from, const char *to);
 /* Moves a pending challenge of a pending authorization to processing (§7.5.1).

@@ -49,6 +49,7 @@ struct store_ops {
 	int (*cert_get)(struct store *s, const char *serial, struct store_cert *out);
 	int (*cert_revoke)(struct store *s, const char *serial, int reason, int64_t now);
 	/* Optional until every backend has it (NULL: STORE_ERR). */
+	int (*authz_valid_for)(struct store *s, const char *account_id, const char *dns_name, int64_t now);
 	int (*cert_list_revoked)(struct store *s, int64_t not_after_min, struct store_revoked **out,
 	                         size_t *n);
 
