@@ -762,6 +762,32 @@ static void test_challenge_claim(void **state)
 	assert_int_equal(store_challenge_claim(f->s, "o1-a1-c1", "", 1000, 60, NULL), STORE_ERR);
 }
 
+/* revokeCert by authorizations (RFC 8555 §7.6): a valid, unexpired dns authz of the account. */
+static void test_authz_valid_for(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_account(f->s, "acct2", "tp2", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 2, NULL, 0), STORE_OK); /* expires 86500 */
+	assert_int_equal(store_authz_valid_for(f->s, "acct1", "host0.example.org", 200), STORE_NOTFOUND);
+	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 150), STORE_OK);
+	const struct {
+		const char *acct, *name;
+		int64_t now;
+		int rc;
+	} cases[] = {
+		{"acct1", "host0.example.org", 200, STORE_OK},
+		{"acct1", "host0.example.org", 86500, STORE_NOTFOUND}, /* expired */
+		{"acct2", "host0.example.org", 200, STORE_NOTFOUND},   /* another account's */
+		{"acct1", "host1.example.org", 200, STORE_NOTFOUND},   /* still pending */
+		{"acct1", "HOST0.example.org", 200, STORE_NOTFOUND},   /* names are stored lower-case */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (store_authz_valid_for(f->s, cases[i].acct, cases[i].name, cases[i].now) != cases[i].rc)
+			fail_msg("case %zu", i);
+}
+
 /* ---- serials and certificates ---- */
 
 static void test_serial_reserve(void **state)
@@ -1415,6 +1441,7 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_challenge_list_processing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_challenge_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authz_valid_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_insert_for_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_revoke, setup, teardown),

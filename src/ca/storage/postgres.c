@@ -54,6 +54,7 @@ enum stmt_id {
 	ST_CERT_EXISTS,
 	ST_CERT_REVOKE,
 	ST_CERT_LIST_REVOKED,
+	ST_AUTHZ_VALID_FOR,
 	ST_NONCE_REDEEM,
 	ST_NONCE_PRUNE,
 	ST_META_GET,
@@ -144,6 +145,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_CERT_LIST_REVOKED] = "SELECT serial, revoked_at, revoked_reason FROM certs"
 	                         " WHERE revoked_at != 0 AND not_after >= $1"
 	                         " ORDER BY serial COLLATE \"C\"",
+	[ST_AUTHZ_VALID_FOR] = "SELECT 1 FROM authzs WHERE account_id = $1 AND ident_type = 'dns'"
+	                       " AND ident_value = $2 AND status = 'valid' AND expires > $3 LIMIT 1",
 	/* design.md §4: a row comes back only for the first redemption (or one of an id whose
 	 * earlier redemption has expired, which could not verify any more anyway). */
 	[ST_NONCE_REDEEM] = "INSERT INTO nonces (id, expires) VALUES ($1, $2)"
@@ -730,6 +733,17 @@ out:
 	return rc;
 }
 
+static int pg_authz_valid_for(struct store *s, const char *account_id, const char *dns_name,
+                              int64_t now)
+{
+	int rc;
+	PGresult *r = query(pg_of(s), ST_AUTHZ_VALID_FOR, &rc, "ttI", account_id, dns_name, now);
+	if (r)
+		rc = PQntuples(r) > 0 ? STORE_OK : STORE_NOTFOUND;
+	PQclear(r);
+	return rc;
+}
+
 static int pg_authz_set_status(struct store *s, const char *id, const char *from, const char *to)
 {
 	struct pg_store *q = pg_of(s);
@@ -1099,6 +1113,7 @@ const struct store_ops store_postgres_ops = {
 	.authz_get = pg_authz_get,
 	.challenge_get = pg_challenge_get,
 	.authz_set_status = pg_authz_set_status,
+	.authz_valid_for = pg_authz_valid_for,
 	.challenge_start = pg_challenge_start,
 	.challenge_finish = pg_challenge_finish,
 	.challenge_list_processing = pg_challenge_list_processing,
