@@ -1,0 +1,22 @@
+/* CAA decision (RFC 8659, RFC 8657): given the relevant CAA record set for a name, does this CA
+ * (its identities from config) may issue for this account and validation method? Pure logic, no DNS. */
+#ifndef COBBLE_CAA_H
+#define COBBLE_CAA_H
+
+#include <stddef.h>
+
+#define CAA_FLAG_CRITICAL 0x80 /* RFC 8659 §4.1 */
+#define CAA_VALUE_MAX 1024     /* longer values never authorize */
+
+struct caa_record {
+    unsigned flags;
+    const char *tag;
+    const char *value;
+};
+
+/* Returns 1 when issuance is permitted, 0 when forbidden; on 0, why (if given) names the record
+ * that forbade it. wildcard selects issuewild (RFC 8659 §4.3); account_uri and method may be NULL. */
+int caa_check(const struct caa_record *recs, size_t n, int wildcard, const char *const *ca_ids,
+              size_t n_ids, const char *account_uri, const char *method, char *why, size_t whylen);
+
+#endif
