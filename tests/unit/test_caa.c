@@ -73,11 +73,44 @@ static void test_long_value(void **state)
 	assert_true(strlen(why) < sizeof why);
 }
 
+static void test_rdata(void **state)
+{
+	(void)state;
+	unsigned flags;
+	char tag[CAA_TAG_MAX + 1], value[CAA_VALUE_MAX + 1];
+	static const unsigned char ok[] = "\x80\x05issueca.example";
+	assert_int_equal(caa_parse_rdata(ok, sizeof ok - 1, &flags, tag, value), 0);
+	assert_int_equal(flags, 128);
+	assert_string_equal(tag, "issue");
+	assert_string_equal(value, "ca.example");
+	static const unsigned char empty[] = "\x00\x09issuewild";
+	assert_int_equal(caa_parse_rdata(empty, sizeof empty - 1, &flags, tag, value), 0);
+	assert_string_equal(value, "");
+	/* truncated tag, zero tag length, tag too long, bad tag char, NUL in value, short */
+	static const unsigned char trunc[] = "\x00\x09issue";
+	assert_int_equal(caa_parse_rdata(trunc, sizeof trunc - 1, &flags, tag, value), -1);
+	static const unsigned char zero[] = "\x00\x00x";
+	assert_int_equal(caa_parse_rdata(zero, 3, &flags, tag, value), -1);
+	static const unsigned char longtag[] = "\x00\x10" "abcdefghijklmnop";
+	assert_int_equal(caa_parse_rdata(longtag, sizeof longtag - 1, &flags, tag, value), -1);
+	static const unsigned char badc[] = "\x00\x05iss-ex";
+	assert_int_equal(caa_parse_rdata(badc, sizeof badc - 1, &flags, tag, value), -1);
+	static const unsigned char nul[] = "\x00\x05issuea\x00" "b";
+	assert_int_equal(caa_parse_rdata(nul, sizeof nul - 1, &flags, tag, value), -1);
+	assert_int_equal(caa_parse_rdata(ok, 1, &flags, tag, value), -1);
+	static unsigned char big[2 + 5 + CAA_VALUE_MAX + 1];
+	memcpy(big, "\x00\x05issue", 7);
+	memset(big + 7, 'a', sizeof big - 7);
+	assert_int_equal(caa_parse_rdata(big, sizeof big, &flags, tag, value), -1);
+	assert_int_equal(caa_parse_rdata(big, sizeof big - 1, &flags, tag, value), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_long_value),
+		cmocka_unit_test(test_rdata),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

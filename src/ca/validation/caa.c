@@ -123,3 +123,27 @@ int caa_check(const struct caa_record *recs, size_t n, int wildcard, const char 
                  first->flags, want, first->value);
     return 0;
 }
+
+int caa_parse_rdata(const unsigned char *d, size_t len, unsigned *flags, char tag[CAA_TAG_MAX + 1],
+                    char value[CAA_VALUE_MAX + 1])
+{
+    if (!d || len < 2)
+        return -1;
+    size_t tl = d[1];
+    if (tl < 1 || tl > CAA_TAG_MAX || tl > len - 2)
+        return -1;
+    for (size_t i = 0; i < tl; i++) {
+        unsigned char c = d[2 + i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return -1;
+    }
+    size_t vl = len - 2 - tl;
+    if (vl > CAA_VALUE_MAX || memchr(d + 2 + tl, '\0', vl))
+        return -1;
+    *flags = d[0];
+    memcpy(tag, d + 2, tl);
+    tag[tl] = '\0';
+    memcpy(value, d + 2 + tl, vl);
+    value[vl] = '\0';
+    return 0;
+}

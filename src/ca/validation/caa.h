@@ -19,4 +19,11 @@ struct caa_record {
 int caa_check(const struct caa_record *recs, size_t n, int wildcard, const char *const *ca_ids,
               size_t n_ids, const char *account_uri, const char *method, char *why, size_t whylen);
 
+/* RFC 8659 §4.1 wire form: flags(1) tag-length(1, 1..15) tag (ASCII alphanumeric) value.
+ * Writes a NUL-terminated tag (tag needs 16 bytes) and value (value needs CAA_VALUE_MAX + 1).
+ * -1 on malformed or oversized RDATA. */
+#define CAA_TAG_MAX 15
+int caa_parse_rdata(const unsigned char *d, size_t len, unsigned *flags, char tag[CAA_TAG_MAX + 1],
+                    char value[CAA_VALUE_MAX + 1]);
+
 #endif
