@@ -2,10 +2,10 @@
 # The two set-up commands in README (make run, make test) start here.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
-DEPS = meson ninja-build pkg-config gcc libssl-dev libjansson-dev libcjose-dev \
+DEPS = meson ninja-build pkg-config gcc libssl-dev libjansson-dev \
        libevent-dev libcurl4-openssl-dev libunbound-dev libldns-dev libpsl-dev \
        libidn2-dev libsqlite3-dev libpq-dev libcmocka-dev sqlite3 openssl dns-root-data
-TEST_DEPS = certbot lego knot knot-dnsutils curl clang libclang-rt-14-dev postgresql haproxy
+TEST_DEPS = certbot lego pebble knot knot-dnsutils curl clang libclang-rt-14-dev postgresql haproxy
 
 .PHONY: all deps test-deps build run test unit asan interop bench fuzz clean
 all: deps build

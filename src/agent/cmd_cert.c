@@ -7,6 +7,7 @@
 #include "fileio.h"
 #include "jose.h"
 #include "keys.h"
+#include "str.h"
 #include "agent/store/renewal.h"
 #include "agent/store/store.h"
 #include "agent/ui.h"
@@ -25,7 +26,7 @@ static char *key_to_pem(EVP_PKEY *key)
 	char *p, *out = NULL;
 	if (b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)) {
 		long n = BIO_get_mem_data(b, &p);
-		out = strndup(p, (size_t)n);
+		out = str_copy(p, (size_t)n);
 	}
 	BIO_free(b);
 	return out;

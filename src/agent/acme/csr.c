@@ -2,6 +2,7 @@
  * server's chain; inputs are capped by the caller (HTTP_MAX_BODY, file_read_all limits). */
 #include "agent/acme/csr.h"
 #include "b64url.h"
+#include "str.h"
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -58,7 +59,7 @@ static char *x509_to_pem(X509 *x)
 	char *out = NULL, *p;
 	if (b && PEM_write_bio_X509(b, x)) {
 		long n = BIO_get_mem_data(b, &p);
-		out = strndup(p, (size_t)n);
+		out = str_copy(p, (size_t)n);
 	}
 	BIO_free(b);
 	return out;

@@ -1,6 +1,7 @@
 /* HTTP transport over libcurl: bounded bodies, header capture, and interruption by signal
  * so that a Ctrl-C during a request still reaches the solvers' clean-up. */
 #include "agent/acme/http.h"
+#include "str.h"
 #include <curl/curl.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -97,7 +98,7 @@ static char *header_value(const char *v, size_t len)
 	}
 	while (len > 0 && isspace((unsigned char)v[len - 1]))
 		len--;
-	return strndup(v, len);
+	return str_copy(v, len);
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *ud)

@@ -1,6 +1,7 @@
 /* The CA's hierarchy (root, intermediate, HTTPS listener certificate) and leaf issuance.
  * Keys live in the data directory behind the signer interface; certificates are built here. */
 #include "issuance/ca.h"
+#include "str.h"
 #include "issuance/signer.h"
 #include "fileio.h"
 #include "keys.h"
@@ -97,11 +98,7 @@ static char *x509_to_pem(X509 *x)
 	if (PEM_write_bio_X509(b, x) == 1) {
 		char *data;
 		long n = BIO_get_mem_data(b, &data);
-		out = malloc((size_t)n + 1);
-		if (out) {
-			memcpy(out, data, (size_t)n);
-			out[n] = '\0';
-		}
+		out = str_copy(data, (size_t)n);
 	}
 	BIO_free(b);
 	return out;
@@ -646,10 +643,8 @@ static int load_alt_chain(struct ca *ca, const char *path, char *err, size_t err
 	}
 	char *pem;
 	long n = BIO_get_mem_data(outb, &pem);
-	if (!(ca->chain[1] = malloc((size_t)n + 1)))
+	if (!(ca->chain[1] = str_copy(pem, (size_t)n)))
 		goto out;
-	memcpy(ca->chain[1], pem, (size_t)n);
-	ca->chain[1][n] = '\0';
 	ca->nchain = 2;
 	rc = 0;
 out:
