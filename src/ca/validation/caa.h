@@ -26,4 +26,16 @@ int caa_check(const struct caa_record *recs, size_t n, int wildcard, const char 
 int caa_parse_rdata(const unsigned char *d, size_t len, unsigned *flags, char tag[CAA_TAG_MAX + 1],
                     char value[CAA_VALUE_MAX + 1]);
 
+/* The CAA check a CA does before issuing (RFC 8659 §3): finds the relevant record set by
+ * climbing from name towards the root through the resolver (r is struct resolver *; the
+ * first name with a non-empty CAA RRset wins; following CNAMEs as the resolver does) and
+ * applies caa_check to it. Returns 1 when issuance is permitted (no records anywhere, or
+ * the records allow it), 0 when forbidden with *prob of type "caa" naming the domain and
+ * record that forbade it, -1 when a lookup failed (SERVFAIL, timeout, bogus DNSSEC) with
+ * *prob of type "dns": the caller refuses issuance (fail closed). */
+struct resolver;
+struct problem;
+int caa_check_name(struct resolver *r, const char *name, int wildcard, const char *const *ca_ids,
+                   size_t n_ids, const char *account_uri, const char *method, struct problem **prob);
+
 #endif
