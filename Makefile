@@ -33,7 +33,7 @@ bench: all
 	@bench/run.sh
 
 fuzz: test-deps
-	@test -f build-fuzz/build.ninja || CC=clang meson setup build-fuzz -Dfuzz=true -Db_lundef=false >/dev/null
+	@test -f build-fuzz/build.ninja || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	ninja -C build-fuzz
 
 clean:

@@ -12,6 +12,8 @@
 #   INTEROP_TIMEOUT=SECONDS         per interop script (default 300)
 #   ACME_SERVER=pebble              dry-run the interop scripts against pebble
 #   SKIP_ASAN=1                     skip the sanitizer build entirely (local quick runs)
+#   SKIP_FUZZ=1                     skip building and smoke-running the libFuzzer targets
+#   FUZZ_RUNS=N                     inputs per fuzz target in the smoke run (default 20000)
 set -u
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
@@ -218,6 +220,29 @@ if [ -n "$ASAN_OK" ] && [ "$INTEROP_ASAN" != none ] && [ "${ACME_SERVER:-cobbled
 		echo "note: ASan interop limited to ${ASAN_SET[*]} (INTEROP_ASAN=$INTEROP_ASAN, time used $((SECONDS - START))s of $TIME_BUDGET)"
 	export SERVER_START_TIMEOUT=120
 	[ ${#ASAN_SET[@]} -gt 0 ] && interop asan "$ASAN_BUILD" "${ASAN_SET[@]}"
+fi
+
+# 6. libFuzzer targets (tests/fuzz): built with ASan+UBSan and coverage, each run over its
+# seed corpus (tests/fuzz/corpus/NAME, if any) plus a bounded number of generated inputs, so
+# a parser regression that crashes shows here. Long fuzzing is `make fuzz` + the binaries.
+if [ "${SKIP_FUZZ:-0}" != 1 ] && build build-fuzz fuzz env CC=clang meson setup build-fuzz -Dfuzz=true \
+	-Db_sanitize=address,undefined -Db_lundef=false; then
+	say "fuzz smoke (${FUZZ_RUNS:-20000} inputs per target)"
+	for f in build-fuzz/tests/fuzz/fuzz_*; do
+		[ -f "$f" ] && [ -x "$f" ] || continue
+		name=$(basename "$f")
+		work=$(mktemp -d /tmp/cobble-fuzz.XXXXXX)
+		seeds=tests/fuzz/corpus/${name#fuzz_}
+		[ -d "$seeds" ] && cp "$seeds"/* "$work"/ 2>/dev/null
+		if ASAN_OPTIONS="detect_leaks=${LEAKS:-0}" timeout -k 10 300 "$f" -runs="${FUZZ_RUNS:-20000}" \
+			-max_len=4096 -seed=1 "$work" >"$OUT/fuzz-$name.log" 2>&1; then
+			record "fuzz/$name" 1 0
+		else
+			grep -E 'ERROR|SUMMARY|runtime error' "$OUT/fuzz-$name.log" | head -n 10 | sed 's/^/   /'
+			record "fuzz/$name" 0 1
+		fi
+		rm -rf "$work"
+	done
 fi
 
 finish
