@@ -236,6 +236,16 @@ void resolver_free(struct resolver *r)
 	free(r);
 }
 
+int resolver_add_trust_anchor(struct resolver *r, const char *rr, char *err, size_t errlen)
+{
+	int rc = ub_ctx_add_ta(r->ctx, rr);
+	if (rc != 0) {
+		snprintf(err, errlen, "DNSSEC trust anchor \"%.200s\": %s", rr, ub_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static struct timespec deadline_after(int ms)
 {
 	struct timespec ts;

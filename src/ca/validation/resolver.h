@@ -13,6 +13,10 @@ struct resolver;
  * Debian's trust anchor. -1 with err on failure. Thread-safe after creation. */
 int resolver_new(const char *forwarder, int timeout_ms, struct resolver **out, char *err, size_t errlen);
 void resolver_free(struct resolver *r);
+/* Adds a DNSSEC trust anchor, a DS or DNSKEY record in zone-file form ("lab. DS 1234 13 2 ..."),
+ * before the first lookup: a lab or test whose forwarder serves a signed zone then gets
+ * DNSSEC validation (answers that fail it are "dns" problems). -1 with err if unbound refuses. */
+int resolver_add_trust_anchor(struct resolver *r, const char *rr, char *err, size_t errlen);
 /* Resolves name's AAAA and A records (IPv6 first). On success *n >= 1 addresses in text form.
  * Failure: -1 with *prob of type "dns" (NXDOMAIN, SERVFAIL, timeout, no records, bogus DNSSEC). */
 int resolver_addrs(struct resolver *r, const char *name, char addrs[][RESOLVER_ADDR_LEN], size_t max,
