@@ -45,6 +45,8 @@ void config_defaults(struct config *c)
 	c->max_body = 64 * 1024;
 	c->order_lifetime = 7 * 24 * 3600;
 	c->authz_lifetime = 7 * 24 * 3600;
+	c->authz_reuse = 30 * 24 * 3600;          /* Let's Encrypt's long-standing reuse window */
+	c->valid_authz_lifetime = 30 * 24 * 3600;
 	c->workers = 4;
 	c->validation_timeout_ms = 10000;
 	c->retry_after = 1;
@@ -68,6 +70,7 @@ void config_free(struct config *c)
 	free(c->alt_chain_file);
 	free_list(c->allowed_suffixes, c->nallowed);
 	free_list(c->denied_suffixes, c->ndenied);
+	free_list(c->dns_trust_anchors, c->ndns_trust_anchors);
 	memset(c, 0, sizeof *c);
 }
 
@@ -168,12 +171,17 @@ static const struct field top_fields[] = {
     {"crlShards", F_INT, OFF(crl_shards), 0, 1, 256},
     {"ocsp", F_BOOL, OFF(ocsp), 0, 0, 0},
     {"crlMaxAgeSeconds", F_INT, OFF(crl_max_age), 0, 1, 86400},
+    /* CA/B BR §4.2.1: validation data may be reused for at most 398 days. */
+    {"authzReuseSeconds", F_INT, OFF(authz_reuse), 0, 0, 398 * 24 * 3600},
+    {"validAuthzLifetimeSeconds", F_INT, OFF(valid_authz_lifetime), 0, 3600, 398 * 24 * 3600},
+    {"dnsTrustAnchors", F_LIST, OFF(dns_trust_anchors), OFF(ndns_trust_anchors), 0, 0},
     {NULL, F_STR, 0, 0, 0, 0},
 };
 static const struct field policy_fields[] = {
     {"allowedSuffixes", F_LIST, OFF(allowed_suffixes), OFF(nallowed), 0, 0},
     {"deniedSuffixes", F_LIST, OFF(denied_suffixes), OFF(ndenied), 0, 0},
     {"maxIdentifiers", F_INT, OFF(max_identifiers), 0, 1, 1000},
+    {"allowIP", F_BOOL, OFF(allow_ip), 0, 0, 0},
     {NULL, F_STR, 0, 0, 0, 0},
 };
 

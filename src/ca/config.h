@@ -26,6 +26,11 @@ struct config {
 	char **denied_suffixes;  /* "identifierPolicy.deniedSuffixes" */
 	size_t ndenied;
 	int max_identifiers;     /* "identifierPolicy.maxIdentifiers", default 100 */
+	int allow_ip;            /* "identifierPolicy.allowIP": RFC 8738 ip identifiers; default false */
+	int authz_reuse;         /* "authzReuseSeconds": reuse a valid authz validated this recently; 0 = never; default 30 days */
+	int valid_authz_lifetime; /* "validAuthzLifetimeSeconds": a valid authz expires this long after validation; default 30 days */
+	char **dns_trust_anchors; /* "dnsTrustAnchors": extra DNSSEC anchors (DS/DNSKEY text) for a lab's signed zones */
+	size_t ndns_trust_anchors;
 	size_t max_body;         /* "maxRequestBytes", default 65536 */
 	int order_lifetime;      /* "orderLifetimeSeconds", default 7 days */
 	int authz_lifetime;      /* "pendingAuthzLifetimeSeconds", default 7 days */

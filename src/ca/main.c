@@ -137,19 +137,23 @@ int main(int argc, char **argv)
 	}
 	if (resolver_new(cfg.dns_resolver, cfg.validation_timeout_ms, &res, err, sizeof err))
 		goto out;
+	for (size_t i = 0; i < cfg.ndns_trust_anchors; i++)
+		if (resolver_add_trust_anchor(res, cfg.dns_trust_anchors[i], err, sizeof err))
+			goto out;
 	struct va_settings vs = {
 	    .http01_port = cfg.http01_port,
 	    .tlsalpn01_port = cfg.tlsalpn01_port,
 	    .lab = cfg.lab,
 	    .timeout_ms = cfg.validation_timeout_ms,
 	};
-	if (va_pool_start(&vs, res, cfg.database, cfg.workers, &pool, err, sizeof err))
+	if (va_pool_start(&vs, res, &cfg, cfg.database, cfg.workers, &pool, err, sizeof err))
 		goto out;
 
 	evthread_use_pthreads();
 	a.cfg = &cfg;
 	a.ca = ca;
 	a.pool = pool;
+	a.resolver = res;
 	a.base = event_base_new();
 	if (!a.base) {
 		snprintf(err, sizeof err, "cannot create the event loop");

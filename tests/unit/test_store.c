@@ -642,10 +642,10 @@ static void test_challenge_finish(void **state)
 		fill(sib, sizeof sib, "%s-c2", aid);
 		assert_int_equal(add_order(f->s, "acct1", oid, 100, 1, NULL, 0), STORE_OK);
 		/* Not processing yet: nothing to record. */
-		assert_int_equal(store_challenge_finish(f->s, cid, 1, NULL, NULL, 777), STORE_CONFLICT);
+		assert_int_equal(store_challenge_finish(f->s, cid, 1, NULL, NULL, 777, 0), STORE_CONFLICT);
 		assert_int_equal(store_challenge_start(f->s, cid), STORE_OK);
 		assert_int_equal(store_challenge_finish(f->s, cid, cases[i].valid, cases[i].error,
-		                                        cases[i].record, 777),
+		                                        cases[i].record, 777, 0),
 		                 STORE_OK);
 
 		struct store_challenge c;
@@ -667,13 +667,13 @@ static void test_challenge_finish(void **state)
 		store_authz_clear(&a);
 
 		/* A result is recorded once. */
-		assert_int_equal(store_challenge_finish(f->s, cid, !cases[i].valid, NULL, NULL, 778),
+		assert_int_equal(store_challenge_finish(f->s, cid, !cases[i].valid, NULL, NULL, 778, 0),
 		                 STORE_CONFLICT);
 		assert_status_of_chall(f->s, cid, cases[i].status);
 		/* The authorization is decided: its other challenges cannot start. */
 		assert_int_equal(store_challenge_start(f->s, sib), STORE_CONFLICT);
 	}
-	assert_int_equal(store_challenge_finish(f->s, "ghost", 1, NULL, NULL, 1), STORE_NOTFOUND);
+	assert_int_equal(store_challenge_finish(f->s, "ghost", 1, NULL, NULL, 1, 0), STORE_NOTFOUND);
 }
 
 /* A deactivated authorization stays deactivated when a late validation result arrives. */
@@ -684,7 +684,7 @@ static void test_challenge_finish_after_deactivation(void **state)
 	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
 	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_OK);
 	assert_int_equal(store_authz_set_status(f->s, "o1-a0", "pending", "deactivated"), STORE_OK);
-	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 5), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 5, 0), STORE_OK);
 	assert_status_of_chall(f->s, "o1-a0-c0", "valid");
 	assert_status_of_authz(f->s, "o1-a0", "deactivated");
 }
@@ -703,7 +703,7 @@ static void test_challenge_list_processing(void **state)
 	assert_int_equal(store_challenge_start(f->s, "o1-a2-c0"), STORE_OK);
 	assert_int_equal(store_challenge_start(f->s, "o1-a0-c1"), STORE_OK);
 	assert_int_equal(store_challenge_start(f->s, "o1-a1-c2"), STORE_OK);
-	assert_int_equal(store_challenge_finish(f->s, "o1-a1-c2", 1, NULL, NULL, 5), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a1-c2", 1, NULL, NULL, 5, 0), STORE_OK);
 	assert_int_equal(store_challenge_list_processing(f->s, &ids, &n), STORE_OK);
 	assert_int_equal(n, 2);
 	assert_string_equal(ids[0], "o1-a0-c1");
@@ -750,7 +750,7 @@ static void test_challenge_claim(void **state)
 			fail_msg("step %zu: %d \"%s\", want %d \"%s\"", i, rc, id, steps[i].rc, steps[i].got);
 	}
 	/* A finished challenge cannot be claimed any more. */
-	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 201), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 201, 0), STORE_OK);
 	assert_int_equal(store_challenge_claim(f->s, "o1-a0-c0", "w4", 202, 60, NULL), STORE_CONFLICT);
 	/* Oldest expiry first: c2 (200) before c1 (260). */
 	assert_int_equal(store_challenge_claim(f->s, NULL, "w5", 1000, 60, id), STORE_OK);
@@ -771,7 +771,7 @@ static void test_authz_valid_for(void **state)
 	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 2, NULL, 0), STORE_OK); /* expires 86500 */
 	assert_int_equal(store_authz_valid_for(f->s, "acct1", "host0.example.org", 200), STORE_NOTFOUND);
 	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_OK);
-	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 150), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 150, 0), STORE_OK);
 	const struct {
 		const char *acct, *name;
 		int64_t now;
@@ -786,6 +786,87 @@ static void test_authz_valid_for(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
 		if (store_authz_valid_for(f->s, cases[i].acct, cases[i].name, cases[i].now) != cases[i].rc)
 			fail_msg("case %zu", i);
+}
+
+/* Authorization reuse (issue 4): the valid, unexpired authorization of the account for the
+ * same identifier and wildcard-ness, validated within the window, latest expiry first; a valid
+ * result moves the expiry to valid_until. */
+static void test_authz_find_reusable(void **state)
+{
+	struct fx *f = *state;
+	struct store_authz a;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_account(f->s, "acct2", "tp2", 1), STORE_OK);
+	/* o1-a0: host0 (not wildcard), o1-a1: host1 (wildcard); both expire at 86500. */
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 2, NULL, 0), STORE_OK);
+	assert_int_equal(store_authz_find_reusable(f->s, "acct1", "dns", "host0.example.org", 0, 200, 0, &a),
+	                 STORE_NOTFOUND); /* still pending */
+	assert_int_equal(store_challenge_start(f->s, "o1-a0-c0"), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a0-c0", 1, NULL, NULL, 150, 1150), STORE_OK);
+	assert_int_equal(store_authz_get(f->s, "o1-a0", &a), STORE_OK);
+	assert_int_equal(a.expires, 1150);
+	store_authz_clear(&a);
+	const struct {
+		const char *acct, *type, *value;
+		int wildcard;
+		int64_t now, since;
+		int rc;
+		const char *id;
+	} cases[] = {
+		{"acct1", "dns", "host0.example.org", 0, 200, 100, STORE_OK, "o1-a0"},
+		{"acct1", "dns", "host0.example.org", 0, 200, 150, STORE_OK, "o1-a0"},  /* validated at 150 */
+		{"acct1", "dns", "host0.example.org", 0, 200, 151, STORE_NOTFOUND, ""}, /* before the window */
+		{"acct1", "dns", "host0.example.org", 0, 1150, 0, STORE_NOTFOUND, ""},  /* expired */
+		{"acct1", "dns", "host0.example.org", 1, 200, 0, STORE_NOTFOUND, ""},   /* wildcard differs */
+		{"acct1", "ip", "host0.example.org", 0, 200, 0, STORE_NOTFOUND, ""},    /* type differs */
+		{"acct2", "dns", "host0.example.org", 0, 200, 0, STORE_NOTFOUND, ""},   /* another account */
+		{"acct1", "dns", "host1.example.org", 1, 200, 0, STORE_NOTFOUND, ""},   /* pending */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int rc = store_authz_find_reusable(f->s, cases[i].acct, cases[i].type, cases[i].value,
+		                                   cases[i].wildcard, cases[i].now, cases[i].since, &a);
+		if (rc != cases[i].rc || strcmp(a.id, cases[i].id) != 0)
+			fail_msg("case %zu: %d \"%s\", want %d \"%s\"", i, rc, a.id, cases[i].rc, cases[i].id);
+		if (rc == STORE_OK) {
+			assert_int_equal(a.nchall, 3); /* loaded with its challenges */
+			assert_string_equal(a.chall[0].status, "valid");
+			assert_string_equal(a.status, "valid");
+		}
+		store_authz_clear(&a);
+	}
+	/* valid_until 0 keeps the expiry; a wildcard authorization is found as one. */
+	assert_int_equal(store_challenge_start(f->s, "o1-a1-c2"), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o1-a1-c2", 1, NULL, NULL, 160, 0), STORE_OK);
+	assert_int_equal(store_authz_find_reusable(f->s, "acct1", "dns", "host1.example.org", 1, 200, 0, &a),
+	                 STORE_OK);
+	assert_string_equal(a.id, "o1-a1");
+	assert_int_equal(a.expires, 86500);
+	assert_int_equal(a.wildcard, 1);
+	store_authz_clear(&a);
+
+	/* A later validation that lives longer wins; an invalid result keeps its expiry. */
+	assert_int_equal(add_order(f->s, "acct1", "o2", 300, 2, NULL, 0), STORE_OK);
+	assert_int_equal(store_challenge_start(f->s, "o2-a0-c1"), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o2-a0-c1", 1, NULL, NULL, 400, 2400), STORE_OK);
+	assert_int_equal(store_challenge_start(f->s, "o2-a1-c0"), STORE_OK);
+	assert_int_equal(store_challenge_finish(f->s, "o2-a1-c0", 0, NULL, NULL, 400, 9999), STORE_OK);
+	assert_int_equal(store_authz_get(f->s, "o2-a1", &a), STORE_OK);
+	assert_int_equal(a.expires, 300 + 86400);
+	store_authz_clear(&a);
+	assert_int_equal(store_authz_find_reusable(f->s, "acct1", "dns", "host0.example.org", 0, 500, 0, &a),
+	                 STORE_OK);
+	assert_string_equal(a.id, "o2-a0");
+	store_authz_clear(&a);
+	/* A deactivated authorization is never reused. */
+	assert_int_equal(store_authz_set_status(f->s, "o2-a0", "valid", "deactivated"), STORE_OK);
+	assert_int_equal(store_authz_find_reusable(f->s, "acct1", "dns", "host0.example.org", 0, 500, 0, &a),
+	                 STORE_OK);
+	assert_string_equal(a.id, "o1-a0");
+	store_authz_clear(&a);
+	/* The reused authorization links into a new order of the same account. */
+	const char *const reuse[] = {"o1-a0"};
+	assert_int_equal(add_order(f->s, "acct1", "o3", 600, 0, reuse, 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct2", "o4", 600, 0, reuse, 1), STORE_NOTFOUND);
 }
 
 /* ---- serials and certificates ---- */
@@ -1442,6 +1523,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_challenge_list_processing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_challenge_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_authz_valid_for, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_authz_find_reusable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_insert_for_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_revoke, setup, teardown),

@@ -17,6 +17,7 @@ struct api {
 	struct store *store;      /* this loop's own handle */
 	struct nonce_ctx *nonces;
 	struct va_pool *pool;
+	struct resolver *resolver; /* shared with the pool: CAA rechecks at finalize */
 	struct event_base *base;
 	struct evhttp *http;
 	SSL_CTX *ssl_ctx;

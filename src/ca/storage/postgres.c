@@ -55,6 +55,7 @@ enum stmt_id {
 	ST_CERT_REVOKE,
 	ST_CERT_LIST_REVOKED,
 	ST_AUTHZ_VALID_FOR,
+	ST_AUTHZ_REUSABLE,
 	ST_NONCE_REDEEM,
 	ST_NONCE_PRUNE,
 	ST_META_GET,
@@ -89,7 +90,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_AUTHZ_GET] = "SELECT " AUTHZ_COLS " FROM authzs WHERE id = $1",
 	[ST_AUTHZ_EXISTS] = "SELECT 1 FROM authzs WHERE id = $1",
 	[ST_AUTHZ_SET_STATUS] = "UPDATE authzs SET status = $3 WHERE id = $1 AND status = $2",
-	[ST_AUTHZ_FINISH] = "UPDATE authzs SET status = $2 WHERE status = 'pending'"
+	[ST_AUTHZ_FINISH] = "UPDATE authzs SET status = $2, expires = CASE WHEN $3::bigint > 0"
+	                    " THEN $3::bigint ELSE expires END WHERE status = 'pending'"
 	                    " AND id = (SELECT authz_id FROM challenges WHERE id = $1)",
 	[ST_CHALL_INSERT] = "INSERT INTO challenges (position, " CHALL_COLS ")"
 	                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -147,6 +149,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                         " ORDER BY serial COLLATE \"C\"",
 	[ST_AUTHZ_VALID_FOR] = "SELECT 1 FROM authzs WHERE account_id = $1 AND ident_type = 'dns'"
 	                       " AND ident_value = $2 AND status = 'valid' AND expires > $3 LIMIT 1",
+	/* Authorization reuse: served by the authzs_for_reuse index. */
+	[ST_AUTHZ_REUSABLE] = "SELECT a.id FROM authzs a WHERE a.account_id = $1 AND a.ident_type = $2"
+	                      " AND a.ident_value = $3 AND a.status = 'valid' AND a.expires > $5::bigint"
+	                      " AND a.wildcard = $4::integer AND EXISTS (SELECT 1 FROM challenges c"
+	                      " WHERE c.authz_id = a.id AND c.status = 'valid'"
+	                      " AND c.validated_at >= $6::bigint)"
+	                      " ORDER BY a.expires DESC, a.id COLLATE \"C\" LIMIT 1",
 	/* design.md §4: a row comes back only for the first redemption (or one of an id whose
 	 * earlier redemption has expired, which could not verify any more anyway). */
 	[ST_NONCE_REDEEM] = "INSERT INTO nonces (id, expires) VALUES ($1, $2)"
@@ -744,6 +753,32 @@ static int pg_authz_valid_for(struct store *s, const char *account_id, const cha
 	return rc;
 }
 
+static int pg_authz_find_reusable(struct store *s, const char *account_id, const char *ident_type,
+                                  const char *ident_value, int wildcard, int64_t now,
+                                  int64_t validated_since, struct store_authz *out)
+{
+	struct pg_store *q = pg_of(s);
+	char id[STORE_ID_MAX];
+	PGresult *r = NULL;
+	int rc = tx_begin(q, 1);
+	if (rc != STORE_OK)
+		goto out;
+	r = query(q, ST_AUTHZ_REUSABLE, &rc, "tttiII", account_id, ident_type, ident_value, wildcard, now,
+	          validated_since);
+	if (r && PQntuples(r) == 0)
+		rc = STORE_NOTFOUND;
+	else if (r)
+		rc = col_copy(r, 0, 0, id, sizeof id);
+	if (rc == STORE_OK)
+		rc = load_authz(q, id, out);
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+out:
+	PQclear(r);
+	tx_rollback(q);
+	return rc;
+}
+
 static int pg_authz_set_status(struct store *s, const char *id, const char *from, const char *to)
 {
 	struct pg_store *q = pg_of(s);
@@ -765,7 +800,8 @@ static int pg_challenge_start(struct store *s, const char *chall_id)
 }
 
 static int pg_challenge_finish(struct store *s, const char *chall_id, int valid,
-                               const char *error_json, const char *record_json, int64_t now)
+                               const char *error_json, const char *record_json, int64_t now,
+                               int64_t valid_until)
 {
 	struct pg_store *q = pg_of(s);
 	const char *status = valid ? "valid" : "invalid";
@@ -781,7 +817,7 @@ static int pg_challenge_finish(struct store *s, const char *chall_id, int valid,
 		rc = cas_missed(q, ST_CHALL_EXISTS, chall_id);
 		goto out;
 	}
-	rc = run(q, ST_AUTHZ_FINISH, NULL, "tt", chall_id, status);
+	rc = run(q, ST_AUTHZ_FINISH, NULL, "ttI", chall_id, status, valid ? valid_until : (int64_t)0);
 	if (rc == STORE_OK)
 		rc = tx_commit(q);
 out:
@@ -1114,6 +1150,7 @@ const struct store_ops store_postgres_ops = {
 	.challenge_get = pg_challenge_get,
 	.authz_set_status = pg_authz_set_status,
 	.authz_valid_for = pg_authz_valid_for,
+	.authz_find_reusable = pg_authz_find_reusable,
 	.challenge_start = pg_challenge_start,
 	.challenge_finish = pg_challenge_finish,
 	.challenge_list_processing = pg_challenge_list_processing,

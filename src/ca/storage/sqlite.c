@@ -212,6 +212,7 @@ enum stmt_id {
 	ST_CERT_REVOKE,
 	ST_CERT_LIST_REVOKED,
 	ST_AUTHZ_VALID_FOR,
+	ST_AUTHZ_REUSABLE,
 	ST_META_GET,
 	ST_META_SET,
 	ST_META_INCR,
@@ -243,7 +244,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_AUTHZ_GET] = "SELECT " AUTHZ_COLS " FROM authzs WHERE id = ?",
 	[ST_AUTHZ_EXISTS] = "SELECT 1 FROM authzs WHERE id = ?",
 	[ST_AUTHZ_SET_STATUS] = "UPDATE authzs SET status = ?3 WHERE id = ?1 AND status = ?2",
-	[ST_AUTHZ_FINISH] = "UPDATE authzs SET status = ?2 WHERE status = 'pending'"
+	[ST_AUTHZ_FINISH] = "UPDATE authzs SET status = ?2,"
+	                    " expires = CASE WHEN ?3 > 0 THEN ?3 ELSE expires END WHERE status = 'pending'"
 	                    " AND id = (SELECT authz_id FROM challenges WHERE id = ?1)",
 	[ST_CHALL_INSERT] = "INSERT INTO challenges (position, " CHALL_COLS ")"
 	                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -289,6 +291,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                   " WHERE serial = ?1 AND revoked_at = 0",
 	[ST_AUTHZ_VALID_FOR] = "SELECT 1 FROM authzs WHERE account_id = ? AND ident_type = 'dns'"
 	                       " AND ident_value = ? AND status = 'valid' AND expires > ? LIMIT 1",
+	/* Authorization reuse: served by the authzs_for_reuse index. */
+	[ST_AUTHZ_REUSABLE] = "SELECT a.id FROM authzs a WHERE a.account_id = ?1 AND a.ident_type = ?2"
+	                      " AND a.ident_value = ?3 AND a.status = 'valid' AND a.expires > ?5"
+	                      " AND a.wildcard = ?4 AND EXISTS (SELECT 1 FROM challenges c"
+	                      " WHERE c.authz_id = a.id AND c.status = 'valid' AND c.validated_at >= ?6)"
+	                      " ORDER BY a.expires DESC, a.id LIMIT 1",
 	[ST_CERT_LIST_REVOKED] = "SELECT serial, revoked_at, revoked_reason FROM certs"
 	                         " WHERE revoked_at != 0 AND not_after >= ? ORDER BY serial",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
@@ -888,7 +896,8 @@ static int sq_challenge_start(struct store *s, const char *chall_id)
 }
 
 static int sq_challenge_finish(struct store *s, const char *chall_id, int valid,
-                               const char *error_json, const char *record_json, int64_t now)
+                               const char *error_json, const char *record_json, int64_t now,
+                               int64_t valid_until)
 {
 	struct sqlite_store *q = sq_of(s);
 	const char *status = valid ? "valid" : "invalid";
@@ -906,7 +915,7 @@ static int sq_challenge_finish(struct store *s, const char *chall_id, int valid,
 	}
 	/* An authorization that left pending meanwhile (deactivated, or decided by another
 	 * challenge) keeps its status. */
-	rc = run(q, ST_AUTHZ_FINISH, NULL, "tt", chall_id, status);
+	rc = run(q, ST_AUTHZ_FINISH, NULL, "ttI", chall_id, status, valid ? valid_until : (int64_t)0);
 	if (rc == STORE_OK)
 		rc = tx_commit(q);
 out:
@@ -1180,6 +1189,31 @@ static int sq_authz_valid_for(struct store *s, const char *account_id, const cha
 	return rc;
 }
 
+static int sq_authz_find_reusable(struct store *s, const char *account_id, const char *ident_type,
+                                  const char *ident_value, int wildcard, int64_t now,
+                                  int64_t validated_since, struct store_authz *out)
+{
+	struct sqlite_store *q = sq_of(s);
+	char id[STORE_ID_MAX];
+	sqlite3_stmt *st = NULL;
+	int rc = tx_begin(q, 0);
+	if (rc != STORE_OK)
+		goto out;
+	st = query(q, ST_AUTHZ_REUSABLE, "tttiII", account_id, ident_type, ident_value, wildcard, now,
+	           validated_since);
+	rc = st ? step_row(q, st) : STORE_ERR;
+	if (rc == STORE_OK)
+		rc = col_copy(st, 0, id, sizeof id);
+	release(st);
+	if (rc == STORE_OK)
+		rc = load_authz(q, id, out);
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+out:
+	tx_rollback(q);
+	return rc;
+}
+
 /* ---- nonces and metadata ---- */
 
 static int sq_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
@@ -1247,6 +1281,7 @@ const struct store_ops store_sqlite_ops = {
 	.cert_revoke = sq_cert_revoke,
 	.cert_list_revoked = sq_cert_list_revoked,
 	.authz_valid_for = sq_authz_valid_for,
+	.authz_find_reusable = sq_authz_find_reusable,
 	.nonce_redeem = sq_nonce_redeem,
 	.meta_get = sq_meta_get,
 	.meta_set = sq_meta_set,

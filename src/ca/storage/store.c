@@ -215,10 +215,10 @@ int store_challenge_start(struct store *s, const char *chall_id)
 }
 
 int store_challenge_finish(struct store *s, const char *chall_id, int valid, const char *error_json,
-                           const char *record_json, int64_t now)
+                           const char *record_json, int64_t now, int64_t valid_until)
 {
 	CHECK_ARGS(s && chall_id, __func__);
-	return s->ops->challenge_finish(s, chall_id, valid, error_json, record_json, now);
+	return s->ops->challenge_finish(s, chall_id, valid, error_json, record_json, now, valid_until);
 }
 
 int store_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n)
@@ -328,6 +328,21 @@ int store_authz_valid_for(struct store *s, const char *account_id, const char *d
 	if (!s->ops->authz_valid_for)
 		return STORE_ERR;
 	return s->ops->authz_valid_for(s, account_id, dns_name, now);
+}
+
+int store_authz_find_reusable(struct store *s, const char *account_id, const char *ident_type,
+                              const char *ident_value, int wildcard, int64_t now,
+                              int64_t validated_since, struct store_authz *out)
+{
+	CHECK_ARGS(s && account_id && ident_type && ident_value && out, __func__);
+	memset(out, 0, sizeof *out);
+	int rc = s->ops->authz_find_reusable
+	             ? s->ops->authz_find_reusable(s, account_id, ident_type, ident_value, wildcard ? 1 : 0,
+	                                           now, validated_since, out)
+	             : STORE_ERR;
+	if (rc != STORE_OK)
+		store_authz_clear(out);
+	return rc;
 }
 
 int store_cert_list_revoked(struct store *s, int64_t not_after_min, struct store_revoked **out,

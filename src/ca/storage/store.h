@@ -80,6 +80,12 @@ int store_challenge_get(struct store *s, const char *id, struct store_challenge 
 /* OK if account_id holds a valid, unexpired authorization for the DNS name (revokeCert by
  * authorizations, RFC 8555 §7.6), NOTFOUND if not. */
 int store_authz_valid_for(struct store *s, const char *account_id, const char *dns_name, int64_t now);
+/* Authorization reuse (issue 4): loads (with its challenges) the valid authorization of
+ * account_id for (ident_type, ident_value, wildcard) that expires last, among those with
+ * expires > now and a valid challenge validated at or after validated_since. NOTFOUND if none. */
+int store_authz_find_reusable(struct store *s, const char *account_id, const char *ident_type,
+                              const char *ident_value, int wildcard, int64_t now,
+                              int64_t validated_since, struct store_authz *out);
 /* Compare-and-set of an authorization's status (deactivation, §7.5.2). */
 int store_authz_set_status(struct store *s, const char *id, const char *from, const char *to);
 /* Moves a pending challenge of a pending authorization to processing (§7.5.1).
@@ -87,11 +93,13 @@ int store_authz_set_status(struct store *s, const char *id, const char *from, co
 int store_challenge_start(struct store *s, const char *chall_id);
 /* Records a validation result: the challenge becomes valid or invalid, with error and
  * record (either may be NULL), and its authorization becomes valid or invalid with it.
+ * A valid result sets the authorization's expiry to valid_until when that is non-zero (a
+ * valid authorization lives for the reuse window, not the pending lifetime).
  * Other challenges of the authorization are left as they are; an authorization that is no
- * longer pending (deactivated meanwhile) keeps its status. CONFLICT if the challenge
- * is not processing. */
+ * longer pending (deactivated meanwhile) keeps its status and expiry. CONFLICT if the
+ * challenge is not processing. */
 int store_challenge_finish(struct store *s, const char *chall_id, int valid, const char *error_json,
-                           const char *record_json, int64_t now);
+                           const char *record_json, int64_t now, int64_t valid_until);
 /* Ids of challenges left in processing (to requeue after a restart). *ids is a malloc'd
  * array of n ids (free it with free()). */
 int store_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n);

@@ -29,7 +29,8 @@ struct store_ops {
 	int (*authz_set_status)(struct store *s, const char *id, const char *from, const char *to);
 	int (*challenge_start)(struct store *s, const char *chall_id);
 	int (*challenge_finish)(struct store *s, const char *chall_id, int valid,
-	                        const char *error_json, const char *record_json, int64_t now);
+	                        const char *error_json, const char *record_json, int64_t now,
+	                        int64_t valid_until);
 	int (*challenge_list_processing)(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n);
 	/* out_id is never NULL here (store.c passes a buffer of STORE_ID_MAX). */
 	int (*challenge_claim)(struct store *s, const char *chall_id, const char *worker,
@@ -50,6 +51,9 @@ struct store_ops {
 	int (*cert_revoke)(struct store *s, const char *serial, int reason, int64_t now);
 	/* Optional until every backend has it (NULL: STORE_ERR). */
 	int (*authz_valid_for)(struct store *s, const char *account_id, const char *dns_name, int64_t now);
+	int (*authz_find_reusable)(struct store *s, const char *account_id, const char *ident_type,
+	                           const char *ident_value, int wildcard, int64_t now,
+	                           int64_t validated_since, struct store_authz *out);
 	int (*cert_list_revoked)(struct store *s, int64_t not_after_min, struct store_revoked **out,
 	                         size_t *n);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "dns01.h"
 #include "jose.h"
 #include "log.h"
 
@@ -32,6 +33,7 @@ struct worker {
 struct va_pool {
 	struct va_settings set;
 	struct resolver *resolver; /* borrowed */
+	const struct config *cfg;  /* borrowed */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stopping;
@@ -73,12 +75,16 @@ static int key_authorization(const struct store_account *acct, const char *token
 
 static void finish(struct worker *w, const char *id, int valid, const struct problem *prob, const json_t *rec)
 {
+	int64_t now = (int64_t)time(NULL);
+	/* A valid authorization lives for the configured lifetime from its validation, which is
+	 * also when CAA was checked (orders_finalize rechecks CAA from that time). */
+	int64_t valid_until = valid ? now + w->pool->cfg->valid_authz_lifetime : 0;
 	json_t *pj = prob ? problem_to_json(prob) : NULL;
 	char *err = dump_compact(pj);
 	char *recs = dump_compact(rec);
 	int rc = STORE_ERR;
 	for (int i = 0; i < FINISH_RETRIES; i++) {
-		rc = store_challenge_finish(w->store, id, valid, err, recs ? recs : "[]", (int64_t)time(NULL));
+		rc = store_challenge_finish(w->store, id, valid, err, recs ? recs : "[]", now, valid_until);
 		if (rc != STORE_ERR)
 			break;
 		usleep(100 * 1000 * (i + 1)); /* a busy database: try again shortly */
@@ -169,15 +175,24 @@ static void validate(struct worker *w, const char *id)
 		goto finish;
 	}
 
-	if (strcmp(ch.type, "http-01") == 0) {
-		if (az.wildcard) {
-			/* RFC 8555 §7.1.3: wildcard names are validated by dns-01 only. */
-			prob = problem_new("unauthorized", 403, "http-01 cannot validate the wildcard name *.%s",
+	int is_ip = strcmp(az.ident_type, "ip") == 0;
+	if (!is_ip && strcmp(az.ident_type, "dns") != 0) {
+		prob = problem_new("unsupportedIdentifier", 400, "identifier type %s cannot be validated",
+		                   az.ident_type);
+	} else if (az.wildcard && strcmp(ch.type, "dns-01") != 0) {
+		/* RFC 8555 §7.1.3: wildcard names are validated by dns-01 only (never offered). */
+		prob = problem_new("unauthorized", 403, "%s cannot validate the wildcard name *.%s", ch.type,
+		                   az.ident_value);
+	} else if (strcmp(ch.type, "http-01") == 0) {
+		/* RFC 8738 §4: for an ip identifier the URL's host is the address itself. */
+		valid = http01_validate(&p->set, p->resolver, az.ident_value, ch.token, keyauth, &rec,
+		                        &prob) == 0;
+	} else if (strcmp(ch.type, "dns-01") == 0) {
+		if (is_ip) /* RFC 8738 §7: dns-01 is not for ip identifiers (never offered) */
+			prob = problem_new("unauthorized", 403, "dns-01 cannot validate the ip identifier %s",
 			                   az.ident_value);
-		} else {
-			valid = http01_validate(&p->set, p->resolver, az.ident_value, ch.token, keyauth, &rec,
-			                        &prob) == 0;
-		}
+		else
+			valid = dns01_validate(p->resolver, az.ident_value, keyauth, &rec, &prob) == 0;
 	} else {
 		prob = problem_new("serverInternal", 500, "challenge type %s is not supported yet", ch.type);
 	}
@@ -230,8 +245,9 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int va_pool_start(const struct va_settings *set, struct resolver *r, const char *store_spec,
-                  int nworkers, struct va_pool **out, char *err, size_t errlen)
+int va_pool_start(const struct va_settings *set, struct resolver *r, const struct config *cfg,
+                  const char *store_spec, int nworkers, struct va_pool **out, char *err,
+                  size_t errlen)
 {
 	struct va_pool *p = calloc(1, sizeof *p);
 	char (*ids)[STORE_ID_MAX] = NULL;
@@ -255,6 +271,7 @@ int va_pool_start(const struct va_settings *set, struct resolver *r, const char 
 	p->curl_inited = 1;
 	p->set = *set;
 	p->resolver = r;
+	p->cfg = cfg;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->nworkers = nworkers;

@@ -2,19 +2,25 @@
  * Workers write results through their own store handle. */
 #ifndef COBBLE_POOL_H
 #define COBBLE_POOL_H
+#include "config.h"
 #include "http01.h"
 #include "resolver.h"
 #include "storage/store.h"
 
 struct va_pool;
 /* Starts nworkers threads, each with its own store handle opened from store_spec. The
- * resolver is shared (borrowed). Requeues challenges left in processing by an earlier run.
+ * resolver and cfg are shared (borrowed: they outlive the pool); cfg gives the CAA
+ * identities, the base URL (account URIs for RFC 8657 accounturi) and the valid
+ * authorization lifetime. Requeues challenges left in processing by an earlier run.
  * -1 with err on failure. */
-int va_pool_start(const struct va_settings *set, struct resolver *r, const char *store_spec,
-                  int nworkers, struct va_pool **out, char *err, size_t errlen);
+int va_pool_start(const struct va_settings *set, struct resolver *r, const struct config *cfg,
+                  const char *store_spec, int nworkers, struct va_pool **out, char *err,
+                  size_t errlen);
 /* Queues validation of a challenge that store_challenge_start() moved to processing.
  * The worker loads the challenge, its authorization and account (for the key authorization:
- * token "." thumbprint, RFC 8555 §8.1) and records the result with store_challenge_finish().
+ * token "." thumbprint, RFC 8555 §8.1), validates (http-01, dns-01, tls-alpn-01), checks CAA
+ * for a dns identifier (RFC 8659 §3; a refusal or a failed lookup makes the challenge
+ * invalid with a caa or dns problem) and records the result with store_challenge_finish().
  * Non-blocking; -1 if the queue is full (the caller answers with a retryable problem). */
 int va_pool_submit(struct va_pool *p, const char *chall_id);
 /* Stops accepting, finishes or abandons queued work (abandoned challenges stay processing
