@@ -556,15 +556,43 @@ static void test_issue_rsa_leaf_and_options(void **state)
 	assert_int_equal(verify_chain(leaf, root, mid, X509_PURPOSE_SSL_SERVER), X509_V_OK);
 	X509_free(leaf);
 
-	/* A name longer than 64 characters: empty subject, critical SAN. */
-	char longname[80];
+	/* A name longer than 64 characters cannot be the CN: the next one that fits is. */
+	char longname[80], cn[128];
 	memset(longname, 'a', 70);
 	strcpy(longname + 70, ".example");
 	const char *lnames[] = {longname, "short.example"};
 	leaf = issue(f->ca, rsa, lnames, 2, serial, 0, 0, NULL, NULL);
+	assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) > 0);
+	assert_string_equal(cn, "short.example");
+	assert_int_equal(ext_critical(leaf, NID_subject_alt_name), 0);
+	X509_free(leaf);
+	/* Only a long name: empty subject, critical SAN (RFC 5280 §4.2.1.6). */
+	leaf = issue(f->ca, rsa, lnames, 1, serial, 0, 0, NULL, NULL);
 	assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(leaf)), 0);
 	assert_int_equal(ext_critical(leaf, NID_subject_alt_name), 1);
 	assert_int_equal(verify_chain(leaf, root, mid, X509_PURPOSE_SSL_SERVER), X509_V_OK);
+	X509_free(leaf);
+
+	/* RFC 8738: an IP-only certificate has iPAddress SANs and no CN; with a DNS name too,
+	 * the DNS name is the CN even when an address comes first. */
+	const char *ips[] = {"127.0.0.1", "2001:db8::1"};
+	leaf = issue(f->ca, rsa, ips, 2, serial, 0, 0, NULL, NULL);
+	assert_int_equal(X509_NAME_entry_count(X509_get_subject_name(leaf)), 0);
+	assert_int_equal(ext_critical(leaf, NID_subject_alt_name), 1);
+	assert_int_equal(X509_check_ip_asc(leaf, "127.0.0.1", 0), 1);
+	assert_int_equal(X509_check_ip_asc(leaf, "2001:db8::1", 0), 1);
+	assert_int_equal(X509_check_host(leaf, "127.0.0.1", 0, 0, NULL), 0);
+	assert_int_equal(verify_chain(leaf, root, mid, X509_PURPOSE_SSL_SERVER), X509_V_OK);
+	X509_free(leaf);
+	const char *mixed[] = {"192.0.2.9", "*.wild.example", "wild.example"};
+	leaf = issue(f->ca, rsa, mixed, 3, serial, 0, 0, NULL, NULL);
+	assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) > 0);
+	assert_string_equal(cn, "*.wild.example");
+	/* The wildcard SAN covers one label below the base, and the base is its own SAN. */
+	assert_int_equal(X509_check_host(leaf, "www.wild.example", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_host(leaf, "wild.example", 0, 0, NULL), 1);
+	assert_int_equal(X509_check_host(leaf, "a.b.wild.example", 0, 0, NULL), 0);
+	assert_int_equal(X509_check_ip_asc(leaf, "192.0.2.9", 0), 1);
 	X509_free(leaf);
 
 	/* Given validity is used; a notAfter past the intermediate's is clamped to it. */

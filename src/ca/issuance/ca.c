@@ -945,9 +945,18 @@ int ca_issue(struct ca *ca, X509_REQ *csr, const char *const *names, size_t nnam
 		        serial_hex ? serial_hex : "");
 		goto out;
 	}
-	/* RFC 5280 §4.2.1.6: with an empty subject the SAN extension is critical. */
-	int has_cn = strlen(names[0]) <= CN_MAX;
-	if (!(subj = name_cn(has_cn ? names[0] : NULL)) || X509_set_subject_name(x, subj) != 1 ||
+	/* CN: the first DNS name that fits (CA/B BR §7.1.4.3 allows an address there, but
+	 * clients never need it); an IP-only certificate has an empty subject. RFC 5280 §4.2.1.6:
+	 * with an empty subject the SAN extension is critical. */
+	const char *cn = NULL;
+	for (size_t i = 0; i < nnames && !cn; i++) {
+		ASN1_OCTET_STRING *ip = a2i_IPADDRESS(names[i]);
+		if (!ip && strlen(names[i]) <= CN_MAX)
+			cn = names[i];
+		ASN1_OCTET_STRING_free(ip);
+	}
+	int has_cn = cn != NULL;
+	if (!(subj = name_cn(cn)) || X509_set_subject_name(x, subj) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca->inter)) != 1 || set_times(x, nb, na) != 0 ||
 	    X509_set_pubkey(x, pub) != 1) {
 		set_err(err, errlen, "cannot set the certificate's names, validity or key");

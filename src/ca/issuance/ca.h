@@ -48,7 +48,8 @@ const unsigned char *ca_intermediate_der(const struct ca *ca, size_t *len);
 /* A fresh serial: 16 bytes from the CSPRNG, top bit cleared so it stays positive, first byte
  * non-zero; hex into out (33 bytes). */
 int ca_new_serial(char *out);
-/* Issues a leaf for the CSR's public key: the given DNS names as SANs (the first as CN),
+/* Issues a leaf for the CSR's public key: the given names as SANs (dNSName, or iPAddress for
+ * an IPv4/IPv6 literal; the first DNS name that fits 64 bytes is the CN, none for IP-only),
  * serial (hex), not_before/not_after (unix seconds; 0 = now / now + validity). KU
  * digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth, basicConstraints
  * CA:FALSE critical, SKI/AKI, AIA caIssuers, CRLDP, policy 2.23.140.1.2.1.

@@ -1,6 +1,7 @@
 /* Finalize-time CSR checks (RFC 8555 §7.4): the CSR is well formed and self-signed, its key is
  * one we issue for, and it asks for exactly the order's names. Every refusal is a badCSR problem. */
 #include "issuance/csrcheck.h"
+#include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -234,13 +235,31 @@ static struct problem *collect_names(X509_REQ *req, struct nameset *set, char **
 			GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, j);
 			int type = 0;
 			void *val = GENERAL_NAME_get0_value(gn, &type);
+			if (type == GEN_IPADD) {
+				/* RFC 8738 §5: an ip identifier is an iPAddress SAN; in text form it
+				 * compares with the order's canonical identifier. */
+				const ASN1_OCTET_STRING *os = val;
+				int l = ASN1_STRING_length(os);
+				char txt[INET6_ADDRSTRLEN];
+				if ((l != 4 && l != 16) ||
+				    !inet_ntop(l == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(os), txt, sizeof txt)) {
+					p = bad("CSR contains an iPAddress that is not 4 or 16 bytes");
+					goto out;
+				}
+				if (nameset_add(set, txt, strlen(txt)) != 0) {
+					p = bad("CSR has too many names");
+					goto out;
+				}
+				continue;
+			}
 			if (type != GEN_DNS) {
 				static const char *const tn[] = {"otherName", "rfc822Name", "dNSName",
 				                                 "x400Address", "directoryName", "ediPartyName",
 				                                 "uniformResourceIdentifier", "iPAddress",
 				                                 "registeredID"};
 				const char *t = type >= 0 && type <= GEN_RID ? tn[type] : "unknown";
-				p = bad("CSR contains a subjectAltName of type %s; only dNSName is accepted", t);
+				p = bad("CSR contains a subjectAltName of type %s; only dNSName and iPAddress are "
+				        "accepted", t);
 				goto out;
 			}
 			ASN1_IA5STRING *s = val;
@@ -248,6 +267,15 @@ static struct problem *collect_names(X509_REQ *req, struct nameset *set, char **
 			int l = ASN1_STRING_length(s);
 			if (!name_acceptable(d, l)) {
 				p = bad("CSR contains a dNSName that is empty, too long or not printable ASCII");
+				goto out;
+			}
+			/* An address as a dNSName would otherwise match an ip identifier's text. */
+			char tmp[NAME_MAX_LEN + 1];
+			unsigned char bin[16];
+			memcpy(tmp, d, (size_t)l);
+			tmp[l] = '\0';
+			if (inet_pton(AF_INET, tmp, bin) == 1 || inet_pton(AF_INET6, tmp, bin) == 1) {
+				p = bad("CSR contains the IP address %s as a dNSName; use an iPAddress entry", tmp);
 				goto out;
 			}
 			if (nameset_add(set, (const char *)d, (size_t)l) != 0) {

@@ -1,10 +1,36 @@
-/* Identifier policy: LDH syntax, valid A-labels only, length limits, suffix allow/deny lists.
+/* Identifier policy: LDH syntax, valid A-labels only, length limits, suffix allow/deny lists,
+ * wildcards below a registrable domain, canonical IP addresses (RFC 8738).
  * Names are compared in lower case; a refusal names the identifier and the rule it broke. */
 #include "policy.h"
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <idn2.h>
+#include <libpsl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include "validation/netpolicy.h"
+
+static const psl_ctx_t *psl;
+static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
+
+static void psl_load(void)
+{
+	/* The newer of libpsl's built-in list and Debian's publicsuffix package. Never freed:
+	 * one per process, shared read-only by every thread. */
+	psl = psl_latest(NULL);
+	if (!psl)
+		psl = psl_builtin();
+}
+
+/* 1 if name is an ICANN public suffix ("com", "co.uk"), where no one can prove control of
+ * every name below. The implicit "*" rule is off: unknown TLDs (lab zones like "test")
+ * are judged by the other rules. */
+static int public_suffix(const char *name)
+{
+	pthread_once(&psl_once, psl_load);
+	return psl && psl_is_public_suffix2(psl, name, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE);
+}
 
 static int suffix_match(const char *name, const char *suffix)
 {
@@ -111,12 +137,12 @@ int policy_check_dns(const struct config *c, const char *name, char *out, int *w
 		*prob = problem_new("rejectedIdentifier", 400, "DNS identifier \"%.260s\" %s", name, why);
 		return -1;
 	}
-	if (*wildcard) {
-		/* RFC 8555 §7.1.3: wildcards need dns-01 (§8.4), which this CA does not offer yet. */
+	if (public_suffix(lower)) {
+		/* CA/B BR §3.2.2.6: no wildcard directly below a public suffix; nor the suffix itself. */
 		*prob = problem_new("rejectedIdentifier", 400,
-		                    "wildcard identifier \"%s\" needs dns-01 validation, which this CA does not "
-		                    "offer yet",
-		                    name);
+		                    *wildcard ? "wildcard identifier \"%.260s\" covers the public suffix \"%s\""
+		                              : "DNS identifier \"%.260s\" is a public suffix (\"%s\")",
+		                    name, lower);
 		return -1;
 	}
 	for (size_t k = 0; k < c->ndenied; k++) {
@@ -139,5 +165,47 @@ int policy_check_dns(const struct config *c, const char *name, char *out, int *w
 		}
 	}
 	memcpy(out, lower, strlen(lower) + 1);
+	return 0;
+}
+
+int policy_check_ip(const struct config *c, const char *value, char *out, struct problem **prob)
+{
+	unsigned char bin[16];
+	char canon[POLICY_IP_MAX];
+	int fam = 0;
+	if (!c->allow_ip) {
+		/* RFC 8738 §3 is optional: without it ip identifiers are unsupported (RFC 8555 §6.7). */
+		*prob = problem_new("unsupportedIdentifier", 400,
+		                    "ip identifiers are not enabled on this CA (identifierPolicy.allowIP)");
+		return -1;
+	}
+	if (strlen(value) < POLICY_IP_MAX) {
+		if (inet_pton(AF_INET, value, bin) == 1)
+			fam = AF_INET;
+		else if (inet_pton(AF_INET6, value, bin) == 1)
+			fam = AF_INET6;
+	}
+	if (!fam || !inet_ntop(fam, bin, canon, sizeof canon)) {
+		*prob = problem_new("rejectedIdentifier", 400, "ip identifier \"%.64s\" is not an IPv4 or IPv6 address",
+		                    value);
+		return -1;
+	}
+	/* RFC 8738 §3: IPv4 in dotted decimal, IPv6 in the RFC 5952 §4 text form; one spelling
+	 * per address, so orders, authorizations and CSRs compare as strings. */
+	if (strcmp(canon, value) != 0) {
+		*prob = problem_new("rejectedIdentifier", 400,
+		                    "ip identifier \"%.64s\" is not in canonical form: write it as \"%s\" "
+		                    "(RFC 8738 §3, RFC 5952)", value, canon);
+		return -1;
+	}
+	const char *why = NULL;
+	if (!c->lab && !netpolicy_is_public(fam, bin, &why)) {
+		/* CA/B BR §7.1.2.7.12: no certificates for reserved addresses. */
+		*prob = problem_new("rejectedIdentifier", 400,
+		                    "policy forbids issuing for %s: it is %s %s address", canon,
+		                    why && strchr("aeiou", why[0]) ? "an" : "a", why ? why : "non-public");
+		return -1;
+	}
+	memcpy(out, canon, strlen(canon) + 1);
 	return 0;
 }
