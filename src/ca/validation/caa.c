@@ -2,9 +2,15 @@
  * Parsing is bounded by CAA_VALUE_MAX; a value that does not parse never authorizes. */
 #include "caa.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "problem.h"
+#include "resolver.h"
 
 static int is_ws(char c)
 {
@@ -146,4 +152,115 @@ int caa_parse_rdata(const unsigned char *d, size_t len, unsigned *flags, char ta
     memcpy(value, d + 2 + tl, vl);
     value[vl] = '\0';
     return 0;
+}
+
+int caa_records_from_rdata(const unsigned char *const *rdata, const size_t *len, size_t n,
+                           struct caa_record **out, char *err, size_t errlen)
+{
+    char value[CAA_VALUE_MAX + 1];
+    unsigned flags;
+    size_t strings = 0, i;
+
+    *out = NULL;
+    if (n > CAA_RRSET_MAX) {
+        snprintf(err, errlen, "%zu CAA records, more than the %d the CA reads", n, CAA_RRSET_MAX);
+        return -1;
+    }
+    if (n == 0)
+        return 0;
+    /* Pass 1: every record must parse; size the block. */
+    for (i = 0; i < n; i++) {
+        char t[CAA_TAG_MAX + 1];
+        if (caa_parse_rdata(rdata[i], len[i], &flags, t, value) != 0) {
+            snprintf(err, errlen, "CAA record %zu of %zu is malformed (RFC 8659 §4.1: tag of 1 to %d "
+                     "letters and digits, value of at most %d bytes without NUL)", i + 1, n,
+                     CAA_TAG_MAX, CAA_VALUE_MAX);
+            return -1;
+        }
+        strings += strlen(t) + 1 + strlen(value) + 1;
+    }
+    struct caa_record *recs = malloc(n * sizeof *recs + strings);
+    if (!recs) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char *s = (char *)(recs + n);
+    for (i = 0; i < n; i++) {
+        char t[CAA_TAG_MAX + 1];
+        caa_parse_rdata(rdata[i], len[i], &flags, t, value);
+        size_t tl = strlen(t) + 1, vl = strlen(value) + 1;
+        memcpy(s, t, tl);
+        recs[i].tag = s;
+        s += tl;
+        memcpy(s, value, vl);
+        recs[i].value = s;
+        s += vl;
+        recs[i].flags = flags;
+    }
+    *out = recs;
+    return 0;
+}
+
+static int is_ip_literal(const char *s)
+{
+    unsigned char b[16];
+    return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+int caa_check_name(struct resolver *r, const char *name, int wildcard, const char *const *ca_ids,
+                   size_t n_ids, const char *account_uri, const char *method, struct problem **prob)
+{
+    char base[254], why[512];
+    *prob = NULL;
+    if (!name || !*name) {
+        *prob = problem_new("serverInternal", 500, "CAA check without a name");
+        return -1;
+    }
+    if (is_ip_literal(name))
+        return 1; /* CAA is defined for FQDNs (RFC 8659 §3); RFC 8738 defines none for IPs */
+    if (strncmp(name, "*.", 2) == 0) {
+        name += 2; /* RFC 8659 §3: RelevantCAASet(X) for *.X */
+        wildcard = 1;
+    }
+    size_t len = strlen(name);
+    if (len && name[len - 1] == '.')
+        len--;
+    if (len == 0 || len >= sizeof base) {
+        *prob = problem_new("dns", 400, "DNS problem: \"%.260s\" is not a name CAA can be checked for",
+                            name);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++)
+        base[i] = (char)tolower((unsigned char)name[i]);
+    base[len] = '\0';
+    if (!r) {
+        *prob = problem_new("dns", 400, "DNS problem: no resolver configured to check CAA for %s", base);
+        return -1;
+    }
+
+    /* RFC 8659 §3: climb from the name up to, but not including, the root; the first
+     * non-empty RRset is the relevant one. */
+    for (const char *cur = base; cur && *cur;) {
+        struct caa_record *recs = NULL;
+        size_t n = 0;
+        if (resolver_caa(r, cur, &recs, &n, prob) != 0)
+            return -1;
+        if (n > 0) {
+            int ok = caa_check(recs, n, wildcard, ca_ids, n_ids, account_uri, method, why, sizeof why);
+            free(recs);
+            if (ok)
+                return 1;
+            if (strcmp(cur, base) == 0)
+                *prob = problem_new("caa", 403, "CAA records for %s%s forbid issuance: %s",
+                                    wildcard ? "*." : "", base, why);
+            else
+                *prob = problem_new("caa", 403, "CAA records at %s (the relevant record set for %s%s) "
+                                    "forbid issuance: %s", cur, wildcard ? "*." : "", base, why);
+            return 0;
+        }
+        cur = strchr(cur, '.');
+        if (cur)
+            cur++;
+    }
+    return 1;
 }

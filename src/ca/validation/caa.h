@@ -26,13 +26,22 @@ int caa_check(const struct caa_record *recs, size_t n, int wildcard, const char 
 int caa_parse_rdata(const unsigned char *d, size_t len, unsigned *flags, char tag[CAA_TAG_MAX + 1],
                     char value[CAA_VALUE_MAX + 1]);
 
+/* Builds the records of one CAA RRset from its RDATA (rdata[i] of len[i] bytes, as the
+ * resolver returns them), each parsed with caa_parse_rdata. *out is one malloc'd block
+ * holding the array and its strings: free() it (NULL when n == 0). -1 with err (a sentence
+ * naming the bad record) if a record is malformed or the set has more than CAA_RRSET_MAX. */
+#define CAA_RRSET_MAX 64
+int caa_records_from_rdata(const unsigned char *const *rdata, const size_t *len, size_t n,
+                           struct caa_record **out, char *err, size_t errlen);
+
 /* The CAA check a CA does before issuing (RFC 8659 §3): finds the relevant record set by
- * climbing from name towards the root through the resolver (r is struct resolver *; the
+ * climbing from name towards the root (up to, not including, the root) through the resolver (r is struct resolver *; the
  * first name with a non-empty CAA RRset wins; following CNAMEs as the resolver does) and
  * applies caa_check to it. Returns 1 when issuance is permitted (no records anywhere, or
  * the records allow it), 0 when forbidden with *prob of type "caa" naming the domain and
  * record that forbade it, -1 when a lookup failed (SERVFAIL, timeout, bogus DNSSEC) with
- * *prob of type "dns": the caller refuses issuance (fail closed). */
+ * *prob of type "dns": the caller refuses issuance (fail closed). A name "*.X" is checked
+ * as X with wildcard set (RFC 8659 §4.3). An IP address has no CAA (RFC 8738 defines none): 1. */
 struct resolver;
 struct problem;
 int caa_check_name(struct resolver *r, const char *name, int wildcard, const char *const *ca_ids,

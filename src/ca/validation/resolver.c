@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unbound.h>
 #include <unistd.h>
+#include "caa.h"
 #include "log.h"
 
 #define ROOT_KEY_FILE "/usr/share/dns/root.key" /* Debian's dns-root-data */
@@ -467,4 +468,49 @@ void resolver_strings_free(char **s, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(s[i]);
 	free(s);
+}
+
+int resolver_caa(struct resolver *r, const char *name, struct caa_record **recs, size_t *n,
+                 struct problem **prob)
+{
+	struct query q = {.rrtype = RR_CAA};
+	const unsigned char *rdata[CAA_RRSET_MAX];
+	size_t len[CAA_RRSET_MAX], cnt = 0;
+	char err[256];
+	*recs = NULL;
+	*n = 0;
+	*prob = NULL;
+	if (!name_ok(name, prob))
+		return -1;
+	run_queries(r, name, &q, 1);
+	if ((*prob = query_problem(r, name, &q)) != NULL) {
+		/* NXDOMAIN is an empty RRset here: the climb goes on to the parent (RFC 8659 §3). */
+		if (q.res && !q.res->bogus && q.res->rcode == RCODE_NXDOMAIN && !q.timed_out && !q.err) {
+			problem_free(*prob);
+			*prob = NULL;
+			ub_resolve_free(q.res);
+			return 0;
+		}
+		ub_resolve_free(q.res);
+		return -1;
+	}
+	while (q.res->data[cnt]) {
+		if (cnt == CAA_RRSET_MAX) {
+			*prob = problem_new("dns", 400, "DNS problem: more than %d CAA records for %s",
+			                    CAA_RRSET_MAX, name);
+			ub_resolve_free(q.res);
+			return -1;
+		}
+		rdata[cnt] = (const unsigned char *)q.res->data[cnt];
+		len[cnt] = q.res->len[cnt] > 0 ? (size_t)q.res->len[cnt] : 0;
+		cnt++;
+	}
+	int rc = caa_records_from_rdata(rdata, len, cnt, recs, err, sizeof err);
+	ub_resolve_free(q.res);
+	if (rc != 0) {
+		*prob = problem_new("dns", 400, "DNS problem: looking up CAA for %s: %s", name, err);
+		return -1;
+	}
+	*n = cnt;
+	return 0;
 }

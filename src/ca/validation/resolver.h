@@ -26,5 +26,12 @@ int resolver_addrs(struct resolver *r, const char *name, char addrs[][RESOLVER_A
  * Failure (SERVFAIL, timeout, bogus DNSSEC): -1 with *prob of type "dns". */
 int resolver_txt(struct resolver *r, const char *name, char ***txts, size_t *n, struct problem **prob);
 void resolver_strings_free(char **s, size_t n);
+/* The CAA RRset of name (RFC 8659 §4.1), aliases chased by the resolver (RFC 8659 §3), each
+ * record parsed (caa_records_from_rdata). NXDOMAIN or no records: 0 with *n == 0. *recs is
+ * one malloc'd block: free() it. Failure (SERVFAIL, timeout, bogus DNSSEC, a malformed record,
+ * more than CAA_RRSET_MAX records): -1 with *prob of type "dns". */
+struct caa_record;
+int resolver_caa(struct resolver *r, const char *name, struct caa_record **recs, size_t *n,
+                 struct problem **prob);
 
 #endif

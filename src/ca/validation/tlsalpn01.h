@@ -2,6 +2,7 @@
 #ifndef COBBLE_TLSALPN01_H
 #define COBBLE_TLSALPN01_H
 #include <jansson.h>
+#include <stddef.h>
 #include "http01.h" /* struct va_settings */
 #include "problem.h"
 #include "resolver.h"
@@ -17,5 +18,12 @@
  * rejectedIdentifier) whose detail says what was wrong. Bounded by set->timeout_ms. */
 int tlsalpn01_validate(const struct va_settings *set, struct resolver *r, const char *ident_type,
                        const char *value, const char *keyauth, json_t **record, struct problem **prob);
+
+/* The RFC 8737 §3 certificate checks alone, on a DER certificate (tests and fuzzing use it;
+ * tlsalpn01_validate runs the same checks on the peer's certificate): 1 if cert is acceptable
+ * for the identifier and keyauth, 0 if not with why saying what was wrong, -1 if the input
+ * is not a certificate or the identifier is invalid (why says so). */
+int tlsalpn01_check_cert_der(const unsigned char *der, size_t len, const char *ident_type,
+                             const char *value, const char *keyauth, char *why, size_t whylen);
 
 #endif
