@@ -1,0 +1,478 @@
+/* caa_check_name / resolver_caa: the RFC 8659 §3 lookup through the real resolver (libunbound)
+ * forwarding to a tiny authoritative UDP DNS server on 127.0.0.1 (ephemeral port) that serves
+ * CAA record sets, a CNAME, malformed and oversized sets, SERVFAIL, silence and an unsigned zone
+ * under a trust anchor (DNSSEC bogus). The server logs every CAA question so the tests can check
+ * the tree climb itself. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "problem.h"
+#include "validation/caa.h"
+#include "validation/resolver.h"
+
+#define T_CNAME 5
+#define T_CAA 257
+#define ACCOUNT "https://ca.test/acme/acct/1"
+
+static const char *const ids[] = {"cobble.test", "ca2.test"};
+
+/* ---- the zone ---- */
+struct caa_rr {
+	unsigned char flags;
+	const char *tag, *value;
+};
+
+struct zrec {
+	const char *name;     /* lower case, no trailing dot */
+	int rcode;            /* 0 NOERROR, 2 SERVFAIL */
+	int drop;             /* never answer */
+	const char *cname;
+	struct caa_rr caa[4];
+	int many;             /* answer with this many tiny records instead */
+	int raw_bad;          /* one record whose tag is not alphanumeric */
+};
+
+static const struct zrec zone[] = {
+	{"allowed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0},
+	{"upper.test", 0, 0, NULL, {{0, "ISSUE", "Cobble.Test"}}, 0, 0},
+	{"second.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}, {0, "issue", "ca2.test"}}, 0, 0},
+	{"other.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0},
+	{"wild.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {0, "issuewild", ";"}}, 0, 0},
+	{"acct.test", 0, 0, NULL, {{0, "issue", "cobble.test; accounturi=" ACCOUNT}}, 0, 0},
+	{"method.test", 0, 0, NULL, {{0, "issue", "cobble.test; validationmethods=dns-01"}}, 0, 0},
+	{"crit.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {128, "tbs", "x"}}, 0, 0},
+	{"iodef.test", 0, 0, NULL, {{0, "iodef", "mailto:caa@iodef.test"}}, 0, 0},
+	{"alias.test", 0, 0, "target.elsewhere.test", {{0}}, 0, 0},
+	{"target.elsewhere.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0},
+	{"sub.allowed.test", 0, 0, NULL, {{0}}, 0, 0}, /* exists, no CAA: NODATA */
+	{"broken.test", 2, 0, NULL, {{0}}, 0, 0},
+	{"under.broken2.test", 0, 0, NULL, {{0}}, 0, 0},
+	{"broken2.test", 2, 0, NULL, {{0}}, 0, 0},
+	{"silent.test", 0, 1, NULL, {{0}}, 0, 0},
+	{"malformed.test", 0, 0, NULL, {{0}}, 0, 1},
+	{"many.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX + 1, 0},
+	{"full.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX, 0},
+	{"x.signed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0},
+};
+
+static int srv_fd = -1, srv_port, stop_pipe[2];
+static pthread_t srv_thread;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char qlog[32][256]; /* CAA questions since the last log_reset() */
+static int nqlog;
+
+static void log_reset(void)
+{
+	pthread_mutex_lock(&log_mu);
+	nqlog = 0;
+	pthread_mutex_unlock(&log_mu);
+}
+
+static const struct zrec *lookup(const char *name)
+{
+	for (size_t i = 0; i < sizeof zone / sizeof zone[0]; i++)
+		if (strcmp(zone[i].name, name) == 0)
+			return &zone[i];
+	return NULL;
+}
+
+static size_t put_name(unsigned char *b, size_t o, const char *name)
+{
+	while (*name) {
+		size_t l = strcspn(name, ".");
+		b[o++] = (unsigned char)l;
+		memcpy(b + o, name, l);
+		o += l;
+		name += l;
+		if (*name == '.')
+			name++;
+	}
+	b[o++] = 0;
+	return o;
+}
+
+static size_t put_rr_head(unsigned char *b, size_t o, int type, size_t rdlen)
+{
+	unsigned char h[] = {0xc0, 12, (unsigned char)(type >> 8), (unsigned char)type, 0, 1, 0, 0, 0, 0,
+	                     (unsigned char)(rdlen >> 8), (unsigned char)rdlen};
+	memcpy(b + o, h, sizeof h);
+	return o + sizeof h;
+}
+
+static size_t put_caa(unsigned char *b, size_t o, unsigned char flags, const char *tag, const char *value)
+{
+	size_t tl = strlen(tag), vl = strlen(value);
+	o = put_rr_head(b, o, T_CAA, 2 + tl + vl);
+	b[o++] = flags;
+	b[o++] = (unsigned char)tl;
+	memcpy(b + o, tag, tl);
+	o += tl;
+	memcpy(b + o, value, vl);
+	return o + vl;
+}
+
+static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from, socklen_t fl)
+{
+	unsigned char b[4096];
+	char name[256];
+	size_t p = 12, o = 0;
+	if (qlen < 12)
+		return;
+	while (p < qlen && q[p]) {
+		size_t l = q[p++];
+		if (l > 63 || p + l > qlen || o + l + 2 > sizeof name)
+			return;
+		if (o)
+			name[o++] = '.';
+		for (size_t i = 0; i < l; i++)
+			name[o++] = (char)tolower(q[p + i]);
+		p += l;
+	}
+	name[o] = '\0';
+	if (p + 5 > qlen)
+		return;
+	int qtype = q[p + 1] << 8 | q[p + 2];
+	size_t qend = p + 5;
+	if (qtype == T_CAA) {
+		pthread_mutex_lock(&log_mu);
+		if (nqlog < 32)
+			snprintf(qlog[nqlog++], sizeof qlog[0], "%s", name);
+		pthread_mutex_unlock(&log_mu);
+	}
+	const struct zrec *z = lookup(name);
+	if (z && z->drop)
+		return;
+	memcpy(b, q, qend);
+	b[2] = 0x84 | (q[2] & 1); /* QR AA, RD copied */
+	b[3] = 0x80;
+	b[4] = 0, b[5] = 1;
+	memset(b + 6, 0, 6);
+	o = qend;
+	size_t an = 0;
+	if (!z) {
+		/* Unknown names under test. do not exist; test. itself and the root exist. */
+		if (strchr(name, '.'))
+			b[3] |= 3;
+	} else if (z->rcode) {
+		b[3] |= (unsigned char)z->rcode;
+	} else if (z->cname) {
+		unsigned char rd[256];
+		size_t l = put_name(rd, 0, z->cname);
+		o = put_rr_head(b, o, T_CNAME, l);
+		memcpy(b + o, rd, l);
+		o += l;
+		an++;
+	} else if (qtype == T_CAA) {
+		for (int i = 0; i < z->many; i++, an++) {
+			char v[16]; /* distinct records: a resolver may merge duplicates */
+			snprintf(v, sizeof v, "%d", i);
+			o = put_caa(b, o, 0, "x", v);
+		}
+		for (size_t i = 0; i < 4 && z->caa[i].tag; i++, an++)
+			o = put_caa(b, o, z->caa[i].flags, z->caa[i].tag, z->caa[i].value);
+		if (z->raw_bad) {
+			o = put_caa(b, o, 0, "is-sue", "cobble.test");
+			an++;
+		}
+	}
+	b[6] = (unsigned char)(an >> 8);
+	b[7] = (unsigned char)an;
+	sendto(srv_fd, b, o, 0, (struct sockaddr *)from, fl);
+}
+
+static void *srv_main(void *arg)
+{
+	(void)arg;
+	struct pollfd pfd[2] = {{.fd = srv_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents)
+			break;
+		unsigned char q[1500];
+		struct sockaddr_in from;
+		socklen_t fl = sizeof from;
+		ssize_t n = recvfrom(srv_fd, q, sizeof q, 0, (struct sockaddr *)&from, &fl);
+		if (n > 0)
+			answer(q, (size_t)n, &from, fl);
+	}
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	srv_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (srv_fd < 0 || bind(srv_fd, (struct sockaddr *)&sa, sizeof sa) != 0 || pipe(stop_pipe) != 0)
+		return -1;
+	socklen_t sl = sizeof sa;
+	getsockname(srv_fd, (struct sockaddr *)&sa, &sl);
+	srv_port = ntohs(sa.sin_port);
+	return pthread_create(&srv_thread, NULL, srv_main, NULL);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (write(stop_pipe[1], "x", 1) == 1)
+		pthread_join(srv_thread, NULL);
+	close(srv_fd);
+	close(stop_pipe[0]);
+	close(stop_pipe[1]);
+	return 0;
+}
+
+static struct resolver *new_resolver(int timeout_ms)
+{
+	char fwd[64], err[256];
+	struct resolver *r = NULL;
+	snprintf(fwd, sizeof fwd, "127.0.0.1:%d", srv_port);
+	if (resolver_new(fwd, timeout_ms, &r, err, sizeof err) != 0)
+		fail_msg("resolver_new: %s", err);
+	return r;
+}
+
+/* ---- the decision table ---- */
+struct ccase {
+	const char *name;
+	const char *account; /* NULL: ACCOUNT */
+	const char *method;  /* NULL: "http-01" */
+	int want;            /* 1 permitted, 0 forbidden (caa), -1 lookup failed (dns) */
+	const char *detail;  /* substring of the problem's detail */
+};
+
+static const struct ccase cases[] = {
+	{"allowed.test", NULL, NULL, 1, NULL},
+	{"upper.test", NULL, NULL, 1, NULL},
+	{"second.test", NULL, NULL, 1, NULL},
+	{"www.allowed.test", NULL, NULL, 1, NULL},        /* NXDOMAIN, parent allows */
+	{"sub.allowed.test", NULL, NULL, 1, NULL},        /* NODATA, parent allows */
+	{"nothing.test", NULL, NULL, 1, NULL},            /* no CAA anywhere */
+	{"iodef.test", NULL, NULL, 1, NULL},              /* no issue property */
+	{"*.allowed.test", NULL, NULL, 1, NULL},          /* no issuewild: issue applies */
+	{"wild.test", NULL, NULL, 1, NULL},
+	{"acct.test", NULL, NULL, 1, NULL},
+	{"method.test", NULL, "dns-01", 1, NULL},
+	{"192.0.2.1", NULL, NULL, 1, NULL},               /* no CAA for addresses */
+	{"other.test", NULL, NULL, 0,
+	 "CAA records for other.test forbid issuance: CAA record \"0 issue \\\"other-ca.example\\\"\" does not "
+	 "authorize this CA"},
+	{"a.b.other.test", NULL, NULL, 0,
+	 "CAA records at other.test (the relevant record set for a.b.other.test) forbid issuance"},
+	{"*.wild.test", NULL, NULL, 0, "CAA records for *.wild.test forbid issuance: CAA record \"0 issuewild "
+	                               "\\\";\\\"\" does not authorize this CA"},
+	{"*.x.wild.test", NULL, NULL, 0, "CAA records at wild.test (the relevant record set for *.x.wild.test)"},
+	{"acct.test", "https://ca.test/acme/acct/2", NULL, 0, "accounturi=" ACCOUNT},
+	{"method.test", NULL, "http-01", 0, "validationmethods=dns-01"},
+	{"crit.test", NULL, NULL, 0, "CAA record \"128 tbs x\" has an unknown critical tag"},
+	{"alias.test", NULL, NULL, 0, "CAA records for alias.test forbid issuance"}, /* CNAME chased */
+	{"full.test", NULL, NULL, 1, NULL},                /* CAA_RRSET_MAX records, unknown tag */
+	{"broken.test", NULL, NULL, -1, "SERVFAIL looking up CAA for broken.test"},
+	{"under.broken2.test", NULL, NULL, -1, "SERVFAIL looking up CAA for broken2.test"},
+	{"malformed.test", NULL, NULL, -1, "looking up CAA for malformed.test: CAA record 1 of 1 is malformed"},
+	{"many.test", NULL, NULL, -1, "more than 64 CAA records for many.test"},
+};
+
+static void test_table(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(3000);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct ccase *c = &cases[i];
+		struct problem *p = (struct problem *)1;
+		int rc = caa_check_name(r, c->name, 0, ids, 2, c->account ? c->account : ACCOUNT,
+		                        c->method ? c->method : "http-01", &p);
+		if (rc != c->want)
+			fail_msg("%s: got %d, want %d (%s)", c->name, rc, c->want, p && rc != 1 ? p->detail : "-");
+		if (rc == 1) {
+			assert_null(p);
+			continue;
+		}
+		assert_non_null(p);
+		assert_string_equal(problem_short_type(p), rc == 0 ? "caa" : "dns");
+		assert_int_equal(p->status, rc == 0 ? 403 : 400);
+		if (!strstr(p->detail, c->detail))
+			fail_msg("%s: detail \"%s\" lacks \"%s\"", c->name, p->detail, c->detail);
+		problem_free(p);
+	}
+	resolver_free(r);
+}
+
+static int logged(char out[][256], int max)
+{
+	pthread_mutex_lock(&log_mu);
+	int n = nqlog < max ? nqlog : max;
+	for (int i = 0; i < n; i++)
+		memcpy(out[i], qlog[i], sizeof qlog[0]);
+	pthread_mutex_unlock(&log_mu);
+	return n;
+}
+
+/* RFC 8659 §3: the climb asks each name from the label up to, not including, the root, and
+ * stops at the first non-empty RRset. */
+static void test_climb(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(3000);
+	struct problem *p = NULL;
+	char q[32][256];
+
+	log_reset();
+	assert_int_equal(caa_check_name(r, "a.b.nothing.test", 0, ids, 2, NULL, NULL, &p), 1);
+	assert_int_equal(logged(q, 32), 4);
+	assert_string_equal(q[0], "a.b.nothing.test");
+	assert_string_equal(q[1], "b.nothing.test");
+	assert_string_equal(q[2], "nothing.test");
+	assert_string_equal(q[3], "test");
+
+	log_reset();
+	assert_int_equal(caa_check_name(r, "www.allowed.test", 0, ids, 2, NULL, NULL, &p), 1);
+	assert_int_equal(logged(q, 32), 2); /* stops at allowed.test, never asks test. */
+	assert_string_equal(q[0], "www.allowed.test");
+	assert_string_equal(q[1], "allowed.test");
+
+	/* A wildcard is looked up at its base name; a trailing dot and case do not matter. */
+	log_reset();
+	assert_int_equal(caa_check_name(r, "*.WILD.test.", 0, ids, 2, NULL, NULL, &p), 0);
+	assert_int_equal(logged(q, 32), 1);
+	assert_string_equal(q[0], "wild.test");
+	problem_free(p);
+	/* ... and the wildcard flag alone means the same. */
+	assert_int_equal(caa_check_name(r, "wild.test", 1, ids, 2, NULL, NULL, &p), 0);
+	assert_non_null(strstr(p->detail, "issuewild"));
+	problem_free(p);
+
+	/* An address is never looked up. */
+	log_reset();
+	assert_int_equal(caa_check_name(r, "2001:db8::1", 0, ids, 2, NULL, NULL, &p), 1);
+	assert_int_equal(logged(q, 32), 0);
+
+	/* Without a resolver, or for an empty name, fail closed. */
+	assert_int_equal(caa_check_name(NULL, "allowed.test", 0, ids, 2, NULL, NULL, &p), -1);
+	assert_string_equal(problem_short_type(p), "dns");
+	problem_free(p);
+	assert_int_equal(caa_check_name(r, "", 0, ids, 2, NULL, NULL, &p), -1);
+	problem_free(p);
+	resolver_free(r);
+}
+
+static void test_resolver_caa(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(3000);
+	struct caa_record *recs = NULL;
+	size_t n = 99;
+	struct problem *p = NULL;
+	assert_int_equal(resolver_caa(r, "wild.test", &recs, &n, &p), 0);
+	assert_int_equal(n, 2);
+	assert_null(p);
+	/* order as served */
+	int iw = strcmp(recs[0].tag, "issuewild") == 0 ? 0 : 1;
+	assert_string_equal(recs[iw].tag, "issuewild");
+	assert_string_equal(recs[iw].value, ";");
+	assert_string_equal(recs[1 - iw].tag, "issue");
+	assert_string_equal(recs[1 - iw].value, "cobble.test");
+	free(recs);
+	assert_int_equal(resolver_caa(r, "crit.test", &recs, &n, &p), 0);
+	assert_int_equal(n, 2);
+	assert_true(recs[0].flags == 128 || recs[1].flags == 128);
+	free(recs);
+	assert_int_equal(resolver_caa(r, "absent.test", &recs, &n, &p), 0); /* NXDOMAIN */
+	assert_int_equal(n, 0);
+	assert_null(recs);
+	assert_int_equal(resolver_caa(r, "sub.allowed.test", &recs, &n, &p), 0); /* NODATA */
+	assert_int_equal(n, 0);
+	resolver_free(r);
+}
+
+static void test_timeout(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(800);
+	struct problem *p = NULL;
+	assert_int_equal(caa_check_name(r, "silent.test", 0, ids, 2, NULL, NULL, &p), -1);
+	assert_string_equal(problem_short_type(p), "dns");
+	assert_non_null(strstr(p->detail, "timed out looking up CAA for silent.test"));
+	problem_free(p);
+	resolver_free(r);
+}
+
+/* signed.test has a trust anchor but the server sends no signatures: bogus, and the check
+ * fails closed even though the records would allow issuance. */
+static void test_dnssec_bogus(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(3000);
+	char err[256];
+	assert_int_equal(resolver_add_trust_anchor(r, "signed.test. DS 12345 13 2 "
+	                 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", err, sizeof err), 0);
+	struct problem *p = NULL;
+	assert_int_equal(caa_check_name(r, "x.signed.test", 0, ids, 2, NULL, NULL, &p), -1);
+	assert_string_equal(problem_short_type(p), "dns");
+	assert_non_null(strstr(p->detail, "DNSSEC"));
+	problem_free(p);
+	assert_int_equal(caa_check_name(r, "allowed.test", 0, ids, 2, NULL, NULL, &p), 1);
+	resolver_free(r);
+}
+
+/* caa_records_from_rdata directly: bounds and malformed records. */
+static void test_from_rdata(void **state)
+{
+	(void)state;
+	static const unsigned char a[] = {0, 5, 'i', 's', 's', 'u', 'e', 'c', 'a', '.', 't'};
+	static const unsigned char bad[] = {0, 0};
+	const unsigned char *rd[CAA_RRSET_MAX + 1];
+	size_t len[CAA_RRSET_MAX + 1];
+	struct caa_record *out = NULL;
+	char err[256];
+	for (size_t i = 0; i <= CAA_RRSET_MAX; i++) {
+		rd[i] = a;
+		len[i] = sizeof a;
+	}
+	assert_int_equal(caa_records_from_rdata(rd, len, 0, &out, err, sizeof err), 0);
+	assert_null(out);
+	assert_int_equal(caa_records_from_rdata(rd, len, CAA_RRSET_MAX, &out, err, sizeof err), 0);
+	assert_string_equal(out[CAA_RRSET_MAX - 1].tag, "issue");
+	assert_string_equal(out[CAA_RRSET_MAX - 1].value, "ca.t");
+	free(out);
+	assert_int_equal(caa_records_from_rdata(rd, len, CAA_RRSET_MAX + 1, &out, err, sizeof err), -1);
+	assert_null(out);
+	rd[3] = bad;
+	len[3] = sizeof bad;
+	assert_int_equal(caa_records_from_rdata(rd, len, 5, &out, err, sizeof err), -1);
+	assert_non_null(strstr(err, "record 4 of 5"));
+	/* every truncation of a good record: parses or is refused, never read past len */
+	for (size_t l = 0; l <= sizeof a; l++) {
+		const unsigned char *one = a;
+		int rc = caa_records_from_rdata(&one, &l, 1, &out, err, sizeof err);
+		assert_int_equal(rc, l >= 7 ? 0 : -1);
+		free(out);
+		out = NULL;
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_climb),
+	    cmocka_unit_test(test_resolver_caa),
+	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_dnssec_bogus),
+	    cmocka_unit_test(test_from_rdata),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
