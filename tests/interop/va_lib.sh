@@ -1,0 +1,109 @@
+# shellcheck shell=bash
+# Helpers for the validation-authority interop tests (issue 4: dns-01, tls-alpn-01, CAA, ip
+# identifiers, safety): sourced after lib.sh. Knot serves the lab zone; these start cobbled with
+# its tls-alpn-01 port, an optional config file and optionally without --lab, and drive the zone.
+#
+# After va_start_cobbled: everything start_cobbled sets (ACME_PORT, HTTPPORT, DIRECTORY, ...)
+# plus TLSALPNPORT, which cobbled validates tls-alpn-01 on (start_cobbled leaves it at 443).
+# Exported for the hook scripts (va_dns_hook.sh) and va_acme.py: DNSPORT, TSIG_KEY, DIRECTORY,
+# CA_BUNDLE, HTTPPORT, TLSALPNPORT.
+
+# va_start_cobbled [--nolab] [--config FILE]: cobbled on a fresh data dir, validation pointed
+# at knot, $HTTPPORT and $TLSALPNPORT; --nolab leaves out --lab so validation refuses
+# loopback and private addresses (design.md §4). Waits (bounded) for /directory.
+va_start_cobbled() {
+	local lab=--lab cfg=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--nolab) lab="" ;;
+		--config) cfg=(--config "$2"); shift ;;
+		*) fail "va_start_cobbled: unknown argument $1" ;;
+		esac
+		shift
+	done
+	[ "$ACME_SERVER" = cobbled ] || fail "va_start_cobbled needs ACME_SERVER=cobbled (got $ACME_SERVER)"
+	[ -x "$COBBLED" ] || fail "cobbled binary not found at $COBBLED (build first: ninja -C build)"
+	[ -n "${DNSPORT:-}" ] || fail "start_dns must run before va_start_cobbled"
+	ACME_PORT=$(pick_port)
+	HTTPPORT=$(pick_port)
+	TLSALPNPORT=$(pick_port)
+	DATA=$T/data
+	CA_BUNDLE=$DATA/root.pem
+	DIRECTORY=https://127.0.0.1:$ACME_PORT/directory
+	# shellcheck disable=SC2086
+	"$COBBLED" $lab "${cfg[@]}" --data-dir "$DATA" --listen "127.0.0.1:$ACME_PORT" \
+		--dns-resolver "127.0.0.1:$DNSPORT" --http01-port "$HTTPPORT" --tlsalpn01-port "$TLSALPNPORT" \
+		$COBBLED_ARGS >"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	_wait_directory
+	export DNSPORT TSIG_KEY DIRECTORY CA_BUNDLE HTTPPORT TLSALPNPORT
+	log "cobbled ($COBBLED${lab:+ $lab}${cfg[*]:+ ${cfg[*]}}) at $DIRECTORY, http-01 $HTTPPORT, tls-alpn-01 $TLSALPNPORT"
+}
+
+# va_start_server: cobbled as above, or pebble when ACME_SERVER=pebble (dry runs of the
+# client-side scripts: pebble also validates dns-01 against knot and tls-alpn-01 on TLSALPNPORT).
+va_start_server() {
+	if [ "$ACME_SERVER" = pebble ]; then
+		start_pebble
+		export DNSPORT TSIG_KEY DIRECTORY CA_BUNDLE HTTPPORT TLSALPNPORT
+	else
+		va_start_cobbled "$@"
+	fi
+}
+
+# va_zone NAME "TYPE RDATA" ...: replace NAME's records in the zone by the given ones, plus
+# A 127.0.0.1 (a name that exists in the zone is no longer covered by *.cobble.test).
+va_zone() {
+	local name=$1 r lines=()
+	shift
+	lines+=("update delete $name.")
+	lines+=("update add $name. 60 A 127.0.0.1")
+	for r in "$@"; do lines+=("update add $name. 60 $r"); done
+	dns_update "${lines[@]}" >"$T/knsupdate.log" 2>&1 || fail "knsupdate for $name failed" "$T/knsupdate.log"
+}
+
+# va_clear NAME: remove every record at NAME.
+va_clear() {
+	dns_update "update delete $1." >"$T/knsupdate.log" 2>&1 || fail "knsupdate delete $1 failed" "$T/knsupdate.log"
+}
+
+# va_expect_caa NAME N: knot serves N CAA records at NAME (the update took).
+va_expect_caa() {
+	local got
+	got=$(dns_query "$1" CAA | grep -c .)
+	[ "$got" = "$2" ] || fail "knot serves $got CAA records at $1, expected $2: $(dns_query "$1" CAA)"
+}
+
+# va_lego LABEL lego-args...: Debian's lego against $DIRECTORY (own account dir $T/lego),
+# output in $T/lego-LABEL.log; returns lego's status (callers decide what they expect).
+va_lego() {
+	local label=$1
+	shift
+	LEGO_CA_CERTIFICATES=$CA_BUNDLE timeout 150 lego --server "$DIRECTORY" --accept-tos \
+		--email t@example.com --path "$T/lego" "$@" run >"$T/lego-$label.log" 2>&1
+}
+
+# va_lego_dns_args: lego flags for dns-01 through the exec provider and va_dns_hook.sh.
+# lego's own pre-check asks knot (the recursive resolver it is given); the full-propagation
+# check would query the zone's NS on port 53, so it is off.
+va_lego_dns() { # va_lego_dns LABEL lego-args...
+	local label=$1
+	shift
+	EXEC_PATH=$INTEROP_DIR/va_dns_hook.sh EXEC_PROPAGATION_TIMEOUT=30 EXEC_POLLING_INTERVAL=1 \
+		va_lego "$label" --dns exec --dns.resolvers "127.0.0.1:$DNSPORT" --dns.disable-cp "$@"
+}
+
+# va_problem_in LOG TYPE: the client's output names the ACME problem type TYPE.
+va_problem_in() {
+	grep -q "urn:ietf:params:acme:error:$2" "$1"
+}
+
+# va_show_problem LOG: the problem lines of a client log, for the test's own log.
+va_show_problem() {
+	grep -E 'urn:ietf:params:acme:error|error:' "$1" | head -n 5 | sed 's/^/    /' >&2
+}
+
+# va_sans CERT: "DNS:a, IP Address:b" on one line.
+va_sans() {
+	openssl x509 -noout -ext subjectAltName -in "$1" 2>/dev/null | tail -n +2 | sed 's/^ *//'
+}
