@@ -6,6 +6,7 @@
 #include "log.h"
 #include "policy.h"
 #include "rand.h"
+#include "validation/caa.h"
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,9 +75,89 @@ const char *orders_order_status(struct store *s, const struct store_order *o, in
 	return all_valid ? "ready" : "pending";
 }
 
+/* One requested identifier after policy: type, the value as the order shows it ("*.x" for a
+ * wildcard, RFC 8555 §7.1.3), and the base its authorization is for. */
+struct ident {
+	char type[8];
+	char value[POLICY_NAME_MAX + 3];
+	char base[POLICY_NAME_MAX + 1];
+	int wildcard;
+};
+
 static int ident_cmp(const void *x, const void *y)
 {
-	return strcmp(*(char *const *)x, *(char *const *)y);
+	const struct ident *a = x, *b = y;
+	int t = strcmp(a->type, b->type);
+	return t ? t : strcmp(a->value, b->value);
+}
+
+/* Checks one identifier against policy; 0 with *out filled, or -1 with *p (NULL: no memory). */
+static int check_ident(const struct config *c, const char *type, const char *value, struct ident *out,
+                       struct problem **p)
+{
+	memset(out, 0, sizeof *out);
+	if (strcmp(type, "dns") == 0) {
+		if (policy_check_dns(c, value, out->base, &out->wildcard, p) != 0)
+			return -1;
+		snprintf(out->value, sizeof out->value, "%s%s", out->wildcard ? "*." : "", out->base);
+	} else if (strcmp(type, "ip") == 0) {
+		/* RFC 8738 §3 */
+		if (policy_check_ip(c, value, out->base, p) != 0)
+			return -1;
+		snprintf(out->value, sizeof out->value, "%s", out->base);
+	} else {
+		*p = problem_new("unsupportedIdentifier", 400, "identifier type \"%.32s\" is not supported; use %s",
+		                 type, c->allow_ip ? "\"dns\" or \"ip\"" : "\"dns\"");
+		return -1;
+	}
+	snprintf(out->type, sizeof out->type, "%s", type);
+	return 0;
+}
+
+/* The challenges offered for an identifier (RFC 8555 §8, RFC 8737 §3, RFC 8738 §7):
+ * a wildcard only dns-01 (§7.1.3), an ip address http-01 and tls-alpn-01, never dns-01. */
+static size_t challenge_types(const struct ident *id, const char *types[3])
+{
+	size_t n = 0;
+	if (strcmp(id->type, "ip") == 0) {
+		types[n++] = "http-01";
+		types[n++] = "tls-alpn-01";
+	} else if (id->wildcard) {
+		types[n++] = "dns-01";
+	} else {
+		types[n++] = "http-01";
+		types[n++] = "dns-01";
+		types[n++] = "tls-alpn-01";
+	}
+	return n;
+}
+
+static int new_authz(const struct config *c, const char *account_id, const struct ident *id, int64_t now,
+                     struct store_authz *az)
+{
+	const char *types[3];
+	size_t nt = challenge_types(id, types);
+	rand_id(az->id);
+	snprintf(az->account_id, sizeof az->account_id, "%s", account_id);
+	snprintf(az->ident_type, sizeof az->ident_type, "%s", id->type);
+	snprintf(az->ident_value, sizeof az->ident_value, "%s", id->base);
+	az->wildcard = id->wildcard;
+	snprintf(az->status, sizeof az->status, "pending");
+	az->created_at = now;
+	az->expires = now + c->authz_lifetime;
+	az->chall = calloc(nt, sizeof *az->chall);
+	if (!az->chall)
+		return -1;
+	az->nchall = nt;
+	for (size_t k = 0; k < nt; k++) {
+		struct store_challenge *ch = &az->chall[k];
+		rand_id(ch->id);
+		memcpy(ch->authz_id, az->id, sizeof ch->authz_id);
+		snprintf(ch->type, sizeof ch->type, "%s", types[k]);
+		rand_token(ch->token);
+		snprintf(ch->status, sizeof ch->status, "pending");
+	}
+	return 0;
 }
 
 int orders_create(struct store *s, const struct config *c, const char *account_id, const json_t *payload,
@@ -84,8 +165,8 @@ int orders_create(struct store *s, const struct config *c, const char *account_i
 {
 	memset(out, 0, sizeof *out);
 	json_t *idents = json_object_get(payload, "identifiers");
-	char **names = NULL;
-	size_t n = 0;
+	struct ident *ids = NULL;
+	size_t n = 0, nnew = 0;
 	struct store_authz *authzs = NULL;
 	struct problem *bad = NULL;
 	size_t nbad = 0;
@@ -106,8 +187,8 @@ int orders_create(struct store *s, const struct config *c, const char *account_i
 		*prob = problem_new("malformed", 400, "this CA does not accept notBefore or notAfter in orders");
 		return -1;
 	}
-	names = calloc(count, sizeof *names);
-	if (!names)
+	ids = calloc(count, sizeof *ids);
+	if (!ids)
 		goto oom;
 	for (size_t i = 0; i < count; i++) {
 		json_t *id = json_array_get(idents, i);
@@ -118,18 +199,13 @@ int orders_create(struct store *s, const struct config *c, const char *account_i
 			goto done;
 		}
 		struct problem *p = NULL;
-		char canon[POLICY_NAME_MAX + 1];
-		int wildcard = 0;
-		if (strcmp(type, "dns") != 0) {
-			p = problem_new("unsupportedIdentifier", 400, "identifier type \"%.32s\" is not supported; use \"dns\"",
-			                type);
-		} else if (policy_check_dns(c, value, canon, &wildcard, &p) == 0) {
+		if (check_ident(c, type, value, &ids[n], &p) == 0) {
 			size_t k;
 			for (k = 0; k < n; k++)
-				if (strcmp(names[k], canon) == 0)
+				if (ident_cmp(&ids[k], &ids[n]) == 0)
 					break;
-			if (k == n && !(names[n++] = strdup(canon)))
-				goto oom;
+			if (k == n)
+				n++;
 			continue;
 		}
 		if (!p)
@@ -150,53 +226,56 @@ int orders_create(struct store *s, const struct config *c, const char *account_i
 		bad = NULL;
 		goto done;
 	}
-	qsort(names, n, sizeof *names, ident_cmp);
+	qsort(ids, n, sizeof *ids, ident_cmp);
 	authzs = calloc(n, sizeof *authzs);
 	out->authz_ids = calloc(n, sizeof *out->authz_ids);
-	out->identifiers = NULL;
-	json_t *ids = json_array();
-	if (!authzs || !out->authz_ids || !ids) {
-		json_decref(ids);
+	json_t *jids = json_array();
+	if (!authzs || !out->authz_ids || !jids) {
+		json_decref(jids);
 		goto oom;
 	}
+	out->expires = now + c->order_lifetime;
+	if (out->expires > now + c->authz_lifetime)
+		out->expires = now + c->authz_lifetime;
 	for (size_t i = 0; i < n; i++) {
-		struct store_authz *az = &authzs[i];
-		rand_id(az->id);
-		snprintf(az->account_id, sizeof az->account_id, "%s", account_id);
-		snprintf(az->ident_type, sizeof az->ident_type, "dns");
-		snprintf(az->ident_value, sizeof az->ident_value, "%s", names[i]);
-		snprintf(az->status, sizeof az->status, "pending");
-		az->created_at = now;
-		az->expires = now + c->authz_lifetime;
-		az->chall = calloc(1, sizeof *az->chall);
-		if (!az->chall) {
-			json_decref(ids);
+		json_array_append_new(jids, json_pack("{s:s, s:s}", "type", ids[i].type, "value", ids[i].value));
+		if (c->authz_reuse > 0) {
+			/* Authorization reuse, as at Let's Encrypt: a valid authorization of this account
+			 * for the same identifier, validated within the window, serves the new order. */
+			struct store_authz old;
+			int r = store_authz_find_reusable(s, account_id, ids[i].type, ids[i].base, ids[i].wildcard, now,
+			                                  now - c->authz_reuse, &old);
+			if (r == STORE_OK) {
+				memcpy(out->authz_ids[i], old.id, sizeof out->authz_ids[i]);
+				/* The order cannot outlive an authorization it rests on (Boulder does the same). */
+				if (old.expires < out->expires)
+					out->expires = old.expires;
+				store_authz_clear(&old);
+				continue;
+			}
+			if (r != STORE_NOTFOUND) {
+				json_decref(jids);
+				*prob = problem_new("serverInternal", 500, "could not look up existing authorizations");
+				goto done;
+			}
+		}
+		if (new_authz(c, account_id, &ids[i], now, &authzs[nnew]) != 0) {
+			json_decref(jids);
 			goto oom;
 		}
-		az->nchall = 1;
-		/* RFC 8555 §8.3: http-01 is the only method until dns-01 and tls-alpn-01 exist. */
-		struct store_challenge *ch = &az->chall[0];
-		rand_id(ch->id);
-		memcpy(ch->authz_id, az->id, sizeof ch->authz_id);
-		snprintf(ch->type, sizeof ch->type, "http-01");
-		rand_token(ch->token);
-		snprintf(ch->status, sizeof ch->status, "pending");
-		memcpy(out->authz_ids[i], az->id, sizeof out->authz_ids[i]);
-		json_array_append_new(ids, json_pack("{s:s, s:s}", "type", "dns", "value", names[i]));
+		memcpy(out->authz_ids[i], authzs[nnew].id, sizeof out->authz_ids[i]);
+		nnew++;
 	}
-	out->identifiers = json_dumps(ids, JSON_COMPACT);
-	json_decref(ids);
+	out->identifiers = json_dumps(jids, JSON_COMPACT);
+	json_decref(jids);
 	rand_id(out->id);
 	snprintf(out->account_id, sizeof out->account_id, "%s", account_id);
 	snprintf(out->status, sizeof out->status, "pending");
 	out->created_at = now;
-	out->expires = now + c->order_lifetime;
-	if (out->expires > now + c->authz_lifetime)
-		out->expires = now + c->authz_lifetime;
 	out->nauthz = n;
 	if (!out->identifiers)
 		goto oom;
-	if (store_order_insert(s, out, authzs, n) != STORE_OK) {
+	if (store_order_insert(s, out, authzs, nnew) != STORE_OK) {
 		*prob = problem_new("serverInternal", 500, "could not store the order");
 		goto done;
 	}
@@ -206,10 +285,8 @@ oom:
 	*prob = problem_new("serverInternal", 500, "out of memory");
 done:
 	problem_free(bad);
-	for (size_t i = 0; names && i < n; i++)
-		free(names[i]);
-	free(names);
-	for (size_t i = 0; authzs && i < n; i++)
+	free(ids);
+	for (size_t i = 0; authzs && i < nnew; i++)
 		free(authzs[i].chall);
 	free(authzs);
 	if (rc)
@@ -227,10 +304,47 @@ static void fail_order(struct store *s, const char *id, struct problem *p)
 	free(text);
 }
 
-int orders_finalize(struct store *s, struct ca *ca, const struct config *c, struct store_order *o,
-                    const json_t *payload, int64_t now, struct problem **prob)
+/* CAA again before issuance for every dns authorization of the order whose check (made when
+ * its challenge validated) is older than ORDERS_CAA_RECHECK_SECONDS. NULL if issuance may go on. */
+static struct problem *caa_recheck(struct store *s, const struct config *c, struct resolver *r,
+                                   const struct store_order *o, int64_t now)
 {
-	(void)c;
+	char acct_uri[700];
+	snprintf(acct_uri, sizeof acct_uri, "%s/acme/acct/%s", c->base_url, o->account_id);
+	for (size_t i = 0; i < o->nauthz; i++) {
+		struct store_authz az;
+		if (store_authz_get(s, o->authz_ids[i], &az) != STORE_OK)
+			return problem_new("serverInternal", 500, "could not load authorization %s", o->authz_ids[i]);
+		const struct store_challenge *ch = NULL;
+		for (size_t k = 0; k < az.nchall; k++)
+			if (strcmp(az.chall[k].status, "valid") == 0)
+				ch = &az.chall[k];
+		struct problem *p = NULL;
+		/* RFC 8738 defines no CAA for ip identifiers. */
+		if (strcmp(az.ident_type, "dns") == 0 && (!ch || now - ch->validated_at > ORDERS_CAA_RECHECK_SECONDS)) {
+			if (!r) {
+				p = problem_new("serverInternal", 500, "no resolver to recheck CAA for %s", az.ident_value);
+			} else if (caa_check_name(r, az.ident_value, az.wildcard, (const char *const *)c->caa_identities,
+			                          c->ncaa_identities, acct_uri, ch ? ch->type : NULL, &p) == 1) {
+				log_info("order %s: CAA rechecked for %s%s (validated %lld s ago): permitted", o->id,
+				         az.wildcard ? "*." : "", az.ident_value,
+				         ch ? (long long)(now - ch->validated_at) : -1LL);
+			} else if (!p) {
+				p = problem_new("caa", 403, "CAA records for %s forbid issuance", az.ident_value);
+			}
+			if (p && !p->identifier)
+				p->identifier = json_pack("{s:s, s:s}", "type", az.ident_type, "value", az.ident_value);
+		}
+		store_authz_clear(&az);
+		if (p)
+			return p;
+	}
+	return NULL;
+}
+
+int orders_finalize(struct store *s, struct ca *ca, const struct config *c, struct resolver *res,
+                    struct store_order *o, const json_t *payload, int64_t now, struct problem **prob)
+{
 	const char *st = orders_order_status(s, o, now, NULL);
 	if (strcmp(st, "ready") != 0) {
 		/* RFC 8555 §7.4: finalizing an order that is not ready is orderNotReady (403). */
@@ -275,6 +389,13 @@ int orders_finalize(struct store *s, struct ca *ca, const struct config *c, stru
 	}
 	if (r != STORE_OK) {
 		*prob = problem_new("serverInternal", 500, "could not update the order");
+		goto done;
+	}
+	/* CAA is rechecked after the order left pending, so a second finalize cannot race it; a
+	 * refusal fails the order (the client starts a new one after fixing its CAA records). */
+	if ((*prob = caa_recheck(s, c, res, o, now)) != NULL) {
+		log_info("order %s: refused at finalize: %s", o->id, (*prob)->detail);
+		fail_order(s, o->id, *prob);
 		goto done;
 	}
 	/* design.md §4: the serial is durable before anything is signed with it. */

@@ -19,14 +19,26 @@ const char *orders_authz_status(const struct store_authz *az, int64_t now);
 const char *orders_order_status(struct store *s, const struct store_order *o, int64_t now,
                                 struct problem **err_out);
 
-/* newOrder (§7.4): checks the identifiers against policy, creates the order with one pending
- * authorization per identifier (each with an http-01 challenge). payload is the request. */
+/* newOrder (§7.4): checks the identifiers (dns, wildcard dns, ip) against policy and creates
+ * the order with one authorization per identifier: a valid one of the account reused when
+ * validated within authzReuseSeconds, else a new pending one whose challenges are http-01,
+ * dns-01 and tls-alpn-01 (wildcard: dns-01 only, the authorization is for the base name with
+ * wildcard set; ip: http-01 and tls-alpn-01). The order keeps "*." in its identifiers and
+ * expires no later than any of its authorizations. payload is the request. */
 int orders_create(struct store *s, const struct config *c, const char *account_id, const json_t *payload,
                   int64_t now, struct store_order *out, struct problem **prob);
 
 /* finalize (§7.4): order must be ready; CSR (base64url DER in payload "csr") must match; then
- * serial reserved, certificate signed and stored, order valid. On success reloads *o. */
-int orders_finalize(struct store *s, struct ca *ca, const struct config *c, struct store_order *o,
-                    const json_t *payload, int64_t now, struct problem **prob);
+ * CAA is checked again through r for every dns authorization validated more than
+ * ORDERS_CAA_RECHECK_SECONDS ago (a refusal or failed lookup makes the order invalid with the
+ * caa or dns problem, as Boulder does); then serial reserved, certificate signed and stored,
+ * order valid. On success reloads *o. */
+struct resolver;
+int orders_finalize(struct store *s, struct ca *ca, const struct config *c, struct resolver *r,
+                    struct store_order *o, const json_t *payload, int64_t now, struct problem **prob);
+
+/* CA/B BR §3.2.2.8: CAA is checked within 8 hours before issuance; a CAA check made at
+ * validation time older than this is made again at finalize. */
+#define ORDERS_CAA_RECHECK_SECONDS (8 * 3600)
 
 #endif

@@ -8,9 +8,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "caa.h"
 #include "dns01.h"
 #include "jose.h"
 #include "log.h"
+#include "tlsalpn01.h"
 
 #define POOL_QUEUE_CAP 4096
 #define POOL_MAX_WORKERS 256
@@ -193,8 +195,24 @@ static void validate(struct worker *w, const char *id)
 			                   az.ident_value);
 		else
 			valid = dns01_validate(p->resolver, az.ident_value, keyauth, &rec, &prob) == 0;
+	} else if (strcmp(ch.type, "tls-alpn-01") == 0) {
+		valid = tlsalpn01_validate(&p->set, p->resolver, az.ident_type, az.ident_value, keyauth, &rec,
+		                           &prob) == 0;
 	} else {
-		prob = problem_new("serverInternal", 500, "challenge type %s is not supported yet", ch.type);
+		prob = problem_new("serverInternal", 500, "challenge type %s is not supported", ch.type);
+	}
+	if (valid && !is_ip) {
+		/* RFC 8659 §3: CAA is checked when the name is validated (and again at finalize if
+		 * that is older than 8 hours). RFC 8738 defines no CAA for ip identifiers. */
+		char acct_uri[700];
+		snprintf(acct_uri, sizeof acct_uri, "%s/acme/acct/%s", p->cfg->base_url, acct.id);
+		if (caa_check_name(p->resolver, az.ident_value, az.wildcard,
+		                   (const char *const *)p->cfg->caa_identities, p->cfg->ncaa_identities,
+		                   acct_uri, ch.type, &prob) != 1) {
+			valid = 0;
+			if (!prob)
+				prob = problem_new("caa", 403, "CAA records for %s forbid issuance", az.ident_value);
+		}
 	}
 finish:
 	if (!valid && !prob)
