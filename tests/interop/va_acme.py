@@ -1,24 +1,26 @@
 """A small ACME client (RFC 8555) for the validation-authority interop tests: orders for dns
-and ip identifiers (RFC 8738), solved by http-01 (own server on $HTTPPORT) or dns-01 (TXT
-through va_dns_hook.sh), so a test can see the exact problem documents cobbled returns.
+and ip identifiers (RFC 8738), solved by http-01 (own server on $HTTPPORT), dns-01 (TXT
+through va_dns_hook.sh) or tls-alpn-01 (own TLS server on $TLSALPNPORT, RFC 8737; with
+--alpn-mode a deliberately wrong answer), so a test can see the exact problem documents.
 
   va_acme.py account --key FILE              create (or find) the account; print its URL
   va_acme.py order --key FILE --id dns:NAME|ip:ADDR ... --chal http-01|dns-01
-                   [--txt VALUE] [--cert FILE] [--result FILE]
+                   [--txt VALUE] [--alpn-mode MODE] [--cert FILE] [--result FILE]
 
 `order` prints one line per step and writes a JSON summary (--result): the account URL,
 newOrder status and problem, each authorization's identifier, status and challenge error,
 finalize status and body, the final order. Exit status: 0 certificate issued, 3 not issued
 (a problem from the server, as the summary shows), 2 a protocol or local failure.
-Environment: DIRECTORY, CA_BUNDLE, HTTPPORT (http-01), DNSPORT and TSIG_KEY (dns-01).
+Environment: DIRECTORY, CA_BUNDLE, HTTPPORT (http-01), DNSPORT and TSIG_KEY (dns-01),
+TLSALPNPORT (tls-alpn-01).
 Needs python3-cryptography only."""
-import argparse, base64, hashlib, http.client, http.server, ipaddress, json, os, ssl, subprocess, sys
-import threading, time
+import argparse, base64, datetime, hashlib, http.client, http.server, ipaddress, json, os, socket, ssl
+import shutil, subprocess, sys, tempfile, threading, time
 from urllib.parse import urlparse
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 HOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "va_dns_hook.sh")
 POLL_SECONDS = 60
@@ -119,6 +121,95 @@ class Http01(http.server.BaseHTTPRequestHandler):
         pass
 
 
+ACME_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.1.31")  # RFC 8737 §3 id-pe-acmeIdentifier
+ALPN_MODES = ("good", "wrong-digest", "noncritical", "extra-san", "no-alpn")
+
+
+class TlsAlpn01(threading.Thread):
+    """tls-alpn-01 responder (RFC 8737 §3): per SNI name a self-signed certificate with one SAN
+    (dNSName, or iPAddress for an ip identifier whose SNI is the reverse name, RFC 8738 §6) and
+    a critical acmeIdentifier extension holding SHA-256 of the key authorization. The modes
+    other than "good" break exactly one of those rules."""
+
+    def __init__(self, port, mode):
+        super().__init__(daemon=True)
+        self.mode = mode
+        self.dir = tempfile.mkdtemp(prefix="va-alpn-")
+        self.ctxs = {}
+        self.base = self.context("base.invalid", x509.DNSName("base.invalid"), b"\0" * 32)
+        self.base.sni_callback = self.pick
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.5)
+        self.stopping = False
+
+    def context(self, label, san, digest):
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        sans = [san] + ([x509.DNSName("extra.cobble.test")] if self.mode == "extra-san" else [])
+        if self.mode == "wrong-digest":
+            digest = hashlib.sha256(b"not the key authorization").digest()
+        ext = x509.UnrecognizedExtension(ACME_IDENTIFIER, b"\x04\x20" + digest)
+        cert = (x509.CertificateBuilder().subject_name(x509.Name([]))
+                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "va_acme tls-alpn-01")]))
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName(sans), critical=True)
+                .add_extension(ext, critical=self.mode != "noncritical")
+                .sign(key, hashes.SHA256()))
+        path = os.path.join(self.dir, label)
+        with open(path, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(path)
+        if self.mode != "no-alpn":
+            ctx.set_alpn_protocols(["acme-tls/1"])
+        return ctx
+
+    def add(self, idf, keyauth):
+        digest = hashlib.sha256(keyauth.encode()).digest()
+        if idf["type"] == "ip":
+            a = ipaddress.ip_address(idf["value"])
+            self.ctxs[a.reverse_pointer] = self.context(a.reverse_pointer, x509.IPAddress(a), digest)
+        else:
+            self.ctxs[idf["value"]] = self.context(idf["value"], x509.DNSName(idf["value"]), digest)
+
+    def pick(self, sslsock, sni, ctx):
+        self.last_sni = sni
+        if sni in self.ctxs:
+            sslsock.context = self.ctxs[sni]
+        return None
+
+    def serve(self, conn):
+        try:
+            conn.settimeout(10)
+            with self.base.wrap_socket(conn, server_side=True) as s:
+                s.recv(1)  # the validator closes after the handshake
+        except (OSError, ssl.SSLError):
+            pass
+
+    def run(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def shutdown(self):
+        self.stopping = True
+        self.join(2)
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 def ident(s):
     t, _, v = s.partition(":")
     if t not in ("dns", "ip") or not v:
@@ -186,6 +277,8 @@ def order(cl, a, summary):
             keyauth = ch["token"] + "." + cl.thumb
             if a.chal == "http-01":
                 TOKENS[ch["token"]] = keyauth
+            elif a.chal == "tls-alpn-01":
+                a.alpn.add(z["identifier"], keyauth)
             else:
                 value = a.txt or b64(hashlib.sha256(keyauth.encode()).digest())
                 rec = "_acme-challenge." + name
@@ -242,7 +335,8 @@ def main():
     p = sub.add_parser("order")
     p.add_argument("--key", required=True)
     p.add_argument("--id", type=ident, action="append", required=True)
-    p.add_argument("--chal", choices=("http-01", "dns-01"), default="http-01")
+    p.add_argument("--chal", choices=("http-01", "dns-01", "tls-alpn-01"), default="http-01")
+    p.add_argument("--alpn-mode", choices=ALPN_MODES, default="good", help="tls-alpn-01 answer")
     p.add_argument("--txt", help="publish this TXT value instead of the right one")
     p.add_argument("--cert")
     p.add_argument("--result")
@@ -257,6 +351,9 @@ def main():
         if a.chal == "http-01":
             srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["HTTPPORT"])), Http01)
             threading.Thread(target=srv.serve_forever, daemon=True).start()
+        elif a.chal == "tls-alpn-01":
+            srv = a.alpn = TlsAlpn01(int(os.environ["TLSALPNPORT"]), a.alpn_mode)
+            srv.start()
         rc = order(cl, a, summary)
     except (Failure, OSError, KeyError, subprocess.SubprocessError) as e:
         print("va_acme: %s: %s" % (type(e).__name__, e), file=sys.stderr)
