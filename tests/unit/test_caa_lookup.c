@@ -464,8 +464,70 @@ static void test_from_rdata(void **state)
 	}
 }
 
+/* ---- external mode (tests/interop/test_caa_lookup.sh): the same function against a real
+ * DNS server. COBBLE_CAA_DNS is the forwarder, COBBLE_CAA_CASES a file of lines
+ * "name|wildcard|account|method|want|detail" (want 1, 0 or -1; empty fields mean none),
+ * COBBLE_CAA_TA an optional file of trust anchors, one record a line. ---- */
+static void test_external(void **state)
+{
+	(void)state;
+	const char *fwd = getenv("COBBLE_CAA_DNS"), *cases_file = getenv("COBBLE_CAA_CASES");
+	const char *ta = getenv("COBBLE_CAA_TA");
+	char err[256], line[1024];
+	struct resolver *r = NULL;
+	if (resolver_new(fwd, 3000, &r, err, sizeof err) != 0)
+		fail_msg("resolver_new(%s): %s", fwd, err);
+	FILE *f;
+	if (ta && *ta) {
+		if (!(f = fopen(ta, "r")))
+			fail_msg("cannot open %s", ta);
+		while (fgets(line, sizeof line, f)) {
+			line[strcspn(line, "\r\n")] = '\0';
+			if (*line && resolver_add_trust_anchor(r, line, err, sizeof err) != 0)
+				fail_msg("%s", err);
+		}
+		fclose(f);
+	}
+	if (!(f = fopen(cases_file, "r")))
+		fail_msg("cannot open %s", cases_file);
+	int n = 0, bad = 0;
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!*line || *line == '#')
+			continue;
+		char *fld[6] = {0}, *sp = line;
+		for (int i = 0; i < 6; i++)
+			fld[i] = strsep(&sp, "|");
+		if (!fld[5])
+			fail_msg("bad case line (want 6 fields): %s", line);
+		struct problem *p = NULL;
+		int want = atoi(fld[4]);
+		int rc = caa_check_name(r, fld[0], atoi(fld[1]), ids, 2, *fld[2] ? fld[2] : NULL,
+		                        *fld[3] ? fld[3] : NULL, &p);
+		const char *type = p ? problem_short_type(p) : "-";
+		int ok = rc == want && (rc == 1 ? p == NULL
+		                                : p && strcmp(type, rc == 0 ? "caa" : "dns") == 0 &&
+		                                      strstr(p->detail, fld[5]) != NULL);
+		printf("%s %s%s: %d (%s%s%s)\n", ok ? "ok  " : "FAIL", atoi(fld[1]) ? "wildcard " : "", fld[0], rc,
+		       type, p ? ": " : "", p ? p->detail : "");
+		if (!ok)
+			printf("     want %d with detail containing \"%s\"\n", want, fld[5]);
+		bad += !ok;
+		n++;
+		problem_free(p);
+	}
+	fclose(f);
+	resolver_free(r);
+	if (n == 0 || bad)
+		fail_msg("%d of %d cases failed", bad, n);
+}
+
 int main(void)
 {
+	if (getenv("COBBLE_CAA_DNS") && getenv("COBBLE_CAA_CASES")) {
+		const struct CMUnitTest ext[] = {cmocka_unit_test(test_external)};
+		return cmocka_run_group_tests(ext, NULL, NULL);
+	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table),
 	    cmocka_unit_test(test_climb),
