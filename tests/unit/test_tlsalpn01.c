@@ -104,6 +104,7 @@ static struct sni_cert certs[] = {
 	{"noalpn.test", "DNS:noalpn.test", EXT_GOOD, 1, NULL},
 	{"alpnalert.test", "DNS:alpnalert.test", EXT_GOOD, 2, NULL},
 	{"1.0.0.127.in-addr.arpa", "IP:127.0.0.1", EXT_GOOD, 0, NULL},
+	{"fallback.test", "DNS:fallback.test", EXT_GOOD, 0, NULL},
 	{"reverse-as-dns", "DNS:1.0.0.127.in-addr.arpa", EXT_GOOD, 0, NULL}, /* see force_sni */
 	/* ::ffff:127.0.0.1, reached over IPv4 loopback through a dual-stack socket */
 	{"1.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa", "IP:::ffff:127.0.0.1",
@@ -120,7 +121,7 @@ static struct sni_cert *cert_for(const char *sni)
 }
 
 /* ---- the TLS server ---- */
-static int tls_fd = -1, tls_port, silent_fd = -1, silent_port, stop_pipe[2];
+static int tls_fd = -1, tls_port, silent_fd = -1, silent_port, junk_fd = -1, junk_port, stop_pipe[2];
 static pthread_t tls_thread;
 static SSL_CTX *srv_ctx;
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -169,12 +170,26 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, c
 static void *tls_main(void *arg)
 {
 	(void)arg;
-	struct pollfd pfd[2] = {{.fd = tls_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
+	struct pollfd pfd[3] = {{.fd = tls_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN},
+	                        {.fd = junk_fd, .events = POLLIN}};
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0)
+		if (poll(pfd, 3, -1) < 0)
 			continue;
 		if (pfd[1].revents)
 			break;
+		if (pfd[2].revents) {
+			/* Not TLS at all: an HTTP error, then close. */
+			int j = accept(junk_fd, NULL, NULL);
+			if (j >= 0) {
+				static const char resp[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+				if (send(j, resp, sizeof resp - 1, MSG_NOSIGNAL) < 0)
+					perror("send");
+				close(j);
+			}
+			continue;
+		}
+		if (!pfd[0].revents)
+			continue;
 		int c = accept(tls_fd, NULL, NULL);
 		if (c < 0)
 			continue;
@@ -258,6 +273,13 @@ static void dns_answer(const unsigned char *q, size_t qlen, struct sockaddr_in *
 		memcpy(b + qend, rr, sizeof rr);
 		qend += sizeof rr;
 		b[7] = 1;
+	} else if (strcmp(name, "fallback.test") == 0 && qtype == 28) {
+		/* ::ffff:127.0.0.2: an IPv6 address where nothing listens, still on 127.0.0.0/8 */
+		static const unsigned char rr[] = {0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0,
+		                                   0, 0, 0, 0xff, 0xff, 127, 0, 0, 2};
+		memcpy(b + qend, rr, sizeof rr);
+		qend += sizeof rr;
+		b[7] = 1;
 	} else if (!in_test && strcmp(name, "test") != 0) {
 		b[3] |= 3; /* NXDOMAIN */
 	}
@@ -299,7 +321,7 @@ static int setup(void **state)
 	SSL_CTX_set_tlsext_servername_callback(srv_ctx, on_sni);
 	SSL_CTX_set_alpn_select_cb(srv_ctx, on_alpn, NULL);
 	if (pipe(stop_pipe) != 0 || (tls_fd = listen_loopback(&tls_port)) < 0 ||
-	    (silent_fd = listen_loopback(&silent_port)) < 0)
+	    (silent_fd = listen_loopback(&silent_port)) < 0 || (junk_fd = listen_loopback(&junk_port)) < 0)
 		return -1;
 	dns_fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -323,6 +345,7 @@ static int teardown(void **state)
 	}
 	close(tls_fd);
 	close(silent_fd);
+	close(junk_fd);
 	close(dns_fd);
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
@@ -577,6 +600,44 @@ static void test_timeout(void **state)
 	json_decref(rec);
 }
 
+/* Not TLS on the port: a tls problem naming the handshake failure. */
+static void test_not_tls(void **state)
+{
+	(void)state;
+	struct va_settings s = lab();
+	s.tlsalpn01_port = junk_port;
+	json_t *rec;
+	struct problem *p;
+	assert_int_equal(run(&s, "ip", "127.0.0.1", &rec, &p), -1);
+	expect(p, "tls", "TLS handshake with 127.0.0.1 port");
+	expect(p, "tls", "(SNI 1.0.0.127.in-addr.arpa) failed: ");
+	problem_free(p);
+	json_decref(rec);
+}
+
+/* IPv6 first, IPv4 when IPv6 does not connect (as http-01 does); the record says so. */
+static void test_ipv4_fallback(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd < 0)
+		skip();
+	close(fd);
+	struct va_settings s = lab();
+	json_t *rec;
+	struct problem *p;
+	if (run(&s, "dns", "fallback.test", &rec, &p) != 0)
+		fail_msg("refused: %s", p->detail);
+	assert_string_equal(rec_str(rec, "addressUsed"), "127.0.0.1");
+	json_t *resolved = json_object_get(json_array_get(rec, 0), "addressesResolved");
+	assert_int_equal(json_array_size(resolved), 2);
+	assert_string_equal(json_string_value(json_array_get(resolved, 0)), "::ffff:127.0.0.2");
+	json_t *tried = json_object_get(json_array_get(rec, 0), "addressesTried");
+	assert_int_equal(json_array_size(tried), 1);
+	assert_string_equal(json_string_value(json_array_get(tried, 0)), "::ffff:127.0.0.2");
+	json_decref(rec);
+}
+
 static void test_connection_refused(void **state)
 {
 	(void)state;
@@ -618,6 +679,8 @@ int main(void)
 	    cmocka_unit_test(test_refused_outside_lab),
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_connection_refused),
+	    cmocka_unit_test(test_not_tls),
+	    cmocka_unit_test(test_ipv4_fallback),
 	    cmocka_unit_test(test_check_cert_der),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
