@@ -9,7 +9,7 @@ through va_dns_hook.sh) or tls-alpn-01 (own TLS server on $TLSALPNPORT, RFC 8737
 
 `order` prints one line per step and writes a JSON summary (--result): the account URL,
 newOrder status and problem, each authorization's identifier, status and challenge error,
-finalize status and body, the final order. Exit status: 0 certificate issued, 3 not issued
+finalize status and body, the final order, and the requests our responders saw. Exit status: 0 certificate issued, 3 not issued
 (a problem from the server, as the summary shows), 2 a protocol or local failure.
 Environment: DIRECTORY, CA_BUNDLE, HTTPPORT (http-01), DNSPORT and TSIG_KEY (dns-01),
 TLSALPNPORT (tls-alpn-01).
@@ -103,10 +103,12 @@ class Client:
 
 
 TOKENS = {}
+HITS = []  # connections our responders saw (the safety tests want none)
 
 
 class Http01(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        HITS.append("http-01 GET " + self.path)
         t = self.path.rsplit("/", 1)[-1]
         if self.path.startswith("/.well-known/acme-challenge/") and t in TOKENS:
             self.send_response(200)
@@ -186,6 +188,7 @@ class TlsAlpn01(threading.Thread):
         return None
 
     def serve(self, conn):
+        HITS.append("tls-alpn-01 connection")
         try:
             conn.settimeout(10)
             with self.base.wrap_socket(conn, server_side=True) as s:
@@ -361,6 +364,7 @@ def main():
     finally:
         if srv:
             srv.shutdown()
+    summary["responder_hits"] = HITS
     if a.cmd == "order" and a.result:
         with open(a.result, "w") as f:
             json.dump(summary, f, indent=1)
