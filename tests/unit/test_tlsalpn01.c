@@ -122,6 +122,8 @@ static struct sni_cert *cert_for(const char *sni)
 
 /* ---- the TLS server ---- */
 static int tls_fd = -1, tls_port, silent_fd = -1, silent_port, junk_fd = -1, junk_port, stop_pipe[2];
+static int old_fd = -1, old_port; /* TLS 1.1 at most */
+static SSL_CTX *old_ctx;
 static pthread_t tls_thread;
 static SSL_CTX *srv_ctx;
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -170,10 +172,10 @@ static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, c
 static void *tls_main(void *arg)
 {
 	(void)arg;
-	struct pollfd pfd[3] = {{.fd = tls_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN},
-	                        {.fd = junk_fd, .events = POLLIN}};
+	struct pollfd pfd[4] = {{.fd = tls_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN},
+	                        {.fd = junk_fd, .events = POLLIN}, {.fd = old_fd, .events = POLLIN}};
 	for (;;) {
-		if (poll(pfd, 3, -1) < 0)
+		if (poll(pfd, 4, -1) < 0)
 			continue;
 		if (pfd[1].revents)
 			break;
@@ -188,9 +190,10 @@ static void *tls_main(void *arg)
 			}
 			continue;
 		}
-		if (!pfd[0].revents)
+		if (!pfd[0].revents && !pfd[3].revents)
 			continue;
-		int c = accept(tls_fd, NULL, NULL);
+		int old = !pfd[0].revents;
+		int c = accept(old ? old_fd : tls_fd, NULL, NULL);
 		if (c < 0)
 			continue;
 		pthread_mutex_lock(&srv_mu);
@@ -200,7 +203,7 @@ static void *tls_main(void *arg)
 		pthread_mutex_unlock(&srv_mu);
 		struct timeval tv = {.tv_sec = 5};
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-		SSL *ssl = SSL_new(srv_ctx);
+		SSL *ssl = SSL_new(old ? old_ctx : srv_ctx);
 		SSL_set_fd(ssl, c);
 		if (SSL_accept(ssl) == 1)
 			SSL_shutdown(ssl);
@@ -320,8 +323,17 @@ static int setup(void **state)
 		return -1;
 	SSL_CTX_set_tlsext_servername_callback(srv_ctx, on_sni);
 	SSL_CTX_set_alpn_select_cb(srv_ctx, on_alpn, NULL);
+	old_ctx = SSL_CTX_new(TLS_server_method());
+	if (!old_ctx || SSL_CTX_use_certificate(old_ctx, certs[0].cert) != 1 ||
+	    SSL_CTX_use_PrivateKey(old_ctx, key) != 1)
+		return -1;
+	SSL_CTX_set_security_level(old_ctx, 0); /* else OpenSSL 3 will not speak TLS 1.1 at all */
+	SSL_CTX_set_min_proto_version(old_ctx, TLS1_VERSION);
+	SSL_CTX_set_max_proto_version(old_ctx, TLS1_1_VERSION);
+	SSL_CTX_set_alpn_select_cb(old_ctx, on_alpn, NULL);
 	if (pipe(stop_pipe) != 0 || (tls_fd = listen_loopback(&tls_port)) < 0 ||
-	    (silent_fd = listen_loopback(&silent_port)) < 0 || (junk_fd = listen_loopback(&junk_port)) < 0)
+	    (silent_fd = listen_loopback(&silent_port)) < 0 || (junk_fd = listen_loopback(&junk_port)) < 0 ||
+	    (old_fd = listen_loopback(&old_port)) < 0)
 		return -1;
 	dns_fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -346,6 +358,8 @@ static int teardown(void **state)
 	close(tls_fd);
 	close(silent_fd);
 	close(junk_fd);
+	close(old_fd);
+	SSL_CTX_free(old_ctx);
 	close(dns_fd);
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
@@ -615,6 +629,22 @@ static void test_not_tls(void **state)
 	json_decref(rec);
 }
 
+/* RFC 8737 §4: TLS 1.2 or later; a server that stops at TLS 1.1 fails with a tls problem. */
+static void test_tls11_refused(void **state)
+{
+	(void)state;
+	struct va_settings s = lab();
+	s.tlsalpn01_port = old_port;
+	json_t *rec;
+	struct problem *p;
+	int before = conns();
+	assert_int_equal(run(&s, "dns", "good.test", &rec, &p), -1);
+	assert_int_equal(conns(), before + 1); /* it did connect */
+	expect(p, "tls", "TLS 1.2 or later is required");
+	problem_free(p);
+	json_decref(rec);
+}
+
 /* IPv6 first, IPv4 when IPv6 does not connect (as http-01 does); the record says so. */
 static void test_ipv4_fallback(void **state)
 {
@@ -680,6 +710,7 @@ int main(void)
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_connection_refused),
 	    cmocka_unit_test(test_not_tls),
+	    cmocka_unit_test(test_tls11_refused),
 	    cmocka_unit_test(test_ipv4_fallback),
 	    cmocka_unit_test(test_check_cert_der),
 	};

@@ -346,7 +346,11 @@ static void ssl_reason(SSL *ssl, int rc, int *no_alpn, char *out, size_t outlen)
 		char buf[256];
 		ERR_error_string_n(err, buf, sizeof buf);
 		const char *reason = ERR_reason_error_string(err);
-		snprintf(out, outlen, "%s", reason ? reason : buf);
+		int r = ERR_GET_LIB(err) == ERR_LIB_SSL ? ERR_GET_REASON(err) : 0;
+		int version = r == SSL_R_TLSV1_ALERT_PROTOCOL_VERSION || r == SSL_R_UNSUPPORTED_PROTOCOL ||
+		              r == SSL_R_WRONG_SSL_VERSION;
+		snprintf(out, outlen, "%.200s%s", reason ? reason : buf,
+		         version ? " (RFC 8737 §4: TLS 1.2 or later is required)" : "");
 	} else if (e == SSL_ERROR_SYSCALL) {
 		snprintf(out, outlen, "%s", errno ? strerror(errno) : "connection closed by the server");
 	} else if (e == SSL_ERROR_ZERO_RETURN) {
