@@ -1,5 +1,6 @@
-/* CAA property evaluation (RFC 8659 §4, RFC 8657 accounturi/validationmethods).
- * Parsing is bounded by CAA_VALUE_MAX; a value that does not parse never authorizes. */
+/* CAA property evaluation (RFC 8659 §4, RFC 8657 accounturi/validationmethods) and the lookup of
+ * the relevant record set (RFC 8659 §3). Parsing is bounded by CAA_VALUE_MAX and CAA_RRSET_MAX;
+ * a value that does not parse never authorizes, a record that does not parse fails the lookup. */
 #include "caa.h"
 
 #include <arpa/inet.h>

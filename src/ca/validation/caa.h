@@ -1,5 +1,6 @@
-/* CAA decision (RFC 8659, RFC 8657): given the relevant CAA record set for a name, does this CA
- * (its identities from config) may issue for this account and validation method? Pure logic, no DNS. */
+/* CAA (RFC 8659, RFC 8657): may this CA (its identities from config) issue for this name, account
+ * and validation method? caa_check decides on a record set (pure logic, no DNS); caa_check_name
+ * finds the relevant record set through the resolver and decides. */
 #ifndef COBBLE_CAA_H
 #define COBBLE_CAA_H
 

@@ -1,4 +1,4 @@
-/* The CA's own DNS resolver (libunbound): A/AAAA now, TXT and CAA for later checks.
+/* The CA's own DNS resolver (libunbound): A/AAAA for connections, TXT for dns-01, CAA.
  * Forwards to a configured server (tests) or resolves recursively, validating DNSSEC. */
 #ifndef COBBLE_RESOLVER_H
 #define COBBLE_RESOLVER_H
