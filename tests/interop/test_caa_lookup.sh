@@ -54,11 +54,11 @@ EOF
 knotd -c "$k/knot.conf" >"$DNS_LOG" 2>&1 &
 DNS_PID=$!
 for _ in $(seq 1 50); do
-	kdig +short +time=1 +retry=0 +dnssec @127.0.0.1 -p "$DNSPORT" test. SOA 2>/dev/null | grep -q '^SOA ' && break
+	kdig +time=1 +retry=0 +dnssec +noall +answer @127.0.0.1 -p "$DNSPORT" test. SOA 2>/dev/null | grep -q RRSIG && break
 	kill -0 "$DNS_PID" 2>/dev/null || fail "knotd exited at start-up" "$DNS_LOG"
 	sleep 0.2
 done
-kdig +short +dnssec @127.0.0.1 -p "$DNSPORT" test. SOA | grep -q '^SOA ' ||
+kdig +dnssec +noall +answer @127.0.0.1 -p "$DNSPORT" test. SOA | grep -q RRSIG ||
 	fail "knotd did not serve a signed test. zone" "$DNS_LOG"
 # The key-signing key as the trust anchor.
 kdig +short @127.0.0.1 -p "$DNSPORT" test. DNSKEY | awk '$1 == 257 {print "test. DNSKEY " $0}' >"$T/ta"
@@ -85,7 +85,7 @@ update "update add allow.caa.test. 60 CAA 0 issue \"cobble.test\"" \
 	"update add flip.caa.test. 60 A 127.0.0.1"
 # Wait until the updates are served signed.
 for _ in $(seq 1 50); do
-	kdig +short +dnssec @127.0.0.1 -p "$DNSPORT" flip.caa.test. A | grep -q '^RRSIG' && break
+	kdig +dnssec +noall +answer @127.0.0.1 -p "$DNSPORT" flip.caa.test. A | grep -q RRSIG && break
 	sleep 0.2
 done
 
