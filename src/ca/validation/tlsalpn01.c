@@ -302,7 +302,8 @@ int tlsalpn01_check_cert_der(const unsigned char *der, size_t len, const char *i
 	if (want_init(&w, ident_type, value, keyauth, why, whylen) != 0)
 		return -1;
 	if (!der || len > TLSALPN01_MAX_CERT_LIST) {
-		snprintf(why, whylen, "no certificate");
+		snprintf(why, whylen, der ? "certificate larger than %d bytes" : "no certificate",
+		         TLSALPN01_MAX_CERT_LIST);
 		return -1;
 	}
 	const unsigned char *p = der;
