@@ -151,6 +151,7 @@ static const char *dir_url, *ca_bundle, *domain = "cobble.test";
 static int total, nworkers = 16;
 static char run_tag[16];
 static atomic_int next_cert, issued;
+static _Atomic double last_done; /* now_s() of the last issued certificate */
 static double *latencies; /* seconds, one per issued certificate */
 static pthread_mutex_t res_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -360,13 +361,27 @@ done:
 	return rc;
 }
 
+static atomic_int workers_done;
+
+static int nerrs_total(void)
+{
+	int n = 0;
+	pthread_mutex_lock(&res_mu);
+	for (int i = 0; i < nerrs; i++)
+		n += errs[i].count;
+	pthread_mutex_unlock(&res_mu);
+	return n;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	char name[256];
 	pthread_barrier_wait(&ready);
-	if (!w->ok)
+	if (!w->ok) {
+		atomic_fetch_add(&workers_done, 1);
 		return NULL;
+	}
 	for (;;) {
 		int i = atomic_fetch_add(&next_cert, 1);
 		if (i >= total)
@@ -377,8 +392,10 @@ static void *worker_main(void *arg)
 			double dt = now_s() - t0;
 			int k = atomic_fetch_add(&issued, 1);
 			latencies[k] = dt;
+			atomic_store(&last_done, now_s());
 		}
 	}
+	atomic_fetch_add(&workers_done, 1);
 	return NULL;
 }
 
@@ -473,12 +490,12 @@ static double pct(const double *v, int n, double p)
 static void usage(void)
 {
 	fprintf(stderr, "usage: cobble-loadgen --directory URL --http-port PORT [--ca-bundle PEM] [--workers W]\n"
-	                "                      [--certs N] [--server-pid PID] [--domain D] [--label NAME]\n");
+	                "                      [--certs N] [--server-pid PID] [--domain D] [--label NAME] [--stall-seconds S]\n");
 }
 
 int main(int argc, char **argv)
 {
-	int http_port = 0, server_pid = 0;
+	int http_port = 0, server_pid = 0, stall = 20;
 	const char *label = "server";
 	total = 200;
 	static const struct option opts[] = {
@@ -486,6 +503,7 @@ int main(int argc, char **argv)
 	    {"http-port", required_argument, NULL, 'p'}, {"workers", required_argument, NULL, 'w'},
 	    {"certs", required_argument, NULL, 'n'},     {"server-pid", required_argument, NULL, 's'},
 	    {"domain", required_argument, NULL, 'D'},    {"label", required_argument, NULL, 'l'},
+	    {"stall-seconds", required_argument, NULL, 'S'},
 	    {NULL, 0, NULL, 0}};
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -498,6 +516,7 @@ int main(int argc, char **argv)
 		case 's': server_pid = atoi(optarg); break;
 		case 'D': domain = optarg; break;
 		case 'l': label = optarg; break;
+		case 'S': stall = atoi(optarg); break;
 		default: usage(); return 2;
 		}
 	}
@@ -543,10 +562,33 @@ int main(int argc, char **argv)
 	struct rusage ru0, ru1;
 	getrusage(RUSAGE_SELF, &ru0);
 	double t0 = now_s();
+	atomic_store(&last_done, t0);
 	pthread_barrier_wait(&ready);
-	for (int i = 0; i < nworkers; i++)
-		pthread_join(th[i], NULL);
-	double wall = now_s() - t0;
+	/* A server that stops answering (a deadlock) must not hang the bench: after `stall`
+	 * seconds without a new certificate the run ends, counted up to the last certificate. */
+	int stalled = 0, prev = -1;
+	double prev_t = now_s();
+	while (atomic_load(&workers_done) < nworkers) {
+		sleep_ms(100);
+		int cur = atomic_load(&issued) + nerrs_total();
+		if (cur != prev) {
+			prev = cur;
+			prev_t = now_s();
+		} else if (now_s() - prev_t > stall) {
+			stalled = 1;
+			break;
+		}
+	}
+	double wall = (stalled ? atomic_load(&last_done) : now_s()) - t0;
+	if (stalled) {
+		char d[160];
+		snprintf(d, sizeof d, "no progress for %d s after %d certificates; %d requests left hanging", stall,
+		         atomic_load(&issued), total - atomic_load(&issued) - nerrs_total());
+		record_error("stalled:server-stopped-answering", d);
+	} else {
+		for (int i = 0; i < nworkers; i++)
+			pthread_join(th[i], NULL);
+	}
 	double cpu1 = server_pid ? proc_cpu(server_pid) : -1;
 	getrusage(RUSAGE_SELF, &ru1);
 	long hwm = server_pid ? proc_status_kib(server_pid, "VmHWM") : -1;
@@ -580,6 +622,8 @@ int main(int argc, char **argv)
 	       label, ready_workers, n, nerr, wall, n / wall, pct(latencies, n, 0.50) * 1000,
 	       pct(latencies, n, 0.95) * 1000, pct(latencies, n, 0.99) * 1000, cpu_ms, hwm, n ? self_cpu * 1000 / n : 0.0);
 	fflush(stdout);
+	if (stalled)
+		_exit(1); /* workers are stuck in requests; nothing to clean up safely */
 	for (int i = 0; i < nworkers; i++) {
 		acme_client_free(ws[i].c);
 		EVP_PKEY_free(ws[i].key);

@@ -7,7 +7,8 @@
 # Environment: W (workers, default 32), N (certificates per run, default 2000),
 #   SEEDS ("100000 1000000": stored-certificate sizes for the second table; "" skips it),
 #   BUILD (build dir with cobbled and bench/, default build), SKIP_PEBBLE=1,
-#   PERF=1 (record `perf record -g` of cobbled during its first run into bench-perf.data).
+#   PERF=1 (`perf record --call-graph dwarf` of cobbled during its first run into $PERF_OUT,
+#   default /tmp/cobble-bench-perf.data; read it with `perf report -i ... --no-children`).
 set -u
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
@@ -86,7 +87,8 @@ LG=$(pick_port)
 start_cobbled_at "$T/data-0" "$LG"
 say "cobbled at $DIRECTORY (pid $SERVER_PID, data $T/data-0)"
 if [ "${PERF:-0}" = 1 ]; then
-	perf record -g -F 999 -p "$SERVER_PID" -o "$ROOT/bench-perf.data" >/dev/null 2>&1 &
+	perf record --call-graph dwarf,16384 -F 499 -p "$SERVER_PID" -o "${PERF_OUT:-/tmp/cobble-bench-perf.data}" \
+		>/dev/null 2>&1 &
 	PERF_PID=$!
 	sleep 0.5
 fi
@@ -94,6 +96,7 @@ loadgen cobbled "$LG"
 stop_server
 
 if [ "${SKIP_PEBBLE:-0}" != 1 ]; then
+	SERVER_LOG=$T/pebble.log
 	start_pebble
 	say "pebble at $DIRECTORY (pid $SERVER_PID)"
 	loadgen pebble "$HTTPPORT"
@@ -155,6 +158,8 @@ row "server CPU per certificate (ms)" cpu_ms
 row "server peak RSS (MiB)" hwm_kib mib
 row "errors" errors
 row "load generator CPU per cert (ms)" client_cpu_ms
+grep -q 'stalled' "$T/pebble.out" 2>/dev/null &&
+	echo "note: pebble stopped answering during the run ($(grep -o 'no progress.*' "$T/pebble.out" | head -n 1)); its figures cover the certificates issued before that"
 echo "crypto floor: $FLOOR ms per certificate (9 ECDSA P-256 verifies + 1 sign; openssl speed: $SIGNS sign/s, $VERIFIES verify/s)"
 echo "cobbled CPU per certificate / floor: $(ratio "$(field cobbled cpu_ms)" "$FLOOR")"
 
