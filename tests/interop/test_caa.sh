@@ -22,7 +22,7 @@ sys.exit(json.load(open(sys.argv[1])).get("meta", {}).get("caaIdentities") != ["
 EOF
 log "directory meta.caaIdentities: [\"lab-ca.example\"]"
 
-ID=lab-ca.example
+ID="lab-ca.example"
 # lego_http LABEL NAME...: lego with http-01 for the names.
 lego_http() {
 	local label=$1 d=()

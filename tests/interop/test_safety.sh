@@ -19,7 +19,7 @@ grep -q 'lab mode' "$SERVER_LOG" && fail "cobbled started without --lab says it 
 dns_update "update add loop2.cobble.test. 60 A 127.1.2.3" "update add zero.cobble.test. 60 A 0.0.0.0" \
 	"update add v6loop.cobble.test. 60 AAAA ::1" "update add mapped.cobble.test. 60 AAAA ::ffff:127.0.0.1" \
 	>"$T/knsupdate.log" 2>&1 || fail "knsupdate failed" "$T/knsupdate.log"
-[ "$(dns_query v6loop.cobble.test A)" = "" ] && [ "$(dns_query v6loop.cobble.test AAAA)" = ::1 ] ||
+{ [ "$(dns_query v6loop.cobble.test A)" = "" ] && [ "$(dns_query v6loop.cobble.test AAAA)" = ::1 ]; } ||
 	fail "zone set-up: v6loop.cobble.test should have only AAAA ::1"
 
 # refused_at_validation LABEL CHAL NAME ADDRESS: the authorization is invalid with a connection
