@@ -6,6 +6,7 @@
 #
 # Environment: W (workers, default 32), N (certificates per run, default 2000),
 #   SEEDS ("100000 1000000": stored-certificate sizes for the second table; "" skips it),
+#   COBBLED_BENCH_ARGS (extra cobbled flags, e.g. "--config FILE"),
 #   BUILD (build dir with cobbled and bench/, default build), SKIP_PEBBLE=1,
 #   PERF=1 (`perf record --call-graph dwarf` of cobbled during its first run into $PERF_OUT,
 #   default /tmp/cobble-bench-perf.data; read it with `perf report -i ... --no-children`).
@@ -47,7 +48,7 @@ start_cobbled_at() {
 	SERVER_LOG=$T/cobbled-$(basename "$data").log
 	ACME_SERVER=cobbled
 	"$COBBLED" --lab --data-dir "$data" --listen "127.0.0.1:$ACME_PORT" \
-		--dns-resolver "127.0.0.1:$DNSPORT" --http01-port "$lg" >"$SERVER_LOG" 2>&1 &
+		--dns-resolver "127.0.0.1:$DNSPORT" --http01-port "$lg" ${COBBLED_BENCH_ARGS:-} >"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	_wait_directory
 }

@@ -4,9 +4,63 @@
 #include "auth.h"
 #include "b64url.h"
 #include <event2/buffer.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Account keys parsed from their stored JWK, by account id. Building an EVP_PKEY from a JWK
+ * goes through OpenSSL 3's decoders and cost more than the signature check itself (the bench
+ * profile, issue 7). An entry is used only while the stored JWK text is the one it was parsed
+ * from, so a key change (RFC 8555 §7.3.5) never meets a stale key. Direct-mapped and bounded:
+ * a collision replaces the older entry. */
+#define KEYCACHE_SLOTS 1024
+struct keycache_entry {
+	char id[STORE_ID_MAX];
+	char *jwk;
+	EVP_PKEY *key;
+};
+static struct keycache_entry keycache[KEYCACHE_SLOTS];
+static pthread_mutex_t keycache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct keycache_entry *keycache_slot(const char *id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a: ids are random, any spread will do */
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return &keycache[h % KEYCACHE_SLOTS];
+}
+
+/* A new reference to the cached key of account id for this JWK text, or NULL. */
+static EVP_PKEY *keycache_get(const char *id, const char *jwk)
+{
+	EVP_PKEY *k = NULL;
+	pthread_mutex_lock(&keycache_mu);
+	struct keycache_entry *e = keycache_slot(id);
+	if (e->key && strcmp(e->id, id) == 0 && strcmp(e->jwk, jwk) == 0 && EVP_PKEY_up_ref(e->key) == 1)
+		k = e->key;
+	pthread_mutex_unlock(&keycache_mu);
+	return k;
+}
+
+static void keycache_put(const char *id, const char *jwk, EVP_PKEY *key)
+{
+	char *copy = strdup(jwk);
+	if (!copy || EVP_PKEY_up_ref(key) != 1) {
+		free(copy);
+		return;
+	}
+	pthread_mutex_lock(&keycache_mu);
+	struct keycache_entry *e = keycache_slot(id);
+	EVP_PKEY *old = e->key;
+	char *oldjwk = e->jwk;
+	snprintf(e->id, sizeof e->id, "%s", id);
+	e->jwk = copy;
+	e->key = key;
+	pthread_mutex_unlock(&keycache_mu);
+	EVP_PKEY_free(old);
+	free(oldjwk);
+}
 
 void auth_clear(struct auth *au)
 {
@@ -83,9 +137,14 @@ int auth_request(struct api *a, struct evhttp_request *req, const char *url, enu
 			*prob = problem_new("serverInternal", 500, "could not load the account");
 			goto fail;
 		}
-		json_t *jwk = json_loads(out->acct.jwk, 0, NULL);
-		out->key = jwk ? jwk_to_pkey(jwk, prob) : NULL;
-		json_decref(jwk);
+		out->key = out->acct.jwk ? keycache_get(out->acct.id, out->acct.jwk) : NULL;
+		if (!out->key && out->acct.jwk) {
+			json_t *jwk = json_loads(out->acct.jwk, 0, NULL);
+			out->key = jwk ? jwk_to_pkey(jwk, prob) : NULL;
+			json_decref(jwk);
+			if (out->key)
+				keycache_put(out->acct.id, out->acct.jwk, out->key);
+		}
 		if (!out->key) {
 			if (!*prob)
 				*prob = problem_new("serverInternal", 500, "stored account key is unreadable");

@@ -10,6 +10,8 @@
 #include "reply.h"
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -642,18 +644,24 @@ static void h_cert(struct api *a, struct evhttp_request *req, const char *url, c
 	/* PEM leaf, then the chain (RFC 8555 §9.1: application/pem-certificate-chain). */
 	struct evbuffer *b = evbuffer_new();
 	char *b64 = NULL;
-	{
-		/* Standard base64 with 64-column lines, as PEM wants. */
-		BIO *mem = BIO_new(BIO_s_mem());
-		const unsigned char *d = c.der;
-		X509 *x = d2i_X509(NULL, &d, (long)c.der_len);
-		if (x && mem && PEM_write_bio_X509(mem, x)) {
-			char *ptr = NULL;
-			long n = BIO_get_mem_data(mem, &ptr);
-			evbuffer_add(b, ptr, (size_t)n);
+	if (c.der_len <= INT_MAX / 2) {
+		/* RFC 7468 §2: standard base64 in 64-column lines. The DER is ours, stored at issuance:
+		 * encode it directly instead of parsing it into an X509 first (issue 7 profile). */
+		EVP_ENCODE_CTX *ec = EVP_ENCODE_CTX_new();
+		size_t cap = c.der_len / 48 * 65 + 130;
+		unsigned char *pem = malloc(cap);
+		int n1 = 0, n2 = 0;
+		if (ec && pem) {
+			EVP_EncodeInit(ec);
+			if (EVP_EncodeUpdate(ec, pem, &n1, c.der, (int)c.der_len) == 1) {
+				EVP_EncodeFinal(ec, pem + n1, &n2);
+				evbuffer_add_printf(b, "-----BEGIN CERTIFICATE-----\n");
+				evbuffer_add(b, pem, (size_t)(n1 + n2));
+				evbuffer_add_printf(b, "-----END CERTIFICATE-----\n");
+			}
 		}
-		X509_free(x);
-		BIO_free(mem);
+		EVP_ENCODE_CTX_free(ec);
+		free(pem);
 	}
 	const char *chainpem = ca_chain_pem(a->ca, chain);
 	if (chainpem)

@@ -217,6 +217,8 @@ enum stmt_id {
 	ST_META_SET,
 	ST_META_INCR,
 	ST_META_INSERT,
+	ST_SYNC_NORMAL,
+	ST_SYNC_FULL,
 	ST__COUNT
 };
 
@@ -306,6 +308,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_META_INCR] = "INSERT INTO meta (key, value) VALUES (?1, '1') ON CONFLICT (key)"
 	                 " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
 	                 " RETURNING CAST(value AS INTEGER)",
+	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
 };
 
 struct sqlite_store {
@@ -459,6 +463,32 @@ static int cas_missed(struct sqlite_store *q, enum stmt_id exists_id, const char
 {
 	int rc = exists(q, exists_id, key);
 	return rc == STORE_OK ? STORE_CONFLICT : rc;
+}
+
+/* Durability by what a commit promises (issue 7). The connection runs synchronous=FULL: every
+ * commit fsyncs the WAL before it returns, and what a client is told is issued (serial
+ * reservations, certificates), revoked, or registered survives a power cut. The hot writes
+ * of the order flow that promise nothing durable (an order or challenge state a client
+ * can ask again for, a validation lease) commit with synchronous=NORMAL between relaxed()
+ * and strict(): they reach the WAL without their own fsync, and the next FULL commit's fsync
+ * of the same append-only WAL makes them durable too. A power cut can roll back only such
+ * state changes made after the last FULL commit, never a certificate or a serial. */
+static void relaxed(struct sqlite_store *q)
+{
+	sqlite3_stmt *st = stmt(q, ST_SYNC_NORMAL);
+	if (st) {
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+}
+
+static void strict(struct sqlite_store *q)
+{
+	sqlite3_stmt *st = stmt(q, ST_SYNC_FULL);
+	if (st && sqlite3_step(st) != SQLITE_DONE)
+		log_error("store: sqlite: cannot restore synchronous=FULL: %s", sqlite3_errmsg(q->db));
+	if (st)
+		sqlite3_reset(st);
 }
 
 static int tx_begin(struct sqlite_store *q, int immediate)
@@ -875,7 +905,7 @@ out:
 	return rc;
 }
 
-static int sq_authz_set_status(struct store *s, const char *id, const char *from, const char *to)
+static int sq_authz_set_status_tx(struct store *s, const char *id, const char *from, const char *to)
 {
 	struct sqlite_store *q = sq_of(s);
 	int changes = 0;
@@ -885,7 +915,16 @@ static int sq_authz_set_status(struct store *s, const char *id, const char *from
 	return rc;
 }
 
-static int sq_challenge_start(struct store *s, const char *chall_id)
+/* Relaxed durability (see relaxed()). */
+static int sq_authz_set_status(struct store *s, const char *id, const char *from, const char *to)
+{
+	relaxed(sq_of(s));
+	int rc = sq_authz_set_status_tx(s, id, from, to);
+	strict(sq_of(s));
+	return rc;
+}
+
+static int sq_challenge_start_tx(struct store *s, const char *chall_id)
 {
 	struct sqlite_store *q = sq_of(s);
 	int changes = 0;
@@ -895,7 +934,16 @@ static int sq_challenge_start(struct store *s, const char *chall_id)
 	return rc;
 }
 
-static int sq_challenge_finish(struct store *s, const char *chall_id, int valid,
+/* Relaxed durability (see relaxed()). */
+static int sq_challenge_start(struct store *s, const char *chall_id)
+{
+	relaxed(sq_of(s));
+	int rc = sq_challenge_start_tx(s, chall_id);
+	strict(sq_of(s));
+	return rc;
+}
+
+static int sq_challenge_finish_tx(struct store *s, const char *chall_id, int valid,
                                const char *error_json, const char *record_json, int64_t now,
                                int64_t valid_until)
 {
@@ -923,6 +971,17 @@ out:
 	return rc;
 }
 
+/* Relaxed durability (see relaxed()). */
+static int sq_challenge_finish(struct store *s, const char *chall_id, int valid,
+                               const char *error_json, const char *record_json, int64_t now,
+                               int64_t valid_until)
+{
+	relaxed(sq_of(s));
+	int rc = sq_challenge_finish_tx(s, chall_id, valid, error_json, record_json, now, valid_until);
+	strict(sq_of(s));
+	return rc;
+}
+
 static int sq_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n)
 {
 	struct sqlite_store *q = sq_of(s);
@@ -932,7 +991,7 @@ static int sq_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_M
 	return rc;
 }
 
-static int sq_challenge_claim(struct store *s, const char *chall_id, const char *worker,
+static int sq_challenge_claim_tx(struct store *s, const char *chall_id, const char *worker,
                               int64_t now, int64_t until, char *out_id)
 {
 	struct sqlite_store *q = sq_of(s);
@@ -954,6 +1013,16 @@ static int sq_challenge_claim(struct store *s, const char *chall_id, const char 
 	return rc;
 }
 
+/* Relaxed durability (see relaxed()). */
+static int sq_challenge_claim(struct store *s, const char *chall_id, const char *worker,
+                              int64_t now, int64_t until, char *out_id)
+{
+	relaxed(sq_of(s));
+	int rc = sq_challenge_claim_tx(s, chall_id, worker, now, until, out_id);
+	strict(sq_of(s));
+	return rc;
+}
+
 /* ---- orders ---- */
 
 static int insert_authz(struct sqlite_store *q, const struct store_authz *a)
@@ -969,7 +1038,7 @@ static int insert_authz(struct sqlite_store *q, const struct store_authz *a)
 	return rc;
 }
 
-static int sq_order_insert(struct store *s, const struct store_order *o,
+static int sq_order_insert_tx(struct store *s, const struct store_order *o,
                            const struct store_authz *new_authzs, size_t nnew)
 {
 	struct sqlite_store *q = sq_of(s);
@@ -995,6 +1064,16 @@ static int sq_order_insert(struct store *s, const struct store_order *o,
 		rc = tx_commit(q);
 out:
 	tx_rollback(q);
+	return rc;
+}
+
+/* Relaxed durability (see relaxed()). */
+static int sq_order_insert(struct store *s, const struct store_order *o,
+                           const struct store_authz *new_authzs, size_t nnew)
+{
+	relaxed(sq_of(s));
+	int rc = sq_order_insert_tx(s, o, new_authzs, nnew);
+	strict(sq_of(s));
 	return rc;
 }
 
@@ -1045,7 +1124,7 @@ static int sq_order_list(struct store *s, const char *account_id, size_t offset,
 	return rc;
 }
 
-static int sq_order_set_status(struct store *s, const char *id, const char *from, const char *to,
+static int sq_order_set_status_tx(struct store *s, const char *id, const char *from, const char *to,
                                const char *error_json)
 {
 	struct sqlite_store *q = sq_of(s);
@@ -1053,6 +1132,16 @@ static int sq_order_set_status(struct store *s, const char *id, const char *from
 	int rc = run(q, ST_ORDER_SET_STATUS, &changes, "tttT", id, from, to, error_json);
 	if (rc == STORE_OK && changes == 0)
 		rc = cas_missed(q, ST_ORDER_EXISTS, id);
+	return rc;
+}
+
+/* Relaxed durability (see relaxed()). */
+static int sq_order_set_status(struct store *s, const char *id, const char *from, const char *to,
+                               const char *error_json)
+{
+	relaxed(sq_of(s));
+	int rc = sq_order_set_status_tx(s, id, from, to, error_json);
+	strict(sq_of(s));
 	return rc;
 }
 
