@@ -83,13 +83,14 @@ va_lego() {
 		--email t@example.com --path "$T/lego" "$@" run >"$T/lego-$label.log" 2>&1
 }
 
-# va_lego_dns_args: lego flags for dns-01 through the exec provider and va_dns_hook.sh.
-# lego's own pre-check asks knot (the recursive resolver it is given); the full-propagation
-# check would query the zone's NS on port 53, so it is off.
+# va_lego_dns LABEL lego-args...: va_lego with dns-01 through the exec provider and
+# va_dns_hook.sh. lego's own pre-check asks knot (the resolver it is given); the
+# full-propagation check would query the zone's NS on port 53, so it is off. The exec
+# provider solves one authorization at a time, 60 s apart unless EXEC_SEQUENCE_INTERVAL says.
 va_lego_dns() { # va_lego_dns LABEL lego-args...
 	local label=$1
 	shift
-	EXEC_PATH=$INTEROP_DIR/va_dns_hook.sh EXEC_PROPAGATION_TIMEOUT=30 EXEC_POLLING_INTERVAL=1 \
+	EXEC_PATH=$INTEROP_DIR/va_dns_hook.sh EXEC_PROPAGATION_TIMEOUT=30 EXEC_POLLING_INTERVAL=1 EXEC_SEQUENCE_INTERVAL=1 \
 		va_lego "$label" --dns exec --dns.resolvers "127.0.0.1:$DNSPORT" --dns.disable-cp "$@"
 }
 
