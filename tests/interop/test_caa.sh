@@ -5,7 +5,8 @@
 # default identity that config replaced, allowed under the configured identity; a wildcard
 # is refused under `issuewild ";"` while its base name is allowed; `accounturi` and
 # `validationmethods` are enforced; a parent's record applies to a child (tree climb) and
-# the closest record set wins; an unknown critical tag forbids issuance.
+# the closest record set wins; an unknown critical tag forbids issuance; a failed CAA lookup
+# refuses issuance (fail closed).
 . "$(dirname "$0")/lib.sh"
 . "$INTEROP_DIR/va_lib.sh"
 ACME_SERVER=cobbled # cobbled's CAA policy and config; pebble checks no CAA
@@ -115,4 +116,22 @@ va_zone crit.caa.cobble.test "CAA 0 issue \"$ID\"" 'CAA 128 tbs "unknown"'
 lego_http crit crit.caa.cobble.test && fail "issued despite an unknown critical CAA tag" "$T/lego-crit.log"
 refused crit 'unknown critical tag (CAA 128 tbs)' crit.caa.cobble.test
 
-pass "CAA: other CA, own identity, replaced default, issuewild, accounturi, validationmethods, tree climb, critical tag"
+# 9. A CAA lookup that fails (SERVFAIL: the name is a CNAME to a zone knot does not serve,
+# so the forwarder refuses) refuses issuance (RFC 8659 §3, fail closed), while the dns-01
+# TXT below the name answers normally.
+dns_update "update delete failcaa.cobble.test." "update add failcaa.cobble.test. 60 CNAME unserved.example." \
+	>"$T/knsupdate.log" 2>&1 || fail "knsupdate failcaa.cobble.test failed" "$T/knsupdate.log"
+python3 "$INTEROP_DIR/va_acme.py" order --key "$T/failcaa.key" --id dns:failcaa.cobble.test --chal dns-01 \
+	--result "$T/failcaa.json" >"$T/failcaa.log" 2>&1
+rc=$?
+[ $rc = 3 ] || fail "CAA lookup failure: expected no certificate and a problem (status 3), got $rc" "$T/failcaa.log"
+python3 - "$T/failcaa.json" <<'EOF2' || fail "CAA lookup failure: authorization not invalid with a dns or caa problem about CAA" "$T/failcaa.log"
+import json, sys
+a = json.load(open(sys.argv[1]))["authzs"][0]
+e = a.get("error") or {}
+sys.exit(not (a["status"] == "invalid" and e.get("type") in ("urn:ietf:params:acme:error:dns", "urn:ietf:params:acme:error:caa")
+              and "CAA" in e.get("detail", "")))
+EOF2
+log "CAA lookup failure: $(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["authzs"][0]["error"]; print(e["type"], "::", e["detail"])' "$T/failcaa.json")"
+
+pass "CAA: other CA, own identity, replaced default, issuewild, accounturi, validationmethods, tree climb, critical tag, lookup failure"
