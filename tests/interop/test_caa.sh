@@ -6,7 +6,8 @@
 # is refused under `issuewild ";"` while its base name is allowed; `accounturi` and
 # `validationmethods` are enforced; a parent's record applies to a child (tree climb) and
 # the closest record set wins; an unknown critical tag forbids issuance; a failed CAA lookup
-# refuses issuance (fail closed).
+# refuses issuance (fail closed). Then, restarted without the config, the default identity
+# "cobble.test" is the one CAA must name.
 . "$(dirname "$0")/lib.sh"
 . "$INTEROP_DIR/va_lib.sh"
 ACME_SERVER=cobbled # cobbled's CAA policy and config; pebble checks no CAA
@@ -134,4 +135,24 @@ sys.exit(not (a["status"] == "invalid" and e.get("type") in ("urn:ietf:params:ac
 EOF2
 log "CAA lookup failure: $(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["authzs"][0]["error"]; print(e["type"], "::", e["detail"])' "$T/failcaa.json")"
 
-pass "CAA: other CA, own identity, replaced default, issuewild, accounturi, validationmethods, tree climb, critical tag, lookup failure"
+# 10. The default identity (no caaIdentities in config) is "cobble.test": cobbled restarted
+# on the same data dir without the config file.
+_stop_pid "$SERVER_PID" || fail "cobbled did not stop within 10 s of SIGTERM"
+_sanitizer_check || fail "sanitizer report in the log of cobbled with caaIdentities [\"$ID\"] (above)"
+mv "$SERVER_LOG" "$T/server-configured.log"
+va_start_cobbled
+python3 - "$T/directory.json" <<'EOF2' || fail "default directory meta.caaIdentities is not [\"cobble.test\"]: $(cat "$T/directory.json")"
+import json, sys
+sys.exit(json.load(open(sys.argv[1])).get("meta", {}).get("caaIdentities") != ["cobble.test"])
+EOF2
+va_zone default.caa.cobble.test 'CAA 0 issue "cobble.test"'
+lego_http default default.caa.cobble.test
+allowed $? default 'default identity: CAA 0 issue "cobble.test"' default.caa.cobble.test default.caa.cobble.test
+va_zone defacct.caa.cobble.test 'CAA 0 issue "cobble.test; accounturi=https://127.0.0.1:14000/acct/nope"'
+lego_http defacct defacct.caa.cobble.test && fail "issued despite a CAA accounturi naming another account" "$T/lego-defacct.log"
+refused defacct 'default identity, CAA accounturi=https://127.0.0.1:14000/acct/nope' defacct.caa.cobble.test
+va_zone defother.caa.cobble.test "CAA 0 issue \"$ID\""
+lego_http defother defother.caa.cobble.test && fail "issued under CAA issue \"$ID\", no longer an identity" "$T/lego-defother.log"
+refused defother "default identity, CAA 0 issue \"$ID\"" defother.caa.cobble.test
+
+pass "CAA: other CA, own identity, replaced default, issuewild, accounturi, validationmethods, tree climb, critical tag, lookup failure, default identity"
