@@ -3,7 +3,8 @@
 # provider) and certbot (--manual with auth/cleanup hooks) get wildcard certificates
 # (*.X + X: two TXT values at one name); the authorization is for the base name with
 # "wildcard": true and offers dns-01 only; a valid authorization is reused by the next order;
-# a wrong TXT value makes the authorization invalid with an unauthorized problem.
+# a wrong TXT value makes the authorization invalid with an unauthorized problem; a CNAME at
+# _acme-challenge is followed; a wildcard right below a public suffix is refused.
 . "$(dirname "$0")/lib.sh"
 . "$INTEROP_DIR/va_lib.sh"
 command -v lego >/dev/null || fail "lego not installed"
@@ -82,4 +83,27 @@ sys.exit(not (a["status"] == "invalid" and e.get("type") == "urn:ietf:params:acm
 EOF
 log "wrong TXT value: $(grep '^authz' "$T/wrong.log")"
 
-pass "dns-01: lego and certbot wildcards, wildcard authorization, reuse, wrong TXT"
+# 5. CNAME delegation (RFC 8555 §8.4 lets the CA follow it): _acme-challenge.cn.cobble.test is
+# a CNAME to a name that holds the TXT, as with acme-dns set-ups.
+dns_update "update add _acme-challenge.cn.cobble.test. 60 CNAME cn.acme-dns.cobble.test." >"$T/knsupdate.log" 2>&1 ||
+	fail "knsupdate CNAME failed" "$T/knsupdate.log"
+python3 "$INTEROP_DIR/va_acme.py" order --key "$T/cn.key" --id dns:cn.cobble.test --chal dns-01 \
+	--txt-name cn.acme-dns.cobble.test --cert "$T/cn.pem" >"$T/cn.log" 2>&1 ||
+	fail "dns-01 through a CNAME at _acme-challenge.cn.cobble.test: no certificate" "$T/cn.log"
+log "dns-01 through a CNAME: issued ($(va_sans "$T/cn.pem"))"
+
+if [ "$ACME_SERVER" = cobbled ]; then
+	# 6. A wildcard directly below a public suffix is refused at newOrder.
+	python3 "$INTEROP_DIR/va_acme.py" order --key "$T/psl.key" --id 'dns:*.co.uk' --chal dns-01 \
+		--result "$T/psl.json" >"$T/psl.log" 2>&1
+	rc=$?
+	[ $rc = 3 ] || fail "*.co.uk: expected newOrder refused (status 3), got $rc" "$T/psl.log"
+	python3 - "$T/psl.json" <<'EOF' || fail "*.co.uk: newOrder not a 400 rejectedIdentifier" "$T/psl.log"
+import json, sys
+n = json.load(open(sys.argv[1]))["newOrder"]
+sys.exit(not (n["status"] == 400 and (n.get("body") or {}).get("type") == "urn:ietf:params:acme:error:rejectedIdentifier"))
+EOF
+	log "*.co.uk: $(python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["newOrder"]["body"]; print(b["type"], "::", b["detail"])' "$T/psl.json")"
+fi
+
+pass "dns-01: lego and certbot wildcards, wildcard authorization, reuse, wrong TXT, CNAME, public-suffix wildcard"

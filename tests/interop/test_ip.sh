@@ -3,8 +3,8 @@
 # unsupportedIdentifier by default; with "identifierPolicy": {"allowIP": true} a certificate
 # for 127.0.0.1 by http-01 (va_acme.py; lego if it sends ip identifiers) and by tls-alpn-01 (reverse-name SNI,
 # RFC 8738 §6), each with an iPAddress SAN that openssl accepts for 127.0.0.1; dns-01 is not
-# offered for an ip identifier; a dns + ip order gets both SANs; a non-canonical address
-# is a rejectedIdentifier.
+# offered for an ip identifier; a dns + ip order gets both SANs; a CSR naming the address
+# as a dNSName is a badCSR; a non-canonical address is a rejectedIdentifier.
 . "$(dirname "$0")/lib.sh"
 . "$INTEROP_DIR/va_lib.sh"
 ACME_SERVER=cobbled # cobbled's identifier policy
@@ -80,6 +80,16 @@ log "ip identifier: $(grep -o 'offers no dns-01.*' "$T/dns.log")"
 acme mixed --id dns:mixed.cobble.test --id ip:127.0.0.1 --chal http-01 --cert "$T/mixed.pem"
 [ $rc = 0 ] || fail "dns + ip order: no certificate (status $rc)" "$T/mixed.log"
 ip_cert "dns + ip order" "$T/mixed.pem" "DNS:mixed.cobble.test, IP Address:127.0.0.1"
+
+# A CSR that puts the address in a dNSName is refused at finalize (badCSR).
+acme csrdns --id ip:127.0.0.1 --chal http-01 --csr-san dns:127.0.0.1
+[ $rc = 3 ] || fail "ip order finalized with a CSR naming 127.0.0.1 as dNSName: expected badCSR (status 3), got $rc" "$T/csrdns.log"
+python3 - "$T/csrdns.json" <<'EOF' || fail "CSR with dNSName 127.0.0.1 for an ip order: finalize not a 400 badCSR" "$T/csrdns.log"
+import json, sys
+f = json.load(open(sys.argv[1])).get("finalize", {})
+sys.exit(not (f.get("status") == 400 and (f.get("body") or {}).get("type") == "urn:ietf:params:acme:error:badCSR"))
+EOF
+log "CSR dNSName 127.0.0.1 for an ip order: $(python3 -c 'import json,sys; b=json.load(open(sys.argv[1]))["finalize"]["body"]; print(b["type"], "::", b["detail"])' "$T/csrdns.json")"
 
 acme noncanon --id ip:0:0:0:0:0:0:0:1
 [ $rc = 3 ] || fail "non-canonical IPv6 identifier: expected newOrder refused (status 3), got $rc" "$T/noncanon.log"

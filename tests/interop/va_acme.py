@@ -5,7 +5,8 @@ through va_dns_hook.sh) or tls-alpn-01 (own TLS server on $TLSALPNPORT, RFC 8737
 
   va_acme.py account --key FILE              create (or find) the account; print its URL
   va_acme.py order --key FILE --id dns:NAME|ip:ADDR ... --chal http-01|dns-01
-                   [--txt VALUE] [--alpn-mode MODE] [--cert FILE] [--result FILE]
+                   [--txt VALUE] [--txt-name NAME] [--alpn-mode MODE] [--csr-san T:V ...]
+                   [--cert FILE] [--result FILE]
 
 `order` prints one line per step and writes a JSON summary (--result): the account URL,
 newOrder status and problem, each authorization's identifier, status and challenge error,
@@ -284,7 +285,7 @@ def order(cl, a, summary):
                 a.alpn.add(z["identifier"], keyauth)
             else:
                 value = a.txt or b64(hashlib.sha256(keyauth.encode()).digest())
-                rec = "_acme-challenge." + name
+                rec = a.txt_name or "_acme-challenge." + name
                 hook("add", rec, value)
                 cleanups.append((rec, value))
             st, _, c, raw = cl.post(ch["url"], {})
@@ -309,7 +310,7 @@ def order(cl, a, summary):
         summary["order"] = poll(cl, ourl, ("invalid", "ready", "valid"))
         return 3
     certkey = ec.generate_private_key(ec.SECP256R1())
-    csr = csr_for(a.id, certkey).public_bytes(serialization.Encoding.DER)
+    csr = csr_for(a.csr_san or a.id, certkey).public_bytes(serialization.Encoding.DER)
     st, _, o, raw = cl.post(o["finalize"], {"csr": b64(csr)})
     summary["finalize"] = {"status": st, "body": o}
     print("finalize: %s %s" % (st, raw[:400].decode(errors="replace")), flush=True)
@@ -341,6 +342,8 @@ def main():
     p.add_argument("--chal", choices=("http-01", "dns-01", "tls-alpn-01"), default="http-01")
     p.add_argument("--alpn-mode", choices=ALPN_MODES, default="good", help="tls-alpn-01 answer")
     p.add_argument("--txt", help="publish this TXT value instead of the right one")
+    p.add_argument("--txt-name", help="publish the TXT here instead of _acme-challenge.NAME (a CNAME target)")
+    p.add_argument("--csr-san", type=ident, action="append", help="CSR SANs instead of the identifiers (dns:X, ip:X)")
     p.add_argument("--cert")
     p.add_argument("--result")
     a = ap.parse_args()
