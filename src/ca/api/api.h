@@ -22,10 +22,13 @@ struct api {
 	struct evhttp *http;
 	SSL_CTX *ssl_ctx;
 	char directory_url[512];
+	struct server_loops *loops; /* loop 0 only: the other event loops (server.c) */
 };
 
 /* Binds the HTTPS listener on cfg->listen_host:listen_port with the CA's listener
- * certificate. -1 with a one-line reason (port in use, bad address) in err. */
+ * certificate, served by a->base and by one more event loop per further CPU core, each in
+ * its own thread with its own copy of *a and its own store handle. -1 with a one-line
+ * reason (port in use, bad address) in err. */
 int server_start(struct api *a, char *err, size_t errlen);
 void server_stop(struct api *a);
 

@@ -15,11 +15,14 @@
 #include <openssl/x509v3.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
-/* One cache per process: cobbled runs one event loop. */
+/* One cache per process, shared by the API's event loops (server.c runs one per core):
+ * crl_cache is not thread-safe, so every use holds crls_mu. */
 static struct crl_cache *crls;
+static pthread_mutex_t crls_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static struct crl_cache *cache_of(struct api *a)
 {
@@ -197,7 +200,9 @@ void lifecycle_revoke_cert(struct api *a, struct evhttp_request *req, const char
 		else
 			log_info("key %s blocked (keyCompromise)", h);
 	}
+	pthread_mutex_lock(&crls_mu);
 	crl_mark_dirty(cache_of(a));
+	pthread_mutex_unlock(&crls_mu);
 	log_info("certificate %s revoked, reason %d (%s)", serial, reason,
 	         au.acct.id[0] ? "account key" : "certificate key");
 	reply_raw(a, req, 200, NULL, NULL, 0);
@@ -218,17 +223,20 @@ void lifecycle_crl(struct api *a, struct evhttp_request *req, const char *name)
 		return;
 	}
 	size_t len = 0;
+	pthread_mutex_lock(&crls_mu);
 	const unsigned char *der = crl_get(cache_of(a), a->ca, a->store, shard, (int64_t)time(NULL), &len);
+	struct evbuffer *b = der ? evbuffer_new() : NULL;
+	if (b)
+		evbuffer_add(b, der, len); /* der is borrowed until the next crl_get: copy under the lock */
+	pthread_mutex_unlock(&crls_mu);
 	if (!der) {
 		evhttp_send_error(req, 503, "CRL unavailable");
 		return;
 	}
-	struct evbuffer *b = evbuffer_new();
 	if (!b) {
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	evbuffer_add(b, der, len);
 	evhttp_add_header(h, "Content-Type", "application/pkix-crl");
 	evhttp_add_header(h, "Cache-Control", "public, max-age=60");
 	evhttp_send_reply(req, 200, "OK", b);

@@ -1,5 +1,7 @@
 /* The HTTPS listener: libevent's evhttp over OpenSSL bufferevents, with the CA-issued
- * listener certificate. Limits (header and body size, timeouts) are set here. */
+ * listener certificate. Limits (header and body size, timeouts) are set here. One event loop
+ * per CPU core accepts on the same socket (issue 7: a loop blocked in a durable commit or a
+ * signature no longer holds up every other client). */
 #include "api.h"
 #include "log.h"
 #include "routes.h"
@@ -11,7 +13,23 @@
 #include <event2/http.h>
 #include <openssl/err.h>
 #include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define SERVER_MAX_LOOPS 8
+
+struct server_loop {
+	struct api a;
+	pthread_t thread;
+	int started;
+};
+
+struct server_loops {
+	int n;
+	struct server_loop *loop;
+};
 
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
@@ -21,6 +39,79 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 		return NULL;
 	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	                                      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+}
+
+/* The limits and handlers of one loop's evhttp. */
+static void http_setup(struct api *a, struct evhttp *http)
+{
+	const struct config *c = a->cfg;
+	evhttp_set_bevcb(http, make_bev, a);
+	/* Bodies up to 4x the ACME cap are read so an oversized request still gets a problem
+	 * document (auth.c); beyond that libevent answers 413 and closes. */
+	evhttp_set_max_body_size(http, (ev_ssize_t)c->max_body * 4);
+	evhttp_set_max_headers_size(http, 16 * 1024);
+	evhttp_set_timeout(http, 30);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+	                                     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(http, routes_handle, a);
+}
+
+static void *loop_main(void *arg)
+{
+	struct server_loop *l = arg;
+	event_base_dispatch(l->a.base);
+	return NULL;
+}
+
+static int loops_wanted(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > SERVER_MAX_LOOPS ? SERVER_MAX_LOOPS : (int)n;
+}
+
+/* Loops 1..n-1: a copy of loop 0's api with its own base, evhttp and store handle, accepting
+ * on a dup of the listening socket (each evhttp closes its own fd when freed). */
+static int start_loops(struct api *a, evutil_socket_t fd, char *err, size_t errlen)
+{
+	int n = loops_wanted();
+	if (n <= 1)
+		return 0;
+	struct server_loops *ls = calloc(1, sizeof *ls);
+	if (!ls || !(ls->loop = calloc((size_t)n, sizeof *ls->loop))) {
+		free(ls);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	a->loops = ls;
+	for (int i = 1; i < n; i++) {
+		struct server_loop *l = &ls->loop[i];
+		l->a = *a;
+		l->a.loops = NULL;
+		l->a.store = NULL;
+		l->a.http = NULL;
+		ls->n = i + 1; /* server_stop cleans up what exists so far */
+		if (!(l->a.base = event_base_new()) || !(l->a.http = evhttp_new(l->a.base))) {
+			snprintf(err, errlen, "cannot create event loop %d", i);
+			return -1;
+		}
+		if (store_open(a->cfg->database, &l->a.store, err, errlen) != STORE_OK)
+			return -1;
+		http_setup(&l->a, l->a.http);
+		evutil_socket_t dfd = dup(fd);
+		if (dfd < 0 || evutil_make_socket_nonblocking(dfd) != 0 || !evhttp_accept_socket_with_handle(l->a.http, dfd)) {
+			if (dfd >= 0)
+				close(dfd);
+			snprintf(err, errlen, "event loop %d cannot accept on the listener: %s", i, strerror(errno));
+			return -1;
+		}
+		if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+			snprintf(err, errlen, "cannot start event loop thread %d", i);
+			return -1;
+		}
+		l->started = 1;
+	}
+	log_info("listener: %d event loops", n);
+	return 0;
 }
 
 int server_start(struct api *a, char *err, size_t errlen)
@@ -44,15 +135,7 @@ int server_start(struct api *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the HTTP server");
 		return -1;
 	}
-	evhttp_set_bevcb(a->http, make_bev, a);
-	/* Bodies up to 4x the ACME cap are read so an oversized request still gets a problem
-	 * document (auth.c); beyond that libevent answers 413 and closes. */
-	evhttp_set_max_body_size(a->http, (ev_ssize_t)c->max_body * 4);
-	evhttp_set_max_headers_size(a->http, 16 * 1024);
-	evhttp_set_timeout(a->http, 30);
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-	                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(a->http, routes_handle, a);
+	http_setup(a, a->http);
 	errno = 0;
 	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, c->listen_host,
 	                                                                (ev_uint16_t)c->listen_port);
@@ -68,11 +151,30 @@ int server_start(struct api *a, char *err, size_t errlen)
 	int one = 1;
 	if (setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
 		log_warn("listener: cannot set TCP_NODELAY: %s", strerror(errno));
-	return 0;
+	return start_loops(a, evhttp_bound_socket_get_fd(bs), err, errlen);
 }
 
 void server_stop(struct api *a)
 {
+	struct server_loops *ls = a->loops;
+	for (int i = 1; ls && i < ls->n; i++) {
+		struct server_loop *l = &ls->loop[i];
+		if (l->started) {
+			event_base_loopexit(l->a.base, NULL);
+			pthread_join(l->thread, NULL);
+		}
+		if (l->a.http)
+			evhttp_free(l->a.http);
+		if (l->a.store)
+			store_close(l->a.store);
+		if (l->a.base)
+			event_base_free(l->a.base);
+	}
+	if (ls) {
+		free(ls->loop);
+		free(ls);
+	}
+	a->loops = NULL;
 	if (a->http)
 		evhttp_free(a->http);
 	a->http = NULL;

@@ -37,6 +37,8 @@ struct nonce_set {
 	struct nonce_set *next;
 	char *path;
 	pthread_mutex_t mu;
+	/* Writers of this file queue here (see write_lock) rather than in SQLite's busy handler. */
+	pthread_mutex_t write_mu;
 	struct nonce_entry *slot; /* open addressing, linear probing */
 	size_t cap;               /* power of two */
 	size_t count;
@@ -60,7 +62,8 @@ static struct nonce_set *nonce_set_for(const char *path)
 		goto out;
 	ns->path = strdup(path);
 	ns->slot = calloc(NONCE_MIN_SLOTS, sizeof *ns->slot);
-	if (!ns->path || !ns->slot || pthread_mutex_init(&ns->mu, NULL) != 0) {
+	if (!ns->path || !ns->slot || pthread_mutex_init(&ns->mu, NULL) != 0 ||
+	    pthread_mutex_init(&ns->write_mu, NULL) != 0) {
 		free(ns->path);
 		free(ns->slot);
 		free(ns);
@@ -317,6 +320,7 @@ struct sqlite_store {
 	sqlite3 *db;
 	struct nonce_set *nonces;
 	sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, kept until close */
+	int writing;                 /* holds nonces->write_mu */
 };
 
 static struct sqlite_store *sq_of(struct store *s)
@@ -412,6 +416,29 @@ static sqlite3_stmt *query(struct sqlite_store *q, enum stmt_id id, const char *
 	return st;
 }
 
+/* SQLite lets one writer in at a time and makes the others poll: its busy handler sleeps
+ * 1, 2, 5, 10... ms between tries, and under load (several event loops and validation
+ * workers writing) those sleeps capped issuance at ~250/s on an idle CPU (issue 7 profile:
+ * usleep under sqlite3InvokeBusyHandler). Handles of one process on one file take this
+ * mutex from their first write statement (or BEGIN IMMEDIATE) until the transaction ends,
+ * so writers wait in a queue instead. SQLite's own locking still decides correctness; the
+ * busy handler remains for other processes and for the rare writes outside run(). */
+static void write_lock(struct sqlite_store *q)
+{
+	if (!q->writing && q->nonces) {
+		pthread_mutex_lock(&q->nonces->write_mu);
+		q->writing = 1;
+	}
+}
+
+static void write_unlock(struct sqlite_store *q)
+{
+	if (q->writing) {
+		q->writing = 0;
+		pthread_mutex_unlock(&q->nonces->write_mu);
+	}
+}
+
 /* Runs a statement that returns no rows; *changes (if non-NULL) gets the rows it changed. */
 static int run(struct sqlite_store *q, enum stmt_id id, int *changes, const char *fmt, ...)
 {
@@ -425,6 +452,8 @@ static int run(struct sqlite_store *q, enum stmt_id id, int *changes, const char
 	va_end(ap);
 	if (rc != STORE_OK)
 		goto out;
+	if (id == ST_BEGIN_IMMEDIATE || !sqlite3_stmt_readonly(st))
+		write_lock(q);
 	int r = sqlite3_step(st);
 	if (r != SQLITE_DONE) {
 		rc = fail(q, r, stmt_sql[id]);
@@ -435,6 +464,8 @@ static int run(struct sqlite_store *q, enum stmt_id id, int *changes, const char
 	rc = STORE_OK;
 out:
 	release(st);
+	if (q->writing && sqlite3_get_autocommit(q->db))
+		write_unlock(q);
 	return rc;
 }
 
@@ -637,6 +668,7 @@ static void sq_close(struct store *s)
 {
 	struct sqlite_store *q = sq_of(s);
 	sq_lock_drop(s, NULL);
+	write_unlock(q);
 	for (size_t i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(q->st[i]);
 	if (q->db && sqlite3_close(q->db) != SQLITE_OK)
