@@ -3,7 +3,8 @@
 # provider) and certbot (--manual with auth/cleanup hooks) get wildcard certificates
 # (*.X + X: two TXT values at one name); the authorization is for the base name with
 # "wildcard": true and offers dns-01 only; a valid authorization is reused by the next order;
-# a wrong TXT value makes the authorization invalid with an unauthorized problem; a CNAME at
+# a wrong TXT value makes the authorization invalid with an unauthorized problem, and a second
+# attempt with the right value does not revive it; a CNAME at
 # _acme-challenge is followed; a wildcard right below a public suffix is refused.
 . "$(dirname "$0")/lib.sh"
 . "$INTEROP_DIR/va_lib.sh"
@@ -70,7 +71,7 @@ fi
 
 # 4. A wrong TXT value: the authorization is invalid with an unauthorized problem.
 python3 "$INTEROP_DIR/va_acme.py" order --key "$T/wrong.key" --id dns:wrongtxt.cobble.test --chal dns-01 \
-	--txt not-the-key-authorization-digest --result "$T/wrong.json" >"$T/wrong.log" 2>&1
+	--txt not-the-key-authorization-digest --retry-right --result "$T/wrong.json" >"$T/wrong.log" 2>&1
 rc=$?
 [ $rc = 3 ] || fail "wrong TXT value: expected no certificate and a problem (status 3), got $rc" "$T/wrong.log"
 python3 - "$T/wrong.json" <<'EOF' || fail "wrong TXT value: authorization not invalid with unauthorized" "$T/wrong.log"
@@ -82,6 +83,14 @@ sys.exit(not (a["status"] == "invalid" and e.get("type") == "urn:ietf:params:acm
               and e.get("detail")))
 EOF
 log "wrong TXT value: $(grep '^authz' "$T/wrong.log")"
+# One validation attempt per authorization (issue 4): the right TXT and a second challenge
+# POST leave it invalid (the POST itself may be refused or ignored).
+python3 - "$T/wrong.json" <<'EOF' || fail "a failed authorization became valid on a second challenge POST" "$T/wrong.log"
+import json, sys
+r = json.load(open(sys.argv[1]))["retry"]
+sys.exit(r["authz_status"] != "invalid")
+EOF
+log "second attempt: $(grep '^retry' "$T/wrong.log")"
 
 # 5. CNAME delegation (RFC 8555 §8.4 lets the CA follow it): _acme-challenge.cn.cobble.test is
 # a CNAME to a name that holds the TXT, as with acme-dns set-ups.

@@ -265,6 +265,7 @@ def order(cl, a, summary):
     cleanups = []
     try:
         pending = []
+        retry = None
         for az in o["authorizations"]:
             st, _, z, raw = cl.post(az, None)
             if st != 200:
@@ -288,10 +289,13 @@ def order(cl, a, summary):
                 rec = a.txt_name or "_acme-challenge." + name
                 hook("add", rec, value)
                 cleanups.append((rec, value))
+                right = b64(hashlib.sha256(keyauth.encode()).digest())
             st, _, c, raw = cl.post(ch["url"], {})
             if st != 200:
                 raise Failure("challenge %s: %s %s" % (ch["url"], st, raw[:300]))
             pending.append((az, z["identifier"], ch["url"]))
+            if a.chal == "dns-01" and a.retry_right:
+                retry = (az, rec, right, ch["url"])
         for az, idf, curl in pending:
             z = poll(cl, az, ("valid", "invalid", "deactivated", "expired", "revoked"))
             c = [c for c in z.get("challenges", []) if c.get("url") == curl]
@@ -300,6 +304,18 @@ def order(cl, a, summary):
                                       "challenge_status": c[0].get("status") if c else None, "error": err})
             print("authz %s%s: %s%s" % ("*." if z.get("wildcard") else "", idf["value"], z["status"],
                                         " " + json.dumps(err) if err else ""), flush=True)
+        if a.retry_right and retry:
+            # One attempt per authorization: with the right TXT in place, POSTing the failed
+            # challenge again must not make the authorization valid.
+            az, rec, right, curl = retry
+            hook("add", rec, right)
+            cleanups.append((rec, right))
+            st, _, c, raw = cl.post(curl, {})
+            time.sleep(3)
+            z = poll(cl, az, ("valid", "invalid", "deactivated", "expired", "revoked"))
+            summary["retry"] = {"status": st, "body": c, "authz_status": z["status"]}
+            print("retry with the right TXT: challenge POST %s %s; authorization %s" %
+                  (st, json.dumps(c)[:300], z["status"]), flush=True)
     finally:
         for rec, value in cleanups:
             try:
@@ -342,6 +358,8 @@ def main():
     p.add_argument("--chal", choices=("http-01", "dns-01", "tls-alpn-01"), default="http-01")
     p.add_argument("--alpn-mode", choices=ALPN_MODES, default="good", help="tls-alpn-01 answer")
     p.add_argument("--txt", help="publish this TXT value instead of the right one")
+    p.add_argument("--retry-right", action="store_true",
+                   help="dns-01: after the authorization fails, publish the right TXT and POST the challenge again")
     p.add_argument("--txt-name", help="publish the TXT here instead of _acme-challenge.NAME (a CNAME target)")
     p.add_argument("--csr-san", type=ident, action="append", help="CSR SANs instead of the identifiers (dns:X, ip:X)")
     p.add_argument("--cert")
