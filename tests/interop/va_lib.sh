@@ -8,6 +8,9 @@
 # Exported for the hook scripts (va_dns_hook.sh) and va_acme.py: DNSPORT, TSIG_KEY, DIRECTORY,
 # CA_BUNDLE, HTTPPORT, TLSALPNPORT.
 
+# Scratch files of the clients (va_acme.py's tls-alpn-01 certificates, ...) go with $T.
+export TMPDIR=$T
+
 # va_start_cobbled [--nolab] [--config FILE]: cobbled on a fresh data dir, validation pointed
 # at knot, $HTTPPORT and $TLSALPNPORT; --nolab leaves out --lab so validation refuses
 # loopback and private addresses (design.md §4). Waits (bounded) for /directory.
