@@ -44,7 +44,7 @@ refused() {
 	fi
 	log "$2: refused: $(grep -o 'urn:ietf:params:acme:error:caa.*' "$lf" | head -n 1)"
 }
-allowed() { # allowed LABEL WHAT CERTNAME NAME...: lego (already run, status $?) got the certificate
+allowed() { # allowed RC LABEL WHAT CERTNAME NAME...: lego (already run, exit status RC) got the certificate
 	local rc=$1 label=$2 what=$3 cn=$4
 	shift 4
 	[ "$rc" = 0 ] || fail "$what: lego exited $rc, expected a certificate" "$T/lego-$label.log"
