@@ -29,7 +29,7 @@ $(ASAN_BUILD)/build.ninja:
 test: test-deps
 	@tools/run-tests.sh
 
-bench: all
+bench: test-deps build
 	@bench/run.sh
 
 fuzz: test-deps

@@ -302,7 +302,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                      " AND a.wildcard = ?4 AND EXISTS (SELECT 1 FROM challenges c"
 	                      " WHERE c.authz_id = a.id AND c.status = 'valid' AND c.validated_at >= ?6)"
 	                      " ORDER BY a.expires DESC, a.id LIMIT 1",
-	[ST_CERT_LIST_REVOKED] = "SELECT serial, revoked_at, revoked_reason FROM certs"
+	/* INDEXED BY the partial index of revoked certificates: left to itself the planner walks
+	 * the whole table in serial order to skip a sort, ~3 s per CRL shard at 1M certificates
+	 * instead of a few ms (issue 7 bench). */
+	[ST_CERT_LIST_REVOKED] = "SELECT serial, revoked_at, revoked_reason FROM certs INDEXED BY certs_revoked"
 	                         " WHERE revoked_at != 0 AND not_after >= ? ORDER BY serial",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
@@ -437,6 +440,18 @@ static void write_unlock(struct sqlite_store *q)
 		q->writing = 0;
 		pthread_mutex_unlock(&q->nonces->write_mu);
 	}
+}
+
+/* After every commit in WAL mode, with SQLite's write lock already released: let the next
+ * writer in before checkpointing, so a checkpoint (copying up to 1000 pages into the database
+ * file and fsyncing it) no longer holds every other writer up. This replaces SQLite's
+ * auto-checkpoint with the same threshold and a PASSIVE checkpoint, as it does. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	write_unlock(arg);
+	if (pages >= 1000)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
 }
 
 /* Runs a statement that returns no rows; *changes (if non-NULL) gets the rows it changed. */
@@ -785,6 +800,7 @@ static int sq_open(const char *path, struct store **out, char *err, size_t errle
 		snprintf(err, errlen, "storage: out of memory");
 		goto out;
 	}
+	sqlite3_wal_hook(q->db, on_wal_commit, q);
 	*out = &q->base;
 	rc = STORE_OK;
 out:
