@@ -111,3 +111,70 @@ va_show_problem() {
 va_sans() {
 	openssl x509 -noout -ext subjectAltName -in "$1" 2>/dev/null | tail -n +2 | sed 's/^ *//'
 }
+
+# va_start_dns_signed: like lib.sh's start_dns, but Knot signs the zone `test.` (its default
+# policy: ECDSA P-256, NSEC) and $T/ta gets the key-signing key as a trust-anchor line
+# ("test. DNSKEY 257 3 13 ...") for cobbled's "dnsTrustAnchors". Sets what start_dns sets,
+# so dns_update, dns_query and va_dns_hook.sh work unchanged.
+va_start_dns_signed() {
+	command -v knotd >/dev/null || fail "knotd not installed (Debian package knot)"
+	DNSPORT=$(pick_port)
+	DNS_SERVER=127.0.0.1:$DNSPORT
+	DNS_ZONE=test.
+	TSIG_NAME=cobble-test
+	TSIG_ALG=hmac-sha256
+	TSIG_SECRET=$(openssl rand -base64 32)
+	TSIG_KEY=$TSIG_ALG:$TSIG_NAME:$TSIG_SECRET
+	local k=$T/knot
+	mkdir -p "$k/run" "$k/db" "$k/zones"
+	cp "$INTEROP_DIR/zone/test.zone" "$k/zones/test.zone"
+	cat >"$k/knot.conf" <<EOC
+server:
+    rundir: "$k/run"
+    pidfile: "$k/run/knot.pid"
+    listen: 127.0.0.1@$DNSPORT
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+control:
+    listen: "$k/run/knot.sock"
+database:
+    storage: "$k/db"
+key:
+  - id: $TSIG_NAME
+    algorithm: $TSIG_ALG
+    secret: $TSIG_SECRET
+acl:
+  - id: update_tsig
+    address: 127.0.0.1
+    key: $TSIG_NAME
+    action: update
+template:
+  - id: default
+    storage: "$k/zones"
+    file: "%s.zone"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: changes
+zone:
+  - domain: test.
+    acl: [ update_tsig ]
+    dnssec-signing: on
+log:
+  - target: stderr
+    any: info
+EOC
+	knotd -c "$k/knot.conf" >"$DNS_LOG" 2>&1 &
+	DNS_PID=$!
+	for _ in $(seq 1 50); do
+		kdig +time=1 +retry=0 +dnssec +noall +answer @127.0.0.1 -p "$DNSPORT" probe.cobble.test A 2>/dev/null |
+			grep -q RRSIG && break
+		kill -0 "$DNS_PID" 2>/dev/null || fail "knotd exited at start-up" "$DNS_LOG"
+		sleep 0.2
+	done
+	kdig +dnssec +noall +answer @127.0.0.1 -p "$DNSPORT" probe.cobble.test A | grep -q RRSIG ||
+		fail "knotd on $DNS_SERVER did not serve a signed probe.cobble.test A" "$DNS_LOG"
+	kdig +short @127.0.0.1 -p "$DNSPORT" test. DNSKEY | awk '$1 == 257 {print "test. DNSKEY " $0}' >"$T/ta"
+	[ "$(grep -c . "$T/ta")" = 1 ] || fail "expected one KSK in test. DNSKEY, got: $(cat "$T/ta")" "$DNS_LOG"
+	log "knot DNS on $DNS_SERVER, zone test. signed; trust anchor $(cut -c1-40 "$T/ta")..."
+}
