@@ -267,26 +267,6 @@ int lifecycle_key_blocked(struct api *a, EVP_PKEY *key)
 	return r != STORE_NOTFOUND;
 }
 
-struct problem *lifecycle_check_csr_key(struct api *a, const json_t *payload)
-{
-	const char *b64 = json_string_value(json_object_get(payload, "csr"));
-	if (!b64 || strlen(b64) > LIFECYCLE_CERT_B64_MAX)
-		return NULL;
-	uint8_t *der = NULL;
-	size_t dl = 0;
-	if (b64url_decode(b64, strlen(b64), &der, &dl) != 0)
-		return NULL;
-	const unsigned char *p = der;
-	X509_REQ *csr = d2i_X509_REQ(NULL, &p, (long)dl);
-	struct problem *prob = NULL;
-	EVP_PKEY *key = csr ? X509_REQ_get0_pubkey(csr) : NULL;
-	if (key && lifecycle_key_blocked(a, key))
-		prob = problem_new("badPublicKey", 400, "the CSR's key is on the block list (revoked for keyCompromise)");
-	X509_REQ_free(csr);
-	free(der);
-	return prob;
-}
-
 /* ---- renewal information (RFC 9773) ---- */
 
 #define ARI_CERTID_MAX 256

@@ -43,9 +43,6 @@ int lifecycle_record_replaces(struct api *a, const char *serial, const char *ord
 int lifecycle_spki_hash(EVP_PKEY *key, char *out);
 /* 1 if key is on the block list (or the lookup failed: refuse), 0 if not. */
 int lifecycle_key_blocked(struct api *a, EVP_PKEY *key);
-/* finalize: a badPublicKey problem if the payload's CSR carries a blocked key, else NULL
- * (an unreadable CSR is left to orders_finalize). */
-struct problem *lifecycle_check_csr_key(struct api *a, const json_t *payload);
 /* Parses "<n>.crl" into a shard below nshards: the shard, or -1. */
 int lifecycle_parse_crl_name(const char *name, int nshards);
 /* Hex of a certificate's serial, lower case, as store.h keeps it; 0 or -1. */
