@@ -132,7 +132,7 @@ for S in $SEEDS; do
 	t1=$(date +%s.%N)
 	full=$(dbsize "$D")
 	BYTES_PER_CERT=$(awk -v a="$full" -v b="$empty" -v n="$S" 'BEGIN { printf "%.0f", (a - b) / n }')
-	say "seeded $S certificates in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: $(head -n 1 "$T/seed-$S.out"); database $((full / 1048576)) MiB, $BYTES_PER_CERT bytes per certificate"
+	say "seeded $S certificates in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: $(tail -n 1 "$T/seed-$S.out"); database $((full / 1048576)) MiB, $BYTES_PER_CERT bytes per certificate"
 	echo "$BYTES_PER_CERT" >"$T/bytes-$S"
 	LG=$(pick_port)
 	start_cobbled_at "$D" "$LG"
