@@ -202,11 +202,13 @@ for port in "$PORT_A" "$PORT_B"; do
 		*) recovered=1; break ;;
 		esac
 	done
-	[ -n "$saw503" ] || fail "instance on $port never answered 503 on its broken connection"
+	# A handle idle through the restart reconnects before its next statement, so a 503 is
+	# no longer certain here; when one comes, it must carry Retry-After (checked above).
+	if [ -n "$saw503" ]; then log "instance on $port answered 503 + Retry-After once"; fi
 	[ -n "$recovered" ] || fail "instance on $port did not recover after the database restart"
 	grep -q accountDoesNotExist "$T/probe-$port.body" || fail "unexpected answer after recovery" "$T/probe-$port.body"
 done
-log "after the restart: 503 + Retry-After, then normal answers, on both instances"
+log "after the restart: normal answers on both instances (503 + Retry-After at most while reconnecting)"
 certbot_get after after.scale.cobble.test
 
 # lib.sh checks instance A's log for sanitizer reports; B's is checked here, after it exits.

@@ -5,6 +5,7 @@
 #include "store_backend.h"
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,11 +288,32 @@ static int pg_connect(struct pg_store *q, char *err, size_t errlen)
 	return STORE_OK;
 }
 
+/* An idle connection has nothing to read; if its socket is readable, the server has
+ * closed it (restart, failover: "terminating connection due to administrator command")
+ * or sent a notice. Reading it tells which, so a handle that sat idle through a database
+ * restart reconnects before its next statement instead of failing that request with 503.
+ * Inside a transaction nothing is checked: a lost connection there fails the request. */
+static int idle_conn_dead(PGconn *c)
+{
+	if (PQtransactionStatus(c) != PQTRANS_IDLE)
+		return 0;
+	struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+	if (pfd.fd < 0)
+		return 1;
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	/* Reading the server's FATAL message does not yet show the close (PQstatus stays OK
+	 * until libpq reads EOF), and cobbled uses no LISTEN/NOTIFY: anything arriving on an
+	 * idle connection means it is going away, so reconnect (rare: a connect + prepares). */
+	(void)PQconsumeInput(c);
+	return 1;
+}
+
 /* Called at the start of every operation: a handle whose connection broke reconnects here,
  * so the request after a database restart works again. */
 static int ensure(struct pg_store *q)
 {
-	if (q->ready && PQstatus(q->conn) == CONNECTION_OK)
+	if (q->ready && PQstatus(q->conn) == CONNECTION_OK && !idle_conn_dead(q->conn))
 		return STORE_OK;
 	return pg_connect(q, NULL, 0);
 }
