@@ -60,11 +60,6 @@ static int same_ip(const char *a, const char *b)
 	return fa && fa == fb && memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
 }
 
-static const char *article(const char *word)
-{
-	return strchr("aeiouAEIOU", word[0]) ? "an" : "a";
-}
-
 static int token_ok(const char *t)
 {
 	if (!t || !*t || strlen(t) > 256)
@@ -253,37 +248,9 @@ static int do_hop(const struct va_settings *set, struct resolver *r, CURLU *u, j
 	for (size_t i = 0; i < naddrs; i++)
 		json_array_append_new(resolved, json_string(addrs[i]));
 
-	/* Candidates: the first acceptable IPv6 address, then the first acceptable IPv4 one as a
-	 * fallback if IPv6 cannot connect (what Let's Encrypt does). */
-	const char *cand[2] = {NULL, NULL};
-	const char *refused = NULL, *refused_why = NULL;
-	for (size_t i = 0; i < naddrs; i++) {
-		const char *why = NULL;
-		if (!set->lab && !netpolicy_is_public_str(addrs[i], &why)) {
-			if (!refused) {
-				refused = addrs[i];
-				refused_why = why ? why : "non-public";
-			}
-			continue;
-		}
-		int v6 = strchr(addrs[i], ':') != NULL;
-		if (v6 && !cand[0])
-			cand[0] = addrs[i];
-		else if (!v6 && !cand[1])
-			cand[1] = addrs[i];
-	}
-	if (!cand[0] && !cand[1]) {
-		if (host_is_ip)
-			*prob = problem_new("connection", 400,
-			                    "%s is %s %s address; the CA does not connect to non-public addresses",
-			                    hostname, article(refused_why), refused_why);
-		else
-			*prob = problem_new("connection", 400,
-			                    "%s resolves to %s, %s %s address; the CA does not connect to "
-			                    "non-public addresses", hostname, refused, article(refused_why),
-			                    refused_why);
+	const char *cand[2];
+	if (netpolicy_pick(hostname, host_is_ip != 0, addrs, naddrs, set->lab, cand, prob) != 0)
 		goto out;
-	}
 
 	int timeout = set->timeout_ms > 0 ? set->timeout_ms : HTTP01_DEFAULT_TIMEOUT_MS;
 	for (int i = 0; i < 2; i++) {

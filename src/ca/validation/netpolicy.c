@@ -1,6 +1,7 @@
 /* Which addresses validation may connect to: the IANA special-purpose address registries
  * (IPv4 RFC 6890 and IPv6), with the IPv6 forms that embed an IPv4 address checked on it. */
 #include "netpolicy.h"
+#include "problem.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -129,4 +130,46 @@ int netpolicy_is_public_str(const char *ip, const char **why)
 	if (why)
 		*why = "not an IP address";
 	return 0;
+}
+
+static const char *article(const char *word)
+{
+	return strchr("aeiouAEIOU", word[0]) ? "an" : "a";
+}
+
+int netpolicy_pick(const char *name, int name_is_ip, char addrs[][46], size_t n, int lab,
+                   const char *cand[2], struct problem **prob)
+{
+	const char *refused = NULL, *refused_why = NULL;
+	cand[0] = cand[1] = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *why = NULL;
+		if (!lab && !netpolicy_is_public_str(addrs[i], &why)) {
+			if (!refused) {
+				refused = addrs[i];
+				refused_why = why ? why : "non-public";
+			}
+			continue;
+		}
+		int v6 = strchr(addrs[i], ':') != NULL;
+		if (v6 && !cand[0])
+			cand[0] = addrs[i];
+		else if (!v6 && !cand[1])
+			cand[1] = addrs[i];
+	}
+	if (cand[0] || cand[1])
+		return 0;
+	if (!refused) {
+		*prob = problem_new("dns", 400, "DNS problem: no addresses found for %s", name);
+		return -1;
+	}
+	if (name_is_ip)
+		*prob = problem_new("connection", 400,
+		                    "%s is %s %s address; the CA does not connect to non-public addresses",
+		                    name, article(refused_why), refused_why);
+	else
+		*prob = problem_new("connection", 400,
+		                    "%s resolves to %s, %s %s address; the CA does not connect to "
+		                    "non-public addresses", name, refused, article(refused_why), refused_why);
+	return -1;
 }

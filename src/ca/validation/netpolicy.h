@@ -12,4 +12,14 @@ int netpolicy_is_public(int family, const void *addr, const char **why);
 /* Same for an address in text form; 0 for unparsable text. */
 int netpolicy_is_public_str(const char *ip, const char **why);
 
+/* The addresses a validation connects to, chosen among those resolved for name (text form,
+ * each at most 46 bytes): cand[0] the first allowed IPv6 address, cand[1] the first allowed
+ * IPv4 one as the fallback if IPv6 cannot connect (what Let's Encrypt does). Outside lab,
+ * non-public addresses are never candidates. 0 when there is at least one candidate, else -1
+ * with *prob ("connection") naming the first refused address and its range; name_is_ip says
+ * the name is the address itself. */
+struct problem;
+int netpolicy_pick(const char *name, int name_is_ip, char addrs[][46], size_t n, int lab,
+                   const char *cand[2], struct problem **prob);
+
 #endif

@@ -55,11 +55,6 @@ static int ip_family(const char *s, unsigned char bin[16])
 	return 0;
 }
 
-static const char *article(const char *word)
-{
-	return strchr("aeiouAEIOU", word[0]) ? "an" : "a";
-}
-
 /* RFC 8738 §6: the SNI for an ip identifier is its reverse-mapping name (RFC 1035 §3.5,
  * RFC 3596 §2.5). */
 static void reverse_name(int fam, const unsigned char *b, char out[REVERSE_NAME_LEN])
@@ -554,36 +549,9 @@ int tlsalpn01_validate(const struct va_settings *set, struct resolver *r, const 
 	for (size_t i = 0; i < naddrs; i++)
 		json_array_append_new(resolved, json_string(addrs[i]));
 
-	/* Every resolved address is vetted; as for http-01, the first acceptable IPv6 address is
-	 * tried, then the first acceptable IPv4 address if IPv6 did not connect. */
-	const char *cand[2] = {NULL, NULL};
-	const char *refused = NULL, *refused_why = NULL;
-	for (size_t i = 0; i < naddrs; i++) {
-		const char *nw = NULL;
-		if (!set->lab && !netpolicy_is_public_str(addrs[i], &nw)) {
-			if (!refused) {
-				refused = addrs[i];
-				refused_why = nw ? nw : "non-public";
-			}
-			continue;
-		}
-		int v6 = strchr(addrs[i], ':') != NULL;
-		if (v6 && !cand[0])
-			cand[0] = addrs[i];
-		else if (!v6 && !cand[1])
-			cand[1] = addrs[i];
-	}
-	if (!cand[0] && !cand[1]) {
-		if (w.fam)
-			*prob = problem_new("connection", 400,
-			                    "%s is %s %s address; the CA does not connect to non-public addresses",
-			                    value, article(refused_why), refused_why);
-		else
-			*prob = problem_new("connection", 400,
-			                    "%s resolves to %s, %s %s address; the CA does not connect to "
-			                    "non-public addresses", value, refused, article(refused_why), refused_why);
+	const char *cand[2];
+	if (netpolicy_pick(value, w.fam != 0, addrs, naddrs, set->lab, cand, prob) != 0)
 		goto out;
-	}
 
 	ctx = client_ctx();
 	if (!ctx) {
