@@ -4,6 +4,7 @@
  * three challenges, reserved serial and a DER blob of real size (a certificate this CA issued,
  * with the serial rewritten); 1% are revoked. Run it while cobbled is stopped. */
 #include "issuance/ca.h"
+#include "issuance/csrcheck.h"
 #include "keys.h"
 #include "rand.h"
 #include <openssl/x509.h>
@@ -73,15 +74,15 @@ static unsigned char *template_cert(const char *dir, const unsigned char *serial
 		exit(1);
 	}
 	EVP_PKEY *k = key_generate("ec256");
-	X509_REQ *req = X509_REQ_new();
-	if (!k || !req || X509_REQ_set_pubkey(req, k) != 1 || X509_REQ_sign(req, k, EVP_sha256()) <= 0) {
-		fprintf(stderr, "seed: cannot make a CSR\n");
+	struct csr req;
+	if (!k || csr_from_key(k, &req) != 0) {
+		fprintf(stderr, "seed: cannot make a key\n");
 		exit(1);
 	}
 	const char *names[1] = {"seed-0000000.cobble.test"};
 	unsigned char *der = NULL;
 	int64_t nb, na;
-	if (ca_issue(ca, req, names, 1, hex, 0, 0, &der, len, &nb, &na, err, sizeof err) != 0) {
+	if (ca_issue(ca, &req, names, 1, hex, 0, 0, &der, len, &nb, &na, err, sizeof err) != 0) {
 		fprintf(stderr, "seed: issue: %s\n", err);
 		exit(1);
 	}
@@ -94,7 +95,7 @@ static unsigned char *template_cert(const char *dir, const unsigned char *serial
 	unsigned char *copy = malloc(*len);
 	memcpy(copy, der, *len);
 	OPENSSL_free(der);
-	X509_REQ_free(req);
+	csr_clear(&req);
 	EVP_PKEY_free(k);
 	ca_free(ca);
 	return copy;

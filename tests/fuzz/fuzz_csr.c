@@ -11,13 +11,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = {"example.com", "www.example.com", "*.example.org"};
-	X509_REQ *req = NULL;
+	struct csr req;
 	struct problem *prob = NULL;
 	int rc = csrcheck_verify(data, size, names, sizeof names / sizeof names[0], &req, &prob);
 	/* Exactly one of the two outputs is set. */
-	if ((rc == 0) != (req != NULL) || (rc == 0) == (prob != NULL))
+	if ((rc == 0) != (req.key != NULL) || (rc == 0) != (req.spki != NULL) || (rc == 0) == (prob != NULL))
 		__builtin_trap();
-	X509_REQ_free(req);
+	csr_clear(&req);
 	problem_free(prob);
 	return 0;
 }

@@ -22,6 +22,7 @@
 
 #include "fileio.h"
 #include "issuance/ca.h"
+#include "issuance/csrcheck.h"
 
 #define BASE "https://127.0.0.1:14000"
 
@@ -401,26 +402,16 @@ static void test_corrupt_and_unwritable(void **state)
 	assert_int_equal(open_ca(f, &cfg), 0);
 }
 
-static X509_REQ *make_req(EVP_PKEY *k, const char *cn)
-{
-	X509_REQ *req = X509_REQ_new();
-	if (cn)
-		X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req), NID_commonName, MBSTRING_UTF8,
-		                           (const unsigned char *)cn, -1, -1, 0);
-	assert_int_equal(X509_REQ_set_pubkey(req, k), 1);
-	assert_true(X509_REQ_sign(req, k, EVP_sha256()) > 0);
-	return req;
-}
-
 static X509 *issue(struct ca *ca, EVP_PKEY *k, const char *const *names, size_t n, const char *serial,
                    int64_t nb, int64_t na, int64_t *nb_out, int64_t *na_out)
 {
-	X509_REQ *req = make_req(k, names[0]);
+	struct csr req;
+	assert_int_equal(csr_from_key(k, &req), 0);
 	unsigned char *der = NULL;
 	size_t len = 0;
 	char err[256] = "";
-	int rc = ca_issue(ca, req, names, n, serial, nb, na, &der, &len, nb_out, na_out, err, sizeof err);
-	X509_REQ_free(req);
+	int rc = ca_issue(ca, &req, names, n, serial, nb, na, &der, &len, nb_out, na_out, err, sizeof err);
+	csr_clear(&req);
 	if (rc != 0)
 		fail_msg("ca_issue: %s", err);
 	const unsigned char *p = der;
@@ -607,15 +598,16 @@ static void test_issue_rsa_leaf_and_options(void **state)
 	X509_free(leaf);
 
 	/* Bad serials and empty names are refused with a reason. */
-	X509_REQ *req = make_req(rsa, NULL);
+	struct csr req;
+	assert_int_equal(csr_from_key(rsa, &req), 0);
 	unsigned char *der = NULL;
 	size_t len = 0;
 	char err[256] = "";
-	assert_int_equal(ca_issue(f->ca, req, names, 1, "xyz", 0, 0, &der, &len, NULL, NULL, err, sizeof err), -1);
+	assert_int_equal(ca_issue(f->ca, &req, names, 1, "xyz", 0, 0, &der, &len, NULL, NULL, err, sizeof err), -1);
 	assert_non_null(strstr(err, "serial"));
-	assert_int_equal(ca_issue(f->ca, req, names, 0, serial, 0, 0, &der, &len, NULL, NULL, err, sizeof err), -1);
+	assert_int_equal(ca_issue(f->ca, &req, names, 0, serial, 0, 0, &der, &len, NULL, NULL, err, sizeof err), -1);
 	assert_null(der);
-	X509_REQ_free(req);
+	csr_clear(&req);
 
 	EVP_PKEY_free(rsa);
 	X509_free(mid);

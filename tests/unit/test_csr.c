@@ -113,16 +113,18 @@ static struct problem *check(const unsigned char *der, size_t len, const char *o
 	char *copy = strdup(order), *save = NULL;
 	for (char *t = strtok_r(copy, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
 		names[n++] = t;
-	X509_REQ *req = NULL;
+	struct csr req;
 	struct problem *p = NULL;
 	int rc = csrcheck_verify(der, len, names, n, &req, &p);
 	if (rc == 0) {
-		assert_non_null(req);
+		assert_non_null(req.key);
+		assert_non_null(req.spki);
 		assert_null(p);
-		X509_REQ_free(req);
+		csr_clear(&req);
 	} else {
 		assert_int_equal(rc, -1);
-		assert_null(req);
+		assert_null(req.key);
+		assert_null(req.spki);
 		assert_non_null(p);
 	}
 	free(copy);
@@ -307,18 +309,217 @@ static void test_sha1_signature(void **state)
 	OPENSSL_free(der);
 }
 
+/* Finds needle in hay; the offset, or -1. */
+static long find_bytes(const unsigned char *hay, size_t n, const unsigned char *needle, size_t m)
+{
+	for (size_t i = 0; i + m <= n; i++)
+		if (memcmp(hay + i, needle, m) == 0)
+			return (long)i;
+	return -1;
+}
+
+static void expect_detail(const unsigned char *der, size_t len, const char *needle)
+{
+	const char *const needles[] = {needle, NULL};
+	struct problem *p = check(der, len, "a.example.com");
+	expect_bad(p, needles);
+	problem_free(p);
+}
+
+/* csrcheck walks the DER itself (issue 7): strict DER and each structural rule it applies. */
+static void test_der_walk_strict(void **state)
+{
+	(void)state;
+	size_t len = 0;
+	unsigned char *der = make_csr(keys[K_EC256], NULL, "a.example.com", &len);
+	assert_true(len > 128 && len < 65536 && der[0] == 0x30 && der[1] == 0x81);
+	unsigned char *m = malloc(len + 2);
+
+	/* The outer length in a longer form than needed (0x82 0x00 NN) is BER, not DER. */
+	m[0] = 0x30;
+	m[1] = 0x82;
+	m[2] = 0x00;
+	memcpy(m + 3, der + 2, len - 2);
+	expect_detail(m, len + 1, "not a valid DER");
+	/* The indefinite form likewise. */
+	memcpy(m, der, len);
+	m[1] = 0x80;
+	expect_detail(m, len, "not a valid DER");
+
+	/* version 1 (v2) where RFC 2986 has only v1 = 0: the INTEGER right after the two headers. */
+	memcpy(m, der, len);
+	long v = find_bytes(m, len, (const unsigned char *)"\x02\x01\x00", 3);
+	assert_true(v > 0 && v < 10);
+	m[v + 2] = 1;
+	expect_detail(m, len, "version");
+
+	/* A point that is not on the curve: one bit of X flipped. */
+	memcpy(m, der, len);
+	long pt = find_bytes(m, len, (const unsigned char *)"\x03\x42\x00\x04", 4);
+	assert_true(pt > 0);
+	m[pt + 10] ^= 0x01;
+	expect_detail(m, len, "public key cannot be decoded");
+
+	/* A signature BIT STRING with unused bits. */
+	memcpy(m, der, len);
+	long sg = -1;
+	for (long i = (long)len - 3; i > 0 && sg < 0; i--)
+		if (m[i] == 0x03 && (size_t)m[i + 1] == len - (size_t)i - 2 && m[i + 2] == 0x00)
+			sg = i;
+	assert_true(sg > 0);
+	m[sg + 2] = 0x01;
+	expect_detail(m, len, "not a valid DER");
+
+	/* One flipped bit in the signed part: the signature no longer verifies. */
+	memcpy(m, der, len);
+	long nm = find_bytes(m, len, (const unsigned char *)"a.example.com", 13);
+	assert_true(nm > 0);
+	m[nm] = 'b';
+	expect_detail(m, len, "signature is invalid");
+	free(m);
+	OPENSSL_free(der);
+}
+
+/* Request-level rules: a signature algorithm for another key type, two extensionRequest
+ * attributes, the Microsoft attribute. */
+static void test_request_rules(void **state)
+{
+	(void)state;
+	struct {
+		int mode;
+		const char *needle;
+	} rules[] = {{0, "does not match its key type"}, {2, "Microsoft extension request"}};
+	for (size_t c = 0; c < sizeof rules / sizeof rules[0]; c++) {
+		X509_REQ *req = X509_REQ_new();
+		X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req), NID_commonName, MBSTRING_UTF8,
+		                           (const unsigned char *)"a.example.com", -1, -1, 0);
+		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+		GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+		GENERAL_NAME *gn = GENERAL_NAME_new();
+		ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+		ASN1_STRING_set(ia5, "a.example.com", -1);
+		GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+		sk_GENERAL_NAME_push(gens, gn);
+		sk_X509_EXTENSION_push(exts, X509V3_EXT_i2d(NID_subject_alt_name, 0, gens));
+		GENERAL_NAMES_free(gens);
+		if (rules[c].mode == 2) {
+			assert_int_equal(X509_REQ_add_extensions_nid(req, exts, NID_ms_ext_req), 1);
+		} else {
+			assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
+		}
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		/* mode 0: an EC key in the request, signed by an RSA key (sha256WithRSAEncryption). */
+		assert_int_equal(X509_REQ_set_pubkey(req, keys[K_EC256]), 1);
+		assert_true(X509_REQ_sign(req, keys[rules[c].mode == 0 ? K_RSA2048 : K_EC256], EVP_sha256()) > 0);
+		unsigned char *der = NULL;
+		int l = i2d_X509_REQ(req, &der);
+		assert_true(l > 0);
+		expect_detail(der, (size_t)l, rules[c].needle);
+		OPENSSL_free(der);
+		X509_REQ_free(req);
+	}
+}
+
+/* DER TLV with a short or two-byte length into out; the bytes written. */
+static size_t put_tlv(unsigned char *out, unsigned char tag, const unsigned char *v, size_t n)
+{
+	size_t h = 2;
+	out[0] = tag;
+	if (n < 0x80) {
+		out[1] = (unsigned char)n;
+	} else if (n < 0x100) {
+		out[1] = 0x81;
+		out[2] = (unsigned char)n;
+		h = 3;
+	} else {
+		out[1] = 0x82;
+		out[2] = (unsigned char)(n >> 8);
+		out[3] = (unsigned char)n;
+		h = 4;
+	}
+	memmove(out + h, v, n);
+	return h + n;
+}
+
+/* A P-256 request for CN a.example.com written by hand (OpenSSL will not build these): nattr
+ * extensionRequest attributes each with SAN a.example.com, or no attributes field at all
+ * when nattr is 0 (RFC 2986 makes it mandatory; OpenSSL, and so we, accept it missing). */
+static unsigned char *hand_csr(int nattr, size_t *len)
+{
+	static unsigned char cri[4096], attrs[2048], out[4096];
+	unsigned char tmp[2048], *q;
+	size_t n = 0, an = 0;
+	memcpy(cri, "\x02\x01\x00", 3);
+	n = 3;
+	X509_NAME *name = X509_NAME_new();
+	X509_NAME_add_entry_by_NID(name, NID_commonName, MBSTRING_UTF8, (const unsigned char *)"a.example.com", -1, -1, 0);
+	q = cri + n;
+	n += (size_t)i2d_X509_NAME(name, &q);
+	X509_NAME_free(name);
+	q = cri + n;
+	n += (size_t)i2d_PUBKEY(keys[K_EC256], &q);
+	if (nattr > 0) {
+		X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:a.example.com");
+		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+		sk_X509_EXTENSION_push(exts, san);
+		unsigned char ext[512], *e = ext;
+		size_t el = (size_t)i2d_X509_EXTENSIONS(exts, &e);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		static const unsigned char oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e};
+		for (int i = 0; i < nattr; i++) {
+			size_t l = put_tlv(tmp + sizeof oid, 0x31, ext, el);
+			memcpy(tmp, oid, sizeof oid);
+			an += put_tlv(attrs + an, 0x30, tmp, sizeof oid + l);
+		}
+		n += put_tlv(cri + n, 0xa0, attrs, an);
+	}
+	size_t crin = put_tlv(tmp, 0x30, cri, n);
+	unsigned char sig[128];
+	size_t sl = sizeof sig - 1;
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	assert_int_equal(EVP_DigestSignInit(m, NULL, EVP_sha256(), NULL, keys[K_EC256]), 1);
+	assert_int_equal(EVP_DigestSign(m, sig + 1, &sl, tmp, crin), 1);
+	EVP_MD_CTX_free(m);
+	sig[0] = 0;
+	static const unsigned char alg[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+	memcpy(tmp + crin, alg, sizeof alg);
+	size_t body = crin + sizeof alg + put_tlv(tmp + crin + sizeof alg, 0x03, sig, sl + 1);
+	*len = put_tlv(out, 0x30, tmp, body);
+	return out;
+}
+
+static void test_hand_written_attributes(void **state)
+{
+	(void)state;
+	size_t len = 0;
+	unsigned char *der = hand_csr(1, &len);
+	struct problem *p = check(der, len, "a.example.com");
+	assert_null(p);
+	der = hand_csr(0, &len);
+	p = check(der, len, "a.example.com");
+	assert_null(p);
+	der = hand_csr(2, &len);
+	expect_detail(der, len, "more than one extensionRequest");
+}
+
 static void test_returns_request(void **state)
 {
 	(void)state;
 	size_t len = 0;
 	unsigned char *der = make_csr(keys[K_EC256], NULL, "a.example.com", &len);
 	const char *names[] = {"a.example.com"};
-	X509_REQ *req = NULL;
+	struct csr req;
 	struct problem *p = NULL;
 	assert_int_equal(csrcheck_verify(der, len, names, 1, &req, &p), 0);
-	assert_non_null(req);
-	assert_int_equal(EVP_PKEY_eq(X509_REQ_get0_pubkey(req), keys[K_EC256]), 1);
-	X509_REQ_free(req);
+	assert_non_null(req.key);
+	assert_int_equal(EVP_PKEY_eq(req.key, keys[K_EC256]), 1);
+	/* The SubjectPublicKeyInfo is the one the CSR carried, byte for byte. */
+	unsigned char *spki = NULL;
+	int sl = i2d_PUBKEY(keys[K_EC256], &spki);
+	assert_int_equal((size_t)sl, req.spki_len);
+	assert_memory_equal(spki, req.spki, req.spki_len);
+	OPENSSL_free(spki);
+	csr_clear(&req);
 	OPENSSL_free(der);
 }
 
@@ -349,6 +550,9 @@ int main(void)
 	    cmocka_unit_test(test_oversize),
 	    cmocka_unit_test(test_two_san_extensions),
 	    cmocka_unit_test(test_sha1_signature),
+	    cmocka_unit_test(test_der_walk_strict),
+	    cmocka_unit_test(test_request_rules),
+	    cmocka_unit_test(test_hand_written_attributes),
 	    cmocka_unit_test(test_returns_request),
 	    cmocka_unit_test(test_many_names_detail_bounded),
 	};

@@ -1,6 +1,8 @@
 /* The CA's hierarchy (root, intermediate, HTTPS listener certificate) and leaf issuance.
  * Keys live in the data directory behind the signer interface; certificates are built here. */
 #include "issuance/ca.h"
+#include "der.h"
+#include "issuance/csrcheck.h"
 #include "str.h"
 #include "issuance/signer.h"
 #include "fileio.h"
@@ -899,44 +901,44 @@ out:
 	return rc;
 }
 
-/* The certificate's SubjectPublicKeyInfo, copied from the CSR's as it is (algorithm, its
+/* The certificate's SubjectPublicKeyInfo, copied from the CSR's DER as it is (algorithm, its
  * parameters, the key bits). X509_set_pubkey would re-encode the decoded key through OpenSSL
- * 3's encoders and decode the result again: ~10% of cobbled's CPU per issuance in the issue 7
- * profile. The CSR's key was decoded and its signature checked before we get here. */
-static int copy_spki(X509 *x, X509_REQ *csr)
+ * 3's encoders and decode the result again (issue 7 profile: ~10% of cobbled's CPU per
+ * issuance), and d2i_X509_PUBKEY would decode the key once more. csrcheck_verify decoded the
+ * key and checked the signature before we get here; -1 for a form we do not copy (the caller
+ * then falls back to X509_set_pubkey). */
+static int copy_spki(X509 *x, const struct csr *csr)
 {
-	X509_PUBKEY *src = X509_REQ_get_X509_PUBKEY(csr), *dst = X509_get_X509_PUBKEY(x);
-	ASN1_OBJECT *alg = NULL;
-	const unsigned char *bits = NULL;
-	int nbits = 0, ptype = V_ASN1_UNDEF;
-	X509_ALGOR *algor = NULL;
-	const void *pval = NULL;
-	if (!src || !dst || X509_PUBKEY_get0_param(&alg, &bits, &nbits, &algor, src) != 1 || !bits || nbits <= 0)
+	struct der spki = {csr->spki, csr->spki_len}, body, algid, oid_tlv, param_tlv, bits;
+	if (der_get(&spki, DER_SEQUENCE, &body, NULL) || spki.n || der_get(&body, DER_SEQUENCE, &algid, NULL) ||
+	    der_get(&body, DER_BIT_STRING, &bits, NULL) || body.n || bits.n < 2 || bits.p[0] != 0 ||
+	    der_get(&algid, DER_OID, NULL, &oid_tlv))
 		return -1;
-	X509_ALGOR_get0(NULL, &ptype, &pval, algor);
-	void *param = NULL;
-	if (ptype == V_ASN1_OBJECT)
-		param = OBJ_dup(pval);
-	else if (ptype == V_ASN1_SEQUENCE || ptype == V_ASN1_OCTET_STRING)
-		param = ASN1_STRING_dup(pval);
-	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
-		return -1; /* not a key type we issue for: let the caller fall back */
-	ASN1_OBJECT *algdup = OBJ_dup(alg);
-	unsigned char *bitsdup = OPENSSL_memdup(bits, (size_t)nbits);
-	if (!algdup || !bitsdup || ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE || ptype == V_ASN1_OCTET_STRING) && !param) ||
-	    X509_PUBKEY_set0_param(dst, algdup, ptype, param, bitsdup, nbits) != 1) {
-		ASN1_OBJECT_free(algdup);
-		OPENSSL_free(bitsdup);
-		if (ptype == V_ASN1_OBJECT)
-			ASN1_OBJECT_free(param);
-		else
-			ASN1_STRING_free(param);
+	int ptype = V_ASN1_UNDEF;
+	if (der_peek(&algid) == DER_OID && der_get(&algid, DER_OID, NULL, &param_tlv) == 0)
+		ptype = V_ASN1_OBJECT;
+	else if (der_peek(&algid) == DER_NULL && der_get(&algid, DER_NULL, NULL, &param_tlv) == 0)
+		ptype = V_ASN1_NULL;
+	if (algid.n)
+		return -1;
+	const unsigned char *q = oid_tlv.p;
+	ASN1_OBJECT *alg = d2i_ASN1_OBJECT(NULL, &q, (long)oid_tlv.n), *param = NULL;
+	if (ptype == V_ASN1_OBJECT) {
+		q = param_tlv.p;
+		param = d2i_ASN1_OBJECT(NULL, &q, (long)param_tlv.n);
+	}
+	unsigned char *key = OPENSSL_memdup(bits.p + 1, bits.n - 1);
+	if (!alg || (ptype == V_ASN1_OBJECT && !param) || !key ||
+	    X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg, ptype, param, key, (int)(bits.n - 1)) != 1) {
+		ASN1_OBJECT_free(alg);
+		ASN1_OBJECT_free(param);
+		OPENSSL_free(key);
 		return -1;
 	}
 	return 0;
 }
 
-int ca_issue(struct ca *ca, X509_REQ *csr, const char *const *names, size_t nnames,
+int ca_issue(struct ca *ca, const struct csr *csr, const char *const *names, size_t nnames,
              const char *serial_hex, int64_t not_before, int64_t not_after,
              unsigned char **der, size_t *der_len, int64_t *nb_out, int64_t *na_out,
              char *err, size_t errlen)
@@ -959,7 +961,7 @@ int ca_issue(struct ca *ca, X509_REQ *csr, const char *const *names, size_t nnam
 			return -1;
 		}
 	}
-	EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+	EVP_PKEY *pub = csr->key;
 	if (!pub) {
 		set_err(err, errlen, "the CSR's public key cannot be decoded");
 		goto out;

@@ -1,10 +1,12 @@
 /* Finalize-time CSR checks (RFC 8555 §7.4): the CSR is well formed and self-signed, its key is
  * one we issue for, and it asks for exactly the order's names. Every refusal is a badCSR problem. */
 #include "issuance/csrcheck.h"
+#include "der.h"
 #include <arpa/inet.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,33 +159,45 @@ static struct problem *check_key(EVP_PKEY *pk)
 	return bad("CSR key %s is not accepted: use RSA 2048 to 4096 bits, ECDSA P-256 or ECDSA P-384", desc);
 }
 
-/* SHA-1 and weaker are refused, as are algorithms we would never sign with. */
-static int sigalg_acceptable(const X509_REQ *req)
+/* The digest of an accepted signature algorithm; NULL for SHA-1 and weaker, and for anything
+ * we would never sign with. *key_type gets the key type the algorithm needs. */
+static const EVP_MD *sigalg_digest(const X509_ALGOR *alg, int *key_type)
 {
-	const X509_ALGOR *alg = NULL;
-	X509_REQ_get0_signature(req, NULL, &alg);
-	if (!alg)
-		return 0;
 	const ASN1_OBJECT *obj = NULL;
-	X509_ALGOR_get0(&obj, NULL, NULL, alg);
-	switch (OBJ_obj2nid(obj)) {
+	int ptype = V_ASN1_UNDEF;
+	X509_ALGOR_get0(&obj, &ptype, NULL, alg);
+	int nid = OBJ_obj2nid(obj);
+	const EVP_MD *md;
+	switch (nid) {
 	case NID_sha256WithRSAEncryption:
-	case NID_sha384WithRSAEncryption:
-	case NID_sha512WithRSAEncryption:
 	case NID_ecdsa_with_SHA256:
+		md = EVP_sha256();
+		break;
+	case NID_sha384WithRSAEncryption:
 	case NID_ecdsa_with_SHA384:
+		md = EVP_sha384();
+		break;
+	case NID_sha512WithRSAEncryption:
 	case NID_ecdsa_with_SHA512:
-		return 1;
+		md = EVP_sha512();
+		break;
 	default:
-		return 0;
+		return NULL;
 	}
+	/* RFC 5758 §3.2: ECDSA identifiers carry no parameters; RFC 4055 §5: the RSA ones NULL
+	 * (or, as some encoders write, none). */
+	int ecdsa = nid == NID_ecdsa_with_SHA256 || nid == NID_ecdsa_with_SHA384 || nid == NID_ecdsa_with_SHA512;
+	if (ecdsa ? ptype != V_ASN1_UNDEF : (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF))
+		return NULL;
+	*key_type = ecdsa ? EVP_PKEY_EC : EVP_PKEY_RSA;
+	return md;
 }
 
-/* Collects CN and dNSName SANs into set; the CN (if any) into *cn. */
-static struct problem *collect_names(X509_REQ *req, struct nameset *set, char **cn)
+/* Collects CN and dNSName SANs into set; the CN (if any) into *cn. exts: the request's
+ * extensionRequest (may be NULL). */
+static struct problem *collect_names(const X509_NAME *subj, const STACK_OF(X509_EXTENSION) *exts,
+                                     struct nameset *set, char **cn)
 {
-	X509_NAME *subj = X509_REQ_get_subject_name(req);
-	STACK_OF(X509_EXTENSION) *exts = NULL;
 	GENERAL_NAMES *gens = NULL;
 	struct problem *p = NULL;
 
@@ -208,15 +222,6 @@ static struct problem *collect_names(X509_REQ *req, struct nameset *set, char **
 				*q = (char)(*q - 'A' + 'a');
 	}
 
-	/* Two extensionRequest attributes would let two parsers see different SANs. */
-	int a = X509_REQ_get_attr_by_NID(req, NID_ext_req, -1);
-	if (a >= 0 && X509_REQ_get_attr_by_NID(req, NID_ext_req, a) >= 0)
-		return bad("CSR has more than one extensionRequest attribute");
-	if (X509_REQ_get_attr_by_NID(req, NID_ms_ext_req, -1) >= 0)
-		return bad("CSR uses the Microsoft extension request attribute; use PKCS#9 extensionRequest");
-	exts = X509_REQ_get_extensions(req);
-	if (!exts && a >= 0)
-		return bad("CSR extensionRequest attribute is malformed");
 	int sans = 0;
 	for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
 		X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
@@ -288,19 +293,109 @@ static struct problem *collect_names(X509_REQ *req, struct nameset *set, char **
 	}
 out:
 	GENERAL_NAMES_free(gens);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	return p;
 }
 
-int csrcheck_verify(const unsigned char *der, size_t len, const char *const *names, size_t n,
-                    X509_REQ **out, struct problem **prob)
+/* Object identifiers, DER content octets. */
+static const uint8_t OID_EC_PUBKEY[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01}; /* RFC 5480 §2.1.1 */
+static const uint8_t OID_P256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const uint8_t OID_P384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+static const uint8_t OID_EXT_REQ[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e}; /* RFC 2985 §5.4.2 */
+static const uint8_t OID_MS_EXT_REQ[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x01, 0x0e};
+
+/* An EC key on P-256 or P-384 straight from its point (RFC 5480 §2.2); importing checks the
+ * point is on the curve. NULL for any other SubjectPublicKeyInfo, which goes the slow way. */
+static EVP_PKEY *ec_key_fast(struct der spki)
 {
-	X509_REQ *req = NULL;
+	struct der body, algid, oid, curve, bits;
+	if (der_get(&spki, DER_SEQUENCE, &body, NULL) || der_get(&body, DER_SEQUENCE, &algid, NULL) ||
+	    der_get(&body, DER_BIT_STRING, &bits, NULL) || body.n || der_get(&algid, DER_OID, &oid, NULL) ||
+	    !der_eq(&oid, OID_EC_PUBKEY, sizeof OID_EC_PUBKEY) || der_get(&algid, DER_OID, &curve, NULL) ||
+	    algid.n || bits.n < 2 || bits.p[0] != 0)
+		return NULL;
+	const char *group = der_eq(&curve, OID_P256, sizeof OID_P256)   ? "prime256v1"
+	                    : der_eq(&curve, OID_P384, sizeof OID_P384) ? "secp384r1"
+	                                                                : NULL;
+	if (!group)
+		return NULL;
+	OSSL_PARAM ps[] = {
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0),
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)(bits.p + 1), bits.n - 1),
+	    OSSL_PARAM_construct_end(),
+	};
+	EVP_PKEY *pk = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, ps) != 1)
+		pk = NULL;
+	EVP_PKEY_CTX_free(ctx);
+	return pk;
+}
+
+/* The attributes of a request ([0] IMPLICIT SET OF Attribute, RFC 2986 §4.1): at most one
+ * extensionRequest, whose single value is Extensions; other attributes are ignored. */
+static struct problem *parse_attributes(struct der attrs, STACK_OF(X509_EXTENSION) **exts)
+{
+	int seen = 0;
+	while (attrs.n) {
+		struct der attr, type, values, value;
+		if (der_get(&attrs, DER_SEQUENCE, &attr, NULL) || der_get(&attr, DER_OID, &type, NULL) ||
+		    der_get(&attr, DER_SET, &values, NULL) || attr.n)
+			return bad("CSR attributes are malformed");
+		if (der_eq(&type, OID_MS_EXT_REQ, sizeof OID_MS_EXT_REQ))
+			return bad("CSR uses the Microsoft extension request attribute; use PKCS#9 extensionRequest");
+		if (!der_eq(&type, OID_EXT_REQ, sizeof OID_EXT_REQ))
+			continue;
+		/* Two extensionRequest attributes would let two parsers see different SANs. */
+		if (seen++)
+			return bad("CSR has more than one extensionRequest attribute");
+		if (der_get(&values, DER_SEQUENCE, NULL, &value) || values.n)
+			return bad("CSR extensionRequest attribute is malformed");
+		const unsigned char *q = value.p;
+		*exts = d2i_X509_EXTENSIONS(NULL, &q, (long)value.n);
+		if (!*exts || q != value.p + value.n)
+			return bad("CSR extensionRequest attribute is malformed");
+	}
+	return NULL;
+}
+
+int csr_from_key(EVP_PKEY *key, struct csr *out)
+{
+	memset(out, 0, sizeof *out);
+	unsigned char *der = NULL;
+	int len = key ? i2d_PUBKEY(key, &der) : -1;
+	if (len <= 0 || !(out->spki = malloc((size_t)len)) || EVP_PKEY_up_ref(key) != 1) {
+		OPENSSL_free(der);
+		free(out->spki);
+		out->spki = NULL;
+		return -1;
+	}
+	memcpy(out->spki, der, (size_t)len);
+	OPENSSL_free(der);
+	out->spki_len = (size_t)len;
+	out->key = key;
+	return 0;
+}
+
+void csr_clear(struct csr *c)
+{
+	EVP_PKEY_free(c->key);
+	free(c->spki);
+	memset(c, 0, sizeof *c);
+}
+
+int csrcheck_verify(const unsigned char *der, size_t len, const char *const *names, size_t n,
+                    struct csr *out, struct problem **prob)
+{
 	struct nameset set = {0}, order = {0};
 	char *cn = NULL;
 	struct problem *p = NULL;
+	X509_NAME *subj = NULL;
+	X509_ALGOR *alg = NULL;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *mctx = NULL;
 
-	*out = NULL;
+	memset(out, 0, sizeof *out);
 	*prob = NULL;
 	if (!der || len == 0) {
 		p = bad("CSR is empty");
@@ -310,30 +405,60 @@ int csrcheck_verify(const unsigned char *der, size_t len, const char *const *nam
 		p = bad("CSR is %zu bytes; the limit is %d", len, CSR_MAX_DER);
 		goto out;
 	}
-	const unsigned char *q = der;
-	req = d2i_X509_REQ(NULL, &q, (long)len);
-	if (!req || q != der + len) {
+	/* RFC 2986 §4: CertificationRequest ::= SEQUENCE { certificationRequestInfo,
+	 * signatureAlgorithm, signature BIT STRING }; certificationRequestInfo ::= SEQUENCE {
+	 * version INTEGER (v1 = 0), subject Name, subjectPKInfo, attributes [0] }. */
+	struct der in = {der, len}, req, info, info_tlv, alg_tlv, sig, ver, subj_tlv, spki_tlv, attrs = {NULL, 0};
+	if (der_get(&in, DER_SEQUENCE, &req, NULL) || in.n || der_get(&req, DER_SEQUENCE, &info, &info_tlv) ||
+	    der_get(&req, DER_SEQUENCE, NULL, &alg_tlv) || der_get(&req, DER_BIT_STRING, &sig, NULL) || req.n ||
+	    der_get(&info, DER_INTEGER, &ver, NULL) || der_get(&info, DER_SEQUENCE, NULL, &subj_tlv) ||
+	    der_get(&info, DER_SEQUENCE, NULL, &spki_tlv) ||
+	    (info.n && der_get(&info, DER_CTX_CONS(0), &attrs, NULL)) || info.n || sig.n < 2 || sig.p[0] != 0) {
+		p = bad("CSR is not a valid DER-encoded PKCS#10 request");
+		goto out;
+	}
+	if (!(ver.n == 1 && ver.p[0] == 0)) {
+		p = bad("CSR version is not v1 (0)");
+		goto out;
+	}
+	const unsigned char *q = subj_tlv.p;
+	if (!(subj = d2i_X509_NAME(NULL, &q, (long)subj_tlv.n)) || q != subj_tlv.p + subj_tlv.n) {
+		p = bad("CSR subject is not a valid name");
+		goto out;
+	}
+	q = alg_tlv.p;
+	if (!(alg = d2i_X509_ALGOR(NULL, &q, (long)alg_tlv.n)) || q != alg_tlv.p + alg_tlv.n) {
 		p = bad("CSR is not a valid DER-encoded PKCS#10 request");
 		goto out;
 	}
 	/* Key policy before the signature: no expensive work for keys we would refuse anyway. */
-	EVP_PKEY *pk = X509_REQ_get0_pubkey(req);
-	if (!pk) {
-		p = bad("CSR public key cannot be decoded");
-		goto out;
+	if (!(pk = ec_key_fast(spki_tlv))) {
+		q = spki_tlv.p;
+		pk = d2i_PUBKEY(NULL, &q, (long)spki_tlv.n);
+		if (!pk || q != spki_tlv.p + spki_tlv.n) {
+			p = bad("CSR public key cannot be decoded");
+			goto out;
+		}
 	}
 	if ((p = check_key(pk)) != NULL)
 		goto out;
-	if (!sigalg_acceptable(req)) {
+	int want_type = 0;
+	const EVP_MD *md = sigalg_digest(alg, &want_type);
+	if (!md) {
 		p = bad("CSR signature algorithm is not accepted: use SHA-256, SHA-384 or SHA-512 with RSA "
 		        "PKCS#1 v1.5 or ECDSA");
 		goto out;
 	}
-	if (X509_REQ_verify(req, pk) != 1) {
+	if (want_type != EVP_PKEY_get_base_id(pk)) {
+		p = bad("CSR signature algorithm does not match its key type");
+		goto out;
+	}
+	if (!(mctx = EVP_MD_CTX_new()) || EVP_DigestVerifyInit(mctx, NULL, md, NULL, pk) != 1 ||
+	    EVP_DigestVerify(mctx, sig.p + 1, sig.n - 1, info_tlv.p, info_tlv.n) != 1) {
 		p = bad("CSR signature is invalid");
 		goto out;
 	}
-	if ((p = collect_names(req, &set, &cn)) != NULL)
+	if ((p = parse_attributes(attrs, &exts)) != NULL || (p = collect_names(subj, exts, &set, &cn)) != NULL)
 		goto out;
 
 	for (size_t i = 0; i < n; i++) {
@@ -379,14 +504,24 @@ int csrcheck_verify(const unsigned char *der, size_t len, const char *const *nam
 	free(ext);
 	if (p)
 		goto out;
-	*out = req;
-	req = NULL;
+	if (!(out->spki = malloc(spki_tlv.n))) {
+		p = problem_new("serverInternal", 500, "out of memory");
+		goto out;
+	}
+	memcpy(out->spki, spki_tlv.p, spki_tlv.n);
+	out->spki_len = spki_tlv.n;
+	out->key = pk;
+	pk = NULL;
 out:
 	ERR_clear_error();
-	X509_REQ_free(req);
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_free(pk);
+	X509_NAME_free(subj);
+	X509_ALGOR_free(alg);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	nameset_free(&set);
 	nameset_free(&order);
 	free(cn);
 	*prob = p;
-	return *out ? 0 : -1;
+	return p ? -1 : 0;
 }
