@@ -23,11 +23,11 @@ static int no_present(void *s, const char *i, const char *t, const char *k, char
 }
 static void no_cleanup(void *s, const char *i, const char *t, const char *k) { (void)s; (void)i; (void)t; (void)k; }
 static void no_fini(void *s) { (void)s; }
-const struct solver_impl solver_http01_webroot = {no_init, no_present, no_cleanup, no_fini},
-                         solver_http01_standalone = {no_init, no_present, no_cleanup, no_fini},
-                         solver_dns01_hook = {no_init, no_present, no_cleanup, no_fini},
-                         solver_dns01_rfc2136 = {no_init, no_present, no_cleanup, no_fini},
-                         solver_tlsalpn01_standalone = {no_init, no_present, no_cleanup, no_fini};
+const struct solver_impl solver_http01_webroot = {no_init, no_present, no_cleanup, no_fini, NULL},
+                         solver_http01_standalone = {no_init, no_present, no_cleanup, no_fini, NULL},
+                         solver_dns01_hook = {no_init, no_present, no_cleanup, no_fini, NULL},
+                         solver_dns01_rfc2136 = {no_init, no_present, no_cleanup, no_fini, NULL},
+                         solver_tlsalpn01_standalone = {no_init, no_present, no_cleanup, no_fini, NULL};
 
 #define GOOD_HEAD "{\"version\":1,\"server\":\"https://ca/dir\",\"domains\":[\"a.example\",\"*.a.example\"],"
 

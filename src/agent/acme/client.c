@@ -56,16 +56,22 @@ const char *acme_problem_type(const struct acme_client *c)
 	return t;
 }
 
-int acme_sleep(int seconds)
+int acme_sleep_ms(long ms)
 {
-	for (int i = 0; i < seconds * 10; i++) {
-		if (http_interrupted)
-			return -1;
-		struct timespec ts = {0, 100 * 1000 * 1000};
+	/* in slices of at most 100 ms, so that Ctrl-C (http_interrupted) ends the wait soon */
+	while (ms > 0 && !http_interrupted) {
+		long slice = ms < 100 ? ms : 100;
+		struct timespec ts = {0, slice * 1000 * 1000};
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !http_interrupted)
 			;
+		ms -= slice;
 	}
 	return http_interrupted ? -1 : 0;
+}
+
+int acme_sleep(int seconds)
+{
+	return acme_sleep_ms(seconds * 1000L);
 }
 
 static json_t *parse_body(struct acme_client *c, const struct http_resp *r, const char *what)
@@ -305,10 +311,17 @@ int acme_post_json(struct acme_client *c, const char *url, const json_t *payload
 	return 0;
 }
 
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int acme_poll(struct acme_client *c, const char *url, json_t **out)
 {
-	time_t deadline = time(NULL) + c->poll_timeout;
-	int delay = 1;
+	long deadline = now_ms() + c->poll_timeout * 1000L;
+	long delay = ACME_POLL_FIRST_MS;
 	for (;;) {
 		struct http_resp r;
 		if (acme_post(c, NULL, c->kid, url, NULL, &r) != 0)
@@ -332,21 +345,20 @@ int acme_poll(struct acme_client *c, const char *url, json_t **out)
 		snprintf(status, sizeof status, "%s", st);
 		st = status;
 		json_decref(j);
-		/* RFC 8555 §7.5.1 / §7.4: the server's Retry-After paces us; clamp it to something sane */
-		long wait = ra >= 0 ? ra : delay;
-		if (wait < 1)
-			wait = 1;
-		if (wait > 30)
-			wait = 30;
-		if (delay < 5)
-			delay++;
-		if (time(NULL) + wait > deadline) {
+		/* RFC 8555 §7.5.1 / §7.1.6: a Retry-After from the server paces us (clamped to
+		 * something sane); without one (or with 0) we poll soon and back off: 50 ms, 100 ms,
+		 * 200 ms ... up to ACME_POLL_MAX_MS, so a fast server is not made to wait for us. */
+		long wait_ms = delay;
+		if (ra > 0)
+			wait_ms = (ra > ACME_POLL_MAX_RETRY_AFTER ? ACME_POLL_MAX_RETRY_AFTER : ra) * 1000L;
+		delay = delay * 2 > ACME_POLL_MAX_MS ? ACME_POLL_MAX_MS : delay * 2;
+		if (now_ms() + wait_ms > deadline) {
 			snprintf(c->err, sizeof c->err, "%s still %s after %d s; the server may be overloaded, try again later",
 			         url, st, c->poll_timeout);
 			return -1;
 		}
-		ui_debug("%s is %s, polling again in %ld s", url, st, wait);
-		if (acme_sleep((int)wait) != 0) {
+		ui_debug("%s is %s, polling again in %ld ms", url, st, wait_ms);
+		if (acme_sleep_ms(wait_ms) != 0) {
 			snprintf(c->err, sizeof c->err, "interrupted");
 			return -1;
 		}

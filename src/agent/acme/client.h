@@ -11,6 +11,9 @@
 #define ACME_MAX_ATTEMPTS 5        /* tries on 5xx, rateLimited, transport errors */
 #define ACME_MAX_RETRY_WAIT 60     /* longest single wait (seconds) we sit out */
 #define ACME_POLL_TIMEOUT 300      /* give up polling one resource after this many seconds */
+#define ACME_POLL_FIRST_MS 50      /* first re-poll without a Retry-After; doubles each time ... */
+#define ACME_POLL_MAX_MS 5000      /* ... up to this */
+#define ACME_POLL_MAX_RETRY_AFTER 30 /* longest Retry-After (seconds) honoured while polling */
 
 struct acme_client {
 	struct http_client *http;
@@ -48,8 +51,9 @@ int acme_post_json(struct acme_client *c, const char *url, const json_t *payload
  * the last object. 0 when it arrived at a final state (caller checks which), -1 on error. */
 int acme_poll(struct acme_client *c, const char *url, json_t **out);
 
-/* Sleeps up to seconds; returns early (-1) when interrupted. */
+/* Sleeps up to seconds (milliseconds); returns early (-1) when interrupted. */
 int acme_sleep(int seconds);
+int acme_sleep_ms(long ms);
 
 /* Short ACME type of the last problem ("badNonce"), or "" */
 const char *acme_problem_type(const struct acme_client *c);

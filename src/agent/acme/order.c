@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* How long to wait for the CA's validation request to reach a standalone listener before
+ * polling anyway, and the pause after it before the first poll. */
+#define ORDER_SEEN_WAIT_MS 5000
+#define ORDER_SEEN_GRACE_MS 20
+
 char *order_key_authorization(EVP_PKEY *account_key, const char *token)
 {
 	char tp[64], *out = NULL;
@@ -109,6 +114,16 @@ static int do_authz(struct acme_client *c, struct solver *s, const struct order_
 	if (prc != 0) {
 		snprintf(err, errlen, "%s: challenge %s: %s", ident, curl_, c->err);
 		goto done;
+	}
+	/* RFC 8555 §7.5.1: a client that can see the validation request SHOULD NOT poll before
+	 * it has (our standalone listeners can), then the CA needs a moment to record the result.
+	 * Bounded: a CA that fails before fetching (CAA, DNS) is still heard about by polling. */
+	if (solver_wait_validation(s, token, ORDER_SEEN_WAIT_MS) == 1) {
+		ui_debug("%s: the CA fetched the proof", ident);
+		if (acme_sleep_ms(ORDER_SEEN_GRACE_MS) != 0) {
+			snprintf(err, errlen, "interrupted");
+			goto done;
+		}
 	}
 	if (acme_poll(c, url, &fin) != 0) {
 		snprintf(err, errlen, "%s: %s", ident, c->err);

@@ -191,4 +191,4 @@ static void hk_fini(void *state)
 	free(h);
 }
 
-const struct solver_impl solver_dns01_hook = {hk_init, hk_present, hk_cleanup, hk_fini};
+const struct solver_impl solver_dns01_hook = {hk_init, hk_present, hk_cleanup, hk_fini, NULL};

@@ -405,4 +405,4 @@ static void r_fini(void *s) { (void)s; }
 
 #endif
 
-const struct solver_impl solver_dns01_rfc2136 = {r_init, r_present, r_cleanup, r_fini};
+const struct solver_impl solver_dns01_rfc2136 = {r_init, r_present, r_cleanup, r_fini, NULL};

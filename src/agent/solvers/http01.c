@@ -112,17 +112,19 @@ static void wr_fini(void *state)
 	free(w);
 }
 
-const struct solver_impl solver_http01_webroot = {wr_init, wr_present, wr_cleanup, wr_fini};
+const struct solver_impl solver_http01_webroot = {wr_init, wr_present, wr_cleanup, wr_fini, NULL};
 
 /* ---- standalone ---- */
 struct entry {
 	char *token, *keyauth;
+	int seen; /* the proof was served (to the CA, presumably) */
 	struct entry *next;
 };
 
 struct standalone {
 	int port;
 	pthread_mutex_t mu;
+	pthread_cond_t cv; /* signalled when an entry is seen */
 	struct entry *entries;
 	struct listener *l;
 };
@@ -157,7 +159,14 @@ static void serve(int fd, void *ctx)
 		pthread_mutex_unlock(&s->mu);
 		if (n > 0 && (size_t)n < sizeof resp) {
 			ssize_t w = write(fd, resp, (size_t)n);
-			(void)w;
+			if (w == n) {
+				pthread_mutex_lock(&s->mu);
+				for (struct entry *e = s->entries; e; e = e->next)
+					if (strcmp(e->token, token) == 0)
+						e->seen = 1;
+				pthread_cond_broadcast(&s->cv);
+				pthread_mutex_unlock(&s->mu);
+			}
 			return;
 		}
 	}
@@ -174,9 +183,29 @@ static int sa_init(void **state, const struct solver_cfg *cfg, char *err, size_t
 		return -1;
 	}
 	s->port = cfg->port ? cfg->port : 80;
+	if (listener_seen_cond_init(&s->cv) != 0) {
+		free(s);
+		snprintf(err, errlen, "cannot set up the listener's condition variable");
+		return -1;
+	}
 	pthread_mutex_init(&s->mu, NULL);
 	*state = s;
 	return 0;
+}
+
+static const int *sa_find_seen(void *state, const char *token)
+{
+	struct standalone *s = state;
+	for (struct entry *e = s->entries; e; e = e->next)
+		if (strcmp(e->token, token) == 0)
+			return &e->seen;
+	return NULL;
+}
+
+static int sa_wait_seen(void *state, const char *token, int timeout_ms)
+{
+	struct standalone *s = state;
+	return listener_seen_wait(&s->mu, &s->cv, sa_find_seen, s, token, timeout_ms);
 }
 
 static int sa_present(void *state, const char *identifier, const char *token, const char *keyauth, char *err,
@@ -241,7 +270,8 @@ static void sa_fini(void *state)
 		free(e);
 	}
 	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
 	free(s);
 }
 
-const struct solver_impl solver_http01_standalone = {sa_init, sa_present, sa_cleanup, sa_fini};
+const struct solver_impl solver_http01_standalone = {sa_init, sa_present, sa_cleanup, sa_fini, sa_wait_seen};

@@ -1,7 +1,9 @@
-/* Accept loop on a thread. It wakes every 200 ms to notice stop requests, and serves one
- * connection at a time: a CA's validation traffic is a handful of short requests. */
+/* Accept loop on a thread. listener_stop wakes it through a pipe (no polling tick, so the
+ * agent does not wait for one at the end of every issuance), and it serves one connection
+ * at a time: a CA's validation traffic is a handful of short requests. */
 #include "agent/solvers/listener.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -10,11 +12,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 struct listener {
 	int fd;
-	volatile int stop;
+	int wake[2]; /* listener_stop writes to wake[1] */
 	pthread_t thread;
 	listener_fn fn;
 	void *ctx;
@@ -23,12 +26,16 @@ struct listener {
 static void *loop(void *arg)
 {
 	struct listener *l = arg;
-	while (!l->stop) {
-		struct pollfd p = {.fd = l->fd, .events = POLLIN};
-		int n = poll(&p, 1, 200);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = l->fd, .events = POLLIN}, {.fd = l->wake[0], .events = POLLIN}};
+		int n = poll(p, 2, -1);
+		if (n < 0 && errno != EINTR)
+			break;
 		if (n <= 0)
 			continue;
-		int c = accept(l->fd, NULL, NULL);
+		if (p[1].revents)
+			break;
+		int c = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)
 			continue;
 		struct timeval tv = {5, 0};
@@ -97,9 +104,17 @@ struct listener *listener_start(int port, listener_fn fn, void *ctx, char *err, 
 		free(l);
 		return NULL;
 	}
+	if (pipe2(l->wake, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(l->fd);
+		free(l);
+		return NULL;
+	}
 	if (pthread_create(&l->thread, NULL, loop, l) != 0) {
 		snprintf(err, errlen, "cannot start the listener thread");
 		close(l->fd);
+		close(l->wake[0]);
+		close(l->wake[1]);
 		free(l);
 		return NULL;
 	}
@@ -110,8 +125,52 @@ void listener_stop(struct listener *l)
 {
 	if (!l)
 		return;
-	l->stop = 1;
+	ssize_t w;
+	do
+		w = write(l->wake[1], "x", 1);
+	while (w < 0 && errno == EINTR);
 	pthread_join(l->thread, NULL);
 	close(l->fd);
+	close(l->wake[0]);
+	close(l->wake[1]);
 	free(l);
+}
+
+int listener_seen_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	int rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 && pthread_cond_init(cv, &a) == 0 ? 0 : -1;
+	pthread_condattr_destroy(&a);
+	return rc;
+}
+
+int listener_seen_wait(pthread_mutex_t *mu, pthread_cond_t *cv, const int *(*find)(void *state, const char *token),
+                       void *state, const char *token, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	int seen = 0;
+	pthread_mutex_lock(mu);
+	for (;;) {
+		const int *flag = find(state, token);
+		if (!flag || *flag) {
+			seen = flag != NULL;
+			break;
+		}
+		if (pthread_cond_timedwait(cv, mu, &until) == ETIMEDOUT) {
+			flag = find(state, token);
+			seen = flag && *flag;
+			break;
+		}
+	}
+	pthread_mutex_unlock(mu);
+	return seen;
 }

@@ -131,6 +131,13 @@ int solver_present(struct solver *s, const char *identifier, const char *token, 
 	return s->impl->present(s->state, identifier, token, keyauth, err, errlen);
 }
 
+int solver_wait_validation(struct solver *s, const char *token, int timeout_ms)
+{
+	if (!s->impl->wait_seen)
+		return -1;
+	return s->impl->wait_seen(s->state, token, timeout_ms);
+}
+
 void solver_cleanup(struct solver *s, const char *identifier, const char *token)
 {
 	for (struct published **pp = &s->live; *pp; pp = &(*pp)->next) {

@@ -37,6 +37,11 @@ struct solver *solver_new(const struct solver_cfg *cfg, char *err, size_t errlen
 /* Publishes the proof for identifier (a DNS name; "*.x" for wildcards) and token. 0 or -1. */
 int solver_present(struct solver *s, const char *identifier, const char *token, const char *keyauth, char *err,
                    size_t errlen);
+/* Waits up to timeout_ms until the CA's validation request for token has been answered by
+ * one of our own listeners (standalone http-01 / tls-alpn-01): 1 when it has, 0 when not
+ * within the time, -1 when this method cannot tell (webroot, DNS). RFC 8555 §7.5.1: a client
+ * that can see the validation request SHOULD NOT begin polling before it has seen it. */
+int solver_wait_validation(struct solver *s, const char *token, int timeout_ms);
 /* Removes what present published for token; errors are warnings only. */
 void solver_cleanup(struct solver *s, const char *identifier, const char *token);
 /* Cleans up everything still published, stops listeners, frees. */
@@ -49,6 +54,8 @@ struct solver_impl {
 	               size_t errlen);
 	void (*cleanup)(void *state, const char *identifier, const char *token, const char *keyauth);
 	void (*fini)(void *state);
+	/* optional: as solver_wait_validation (NULL: the method cannot tell) */
+	int (*wait_seen)(void *state, const char *token, int timeout_ms);
 };
 extern const struct solver_impl solver_http01_webroot, solver_http01_standalone, solver_dns01_hook,
     solver_dns01_rfc2136, solver_tlsalpn01_standalone;

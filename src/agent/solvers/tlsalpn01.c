@@ -21,6 +21,7 @@ struct acert {
 	char *name;
 	char *token;
 	X509 *cert;
+	int seen; /* a handshake for this name completed (the CA's validation, presumably) */
 	struct acert *next;
 };
 
@@ -29,6 +30,7 @@ struct tlsalpn {
 	EVP_PKEY *key;
 	SSL_CTX *ctx;
 	pthread_mutex_t mu;
+	pthread_cond_t cv; /* signalled when a certificate is seen */
 	struct acert *certs;
 	struct listener *l;
 };
@@ -126,8 +128,16 @@ static void serve(int fd, void *arg)
 	if (!ssl)
 		return;
 	SSL_set_fd(ssl, fd);
-	if (SSL_accept(ssl) == 1)
+	if (SSL_accept(ssl) == 1) {
+		const char *sn = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+		pthread_mutex_lock(&t->mu);
+		for (struct acert *c = t->certs; c && sn; c = c->next)
+			if (strcasecmp(c->name, sn) == 0)
+				c->seen = 1;
+		pthread_cond_broadcast(&t->cv);
+		pthread_mutex_unlock(&t->mu);
 		SSL_shutdown(ssl);
+	}
 	SSL_free(ssl);
 	ERR_clear_error();
 }
@@ -140,6 +150,11 @@ static int ta_init(void **state, const struct solver_cfg *cfg, char *err, size_t
 		return -1;
 	}
 	t->port = cfg->port ? cfg->port : 443;
+	if (listener_seen_cond_init(&t->cv) != 0) {
+		snprintf(err, errlen, "cannot set up the listener's condition variable");
+		free(t);
+		return -1;
+	}
 	pthread_mutex_init(&t->mu, NULL);
 	t->key = key_generate("ec256");
 	t->ctx = SSL_CTX_new(TLS_server_method());
@@ -147,6 +162,8 @@ static int ta_init(void **state, const struct solver_cfg *cfg, char *err, size_t
 		snprintf(err, errlen, "cannot set up TLS for tls-alpn-01");
 		EVP_PKEY_free(t->key);
 		SSL_CTX_free(t->ctx);
+		pthread_mutex_destroy(&t->mu);
+		pthread_cond_destroy(&t->cv);
 		free(t);
 		return -1;
 	}
@@ -229,7 +246,23 @@ static void ta_fini(void *state)
 	SSL_CTX_free(t->ctx);
 	EVP_PKEY_free(t->key);
 	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
 	free(t);
 }
 
-const struct solver_impl solver_tlsalpn01_standalone = {ta_init, ta_present, ta_cleanup, ta_fini};
+static const int *ta_find_seen(void *state, const char *token)
+{
+	struct tlsalpn *t = state;
+	for (struct acert *c = t->certs; c; c = c->next)
+		if (strcmp(c->token, token) == 0)
+			return &c->seen;
+	return NULL;
+}
+
+static int ta_wait_seen(void *state, const char *token, int timeout_ms)
+{
+	struct tlsalpn *t = state;
+	return listener_seen_wait(&t->mu, &t->cv, ta_find_seen, t, token, timeout_ms);
+}
+
+const struct solver_impl solver_tlsalpn01_standalone = {ta_init, ta_present, ta_cleanup, ta_fini, ta_wait_seen};
