@@ -600,6 +600,8 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru1);
 	long hwm = server_pid ? proc_status_kib(server_pid, "VmHWM") : -1;
 	long rss = server_pid ? proc_status_kib(server_pid, "VmRSS") : -1;
+	long rss_anon = server_pid ? proc_status_kib(server_pid, "RssAnon") : -1;
+	long rss_file = server_pid ? proc_status_kib(server_pid, "RssFile") : -1;
 
 	int n = atomic_load(&issued);
 	qsort(latencies, (size_t)n, sizeof *latencies, cmp_double);
@@ -617,8 +619,9 @@ int main(int argc, char **argv)
 	       n ? latencies[n - 1] * 1000 : 0.0);
 	if (server_pid)
 		printf("%s: server CPU %.3f ms per certificate (%.3f in the kernel); peak RSS (VmHWM) %.1f MiB, RSS now "
-		       "%.1f MiB\n",
-		       label, cpu_ms, n > 0 ? (sys1 - sys0) * 1000.0 / n : 0.0, hwm / 1024.0, rss / 1024.0);
+		       "%.1f MiB (%.1f anonymous, %.1f file-backed: mapped libraries)\n",
+		       label, cpu_ms, n > 0 ? (sys1 - sys0) * 1000.0 / n : 0.0, hwm / 1024.0, rss / 1024.0,
+		       rss_anon / 1024.0, rss_file / 1024.0);
 	printf("%s: load generator CPU %.3f ms per certificate; %ld http-01 fetches answered; %.2f status polls "
 	       "per certificate\n",
 	       label, n ? self_cpu * 1000 / n : 0.0, atomic_load(&validations_served),

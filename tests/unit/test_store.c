@@ -1242,6 +1242,62 @@ static void test_cert_replace_race(void **state)
 			assert_string_equal(w[i].by, w[winner].order);
 }
 
+/* Durable commits from many handles at once (issue 7: on SQLite they share the WAL's
+ * fdatasync through the group commit): every one returns OK, none waits forever, and each is
+ * visible to another handle as soon as its call returned. */
+#define COMMITTERS 8
+#define COMMITS_EACH 25
+
+struct commit_worker {
+	const char *spec;
+	pthread_barrier_t *bar;
+	int idx, ok;
+};
+
+static void *commit_main(void *arg)
+{
+	struct commit_worker *w = arg;
+	struct store *s = NULL;
+	char err[256];
+	int opened = store_open(w->spec, &s, err, sizeof err) == STORE_OK;
+	pthread_barrier_wait(w->bar);
+	for (int i = 0; opened && i < COMMITS_EACH; i++) {
+		char id[64], tp[64];
+		snprintf(id, sizeof id, "gc-%d-%d", w->idx, i);
+		snprintf(tp, sizeof tp, "tp-gc-%d-%d", w->idx, i);
+		if (add_account(s, id, tp, 100 + i) == STORE_OK)
+			w->ok++;
+	}
+	store_close(s);
+	return NULL;
+}
+
+static void test_concurrent_durable_commits(void **state)
+{
+	struct fx *f = *state;
+	pthread_t th[COMMITTERS];
+	struct commit_worker w[COMMITTERS];
+	pthread_barrier_t bar;
+	assert_int_equal(pthread_barrier_init(&bar, NULL, COMMITTERS), 0);
+	for (int i = 0; i < COMMITTERS; i++) {
+		w[i] = (struct commit_worker){.spec = f->spec, .bar = &bar, .idx = i};
+		assert_int_equal(pthread_create(&th[i], NULL, commit_main, &w[i]), 0);
+	}
+	for (int i = 0; i < COMMITTERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].ok, COMMITS_EACH);
+	}
+	pthread_barrier_destroy(&bar);
+	for (int i = 0; i < COMMITTERS; i++)
+		for (int j = 0; j < COMMITS_EACH; j++) {
+			char id[64];
+			struct store_account a;
+			snprintf(id, sizeof id, "gc-%d-%d", i, j);
+			assert_int_equal(store_account_get(f->s, id, &a), STORE_OK);
+			store_account_clear(&a);
+		}
+}
+
 /* ---- locks ---- */
 
 /* PostgreSQL frees a closed session's locks when its backend process exits, a moment after
@@ -1537,6 +1593,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_locks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_incr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_replace_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_durable_commits, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
