@@ -4,7 +4,7 @@
 #include "log.h"
 #include "store_backend.h"
 #include <inttypes.h>
-#include <libpq-fe.h>
+#include "pqlib.h"
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -551,7 +551,7 @@ static int pg_open(const char *conninfo, struct store **out, char *err, size_t e
 		return STORE_ERR;
 	}
 	q->base.ops = &store_postgres_ops;
-	if (pg_connect(q, err, errlen) != STORE_OK) {
+	if (pqlib_load(err, errlen) != 0 || pg_connect(q, err, errlen) != STORE_OK) {
 		pg_close(&q->base);
 		return STORE_ERR;
 	}
@@ -569,6 +569,8 @@ int store_postgres_migrate(const char *conninfo, char *err, size_t errlen)
 	size_t want = store_postgres_migrations_count;
 
 	err[0] = '\0';
+	if (pqlib_load(err, errlen) != 0)
+		return STORE_ERR;
 	q.conn = PQconnectdb(conninfo);
 	if (!q.conn || PQstatus(q.conn) != CONNECTION_OK) {
 		conn_error(&q, "cannot connect", err, errlen);
