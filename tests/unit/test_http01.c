@@ -6,11 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +203,7 @@ static int closed_port(void)
 static int setup(void **state)
 {
 	(void)state;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN); /* as cobbled does: a write to a closed peer fails, not kills */
 	srv_fd = listen_any(&srv_port);
 	if (srv_fd < 0 || pipe(stop_pipe) != 0)
 		return -1;
@@ -219,7 +219,6 @@ static int teardown(void **state)
 	close(srv_fd);
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
-	curl_global_cleanup();
 	return 0;
 }
 

@@ -13,7 +13,7 @@ struct va_settings {
 };
 
 /* Fetches http://name:port/.well-known/acme-challenge/token connecting only to addresses
- * the resolver returned (curl pinned with CURLOPT_RESOLVE/CONNECT_TO), refusing non-public
+ * the resolver returned (the HTTP client connects to that address), refusing non-public
  * addresses unless lab, following at most 10 redirects to http/https on ports 80/443 (the
  * configured test ports count as 80/443), each re-resolved and re-checked; reads at most
  * 8 KiB. The body, trimmed of trailing whitespace, must equal keyauth.

@@ -1,7 +1,6 @@
 /* The validation worker pool: a bounded FIFO of challenge ids served by N threads, each with
  * its own store handle. Results reach clients only through storage (design.md §4). */
 #include "pool.h"
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +42,6 @@ struct va_pool {
 	size_t cap, head, count;
 	int nworkers;
 	struct worker *workers;
-	int curl_inited;
 };
 
 /* Caller holds p->mu. */
@@ -280,13 +278,6 @@ int va_pool_start(const struct va_settings *set, struct resolver *r, const struc
 		free(p);
 		return -1;
 	}
-	/* libcurl's global state must be set up before threads use it; it is reference counted. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(err, errlen, "libcurl initialisation failed");
-		free(p);
-		return -1;
-	}
-	p->curl_inited = 1;
 	p->set = *set;
 	p->resolver = r;
 	p->cfg = cfg;
@@ -371,7 +362,5 @@ void va_pool_stop(struct va_pool *p)
 	free(p->queue);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
-	if (p->curl_inited)
-		curl_global_cleanup();
 	free(p);
 }

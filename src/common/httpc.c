@@ -1,0 +1,907 @@
+/* HTTP/1.1 client (RFC 9112) for the CA's http-01 fetches and the agent: non-blocking
+ * sockets under one deadline, optional TLS through OpenSSL, a strict bounded response parser. */
+#include "httpc.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HTTPC_MAX_INTERIM 8         /* 1xx responses skipped before the final one */
+#define HTTPC_MAX_CL_DIGITS 18      /* fits in uint64_t; far beyond any body limit */
+#define HTTPC_CANCEL_SLICE_MS 200
+#define ALPN_HTTP11 "\x08http/1.1"  /* RFC 7301 §3.1 wire form */
+
+enum { ST_STATUS, ST_HEADERS, ST_BODY_LEN, ST_BODY_CLOSE, ST_CHUNK_SIZE, ST_CHUNK_DATA, ST_CHUNK_CRLF,
+       ST_TRAILERS, ST_DONE, ST_ERROR };
+enum { FRAME_NONE, FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE };
+
+/* ---- response ---- */
+
+void httpc_response_clear(struct httpc_response *r)
+{
+	for (size_t i = 0; i < r->nfields; i++)
+		free(r->fields[i].name); /* value lives in the same block */
+	free(r->fields);
+	free(r->body);
+	memset(r, 0, sizeof *r);
+}
+
+size_t httpc_header_all(const struct httpc_response *r, const char *name, const char **vals, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->nfields; i++)
+		if (strcasecmp(r->fields[i].name, name) == 0) {
+			if (n < max)
+				vals[n] = r->fields[i].value;
+			n++;
+		}
+	return n;
+}
+
+const char *httpc_header(const struct httpc_response *r, const char *name)
+{
+	const char *v = NULL;
+	return httpc_header_all(r, name, &v, 1) ? v : NULL;
+}
+
+/* ---- parser ---- */
+
+static int perr(struct httpc_parser *p, enum httpc_err code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof p->err, fmt, ap);
+	va_end(ap);
+	p->code = code;
+	p->state = ST_ERROR;
+	return HTTPC_PARSE_ERROR;
+}
+
+int httpc_parser_init(struct httpc_parser *p, const struct httpc_limits *lim, int head_only,
+                      struct httpc_response *resp)
+{
+	memset(p, 0, sizeof *p);
+	if (lim)
+		p->lim = *lim;
+	if (!p->lim.max_headers)
+		p->lim.max_headers = HTTPC_DEFAULT_MAX_HEADERS;
+	if (!p->lim.max_line)
+		p->lim.max_line = HTTPC_DEFAULT_MAX_LINE;
+	if (!p->lim.max_body)
+		p->lim.max_body = HTTPC_DEFAULT_MAX_BODY;
+	p->head_only = head_only;
+	p->resp = resp;
+	memset(resp, 0, sizeof *resp);
+	p->line = malloc(p->lim.max_line + 2); /* + CR + NUL */
+	if (!p->line)
+		return perr(p, HTTPC_ENOMEM, "out of memory");
+	return 0;
+}
+
+void httpc_parser_free(struct httpc_parser *p)
+{
+	free(p->line);
+	p->line = NULL;
+}
+
+static int is_tchar(unsigned char c)
+{
+	/* RFC 9110 §5.6.2 */
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* field-vchar, SP, HTAB (RFC 9110 §5.5): no CTL but HTAB, no DEL. */
+static int is_field_char(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* Assembles one line from data[*i..]: 1 when p->line holds a whole line (CRLF or LF removed,
+ * RFC 9112 §2.2), 0 when data ran out, -1 on error. */
+static int take_line(struct httpc_parser *p, const char *data, size_t len, size_t *i)
+{
+	while (*i < len) {
+		char c = data[(*i)++];
+		if (c == '\n') {
+			if (p->line_len && p->line[p->line_len - 1] == '\r')
+				p->line_len--;
+			p->line[p->line_len] = '\0';
+			if (memchr(p->line, '\r', p->line_len))
+				return perr(p, HTTPC_EPROTO, "bare CR in the response head"), -1;
+			return 1;
+		}
+		if (p->line_len >= p->lim.max_line + 1) /* room for the CR of CRLF */
+			return perr(p, HTTPC_EPROTO, "a response line is longer than %zu bytes", p->lim.max_line), -1;
+		p->line[p->line_len++] = c;
+	}
+	return 0;
+}
+
+static int parse_status(struct httpc_parser *p)
+{
+	const char *l = p->line;
+	size_t n = p->line_len;
+	/* RFC 9112 §4: HTTP-version SP 3DIGIT SP [ reason-phrase ] */
+	if (n < 12 || memcmp(l, "HTTP/1.", 7) != 0 || l[7] < '0' || l[7] > '9' || l[8] != ' ' ||
+	    l[9] < '1' || l[9] > '5' || l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9' ||
+	    (n > 12 && l[12] != ' '))
+		return perr(p, HTTPC_EPROTO, "invalid status line \"%.60s\"", l);
+	for (size_t i = 13; i < n; i++)
+		if (!is_field_char((unsigned char)l[i]))
+			return perr(p, HTTPC_EPROTO, "invalid byte in the status line");
+	p->resp->minor = l[7] - '0';
+	p->resp->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	if (p->resp->status == 101)
+		return perr(p, HTTPC_EPROTO, "unexpected 101 Switching Protocols");
+	return 0;
+}
+
+static int add_field(struct httpc_parser *p, int trailer)
+{
+	char *l = p->line;
+	size_t n = p->line_len;
+	if (l[0] == ' ' || l[0] == '\t')
+		return perr(p, HTTPC_EPROTO, "obsolete line folding in a header field (RFC 9112 §5.2)");
+	size_t k = 0;
+	while (k < n && is_tchar((unsigned char)l[k]))
+		k++;
+	if (k == 0 || k == n || l[k] != ':') /* RFC 9112 §5.1: no whitespace before the colon */
+		return perr(p, HTTPC_EPROTO, "invalid header field \"%.40s\"", l);
+	size_t vs = k + 1, ve = n;
+	while (vs < ve && (l[vs] == ' ' || l[vs] == '\t'))
+		vs++;
+	while (ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t'))
+		ve--;
+	for (size_t i = vs; i < ve; i++)
+		if (!is_field_char((unsigned char)l[i]))
+			return perr(p, HTTPC_EPROTO, "invalid byte 0x%02x in header field %.*s", (unsigned char)l[i],
+			            (int)(k > 40 ? 40 : k), l);
+	struct httpc_response *r = p->resp;
+	if (r->nfields + p->interim >= p->lim.max_headers) /* interim: trailers count here too */
+		return perr(p, HTTPC_EPROTO, "more than %zu header fields", p->lim.max_headers);
+	if (trailer) {
+		p->interim++; /* trailers are checked and counted, not kept */
+		return 0;
+	}
+	struct httpc_field *f = realloc(r->fields, (r->nfields + 1) * sizeof *f);
+	if (!f)
+		return perr(p, HTTPC_ENOMEM, "out of memory");
+	r->fields = f;
+	char *blk = malloc(k + 1 + (ve - vs) + 1);
+	if (!blk)
+		return perr(p, HTTPC_ENOMEM, "out of memory");
+	memcpy(blk, l, k);
+	blk[k] = '\0';
+	memcpy(blk + k + 1, l + vs, ve - vs);
+	blk[k + 1 + ve - vs] = '\0';
+	f[r->nfields].name = blk;
+	f[r->nfields].value = blk + k + 1;
+	r->nfields++;
+	return 0;
+}
+
+/* 1 if the comma-separated list value holds token tok (case-insensitive). */
+static int list_has(const char *value, const char *tok)
+{
+	size_t tl = strlen(tok);
+	const char *s = value;
+	while (*s) {
+		while (*s == ' ' || *s == '\t' || *s == ',')
+			s++;
+		size_t n = strcspn(s, ",");
+		size_t m = n;
+		while (m && (s[m - 1] == ' ' || s[m - 1] == '\t'))
+			m--;
+		if (m == tl && strncasecmp(s, tok, tl) == 0)
+			return 1;
+		s += n;
+	}
+	return 0;
+}
+
+/* RFC 9112 §6.3: how the body ends, once the head is complete. */
+static int end_of_head(struct httpc_parser *p)
+{
+	struct httpc_response *r = p->resp;
+	if (r->status < 200) { /* an interim response: its fields are dropped */
+		if (++p->interim > HTTPC_MAX_INTERIM)
+			return perr(p, HTTPC_EPROTO, "more than %d interim (1xx) responses", HTTPC_MAX_INTERIM);
+		for (size_t i = 0; i < r->nfields; i++)
+			free(r->fields[i].name);
+		free(r->fields);
+		r->fields = NULL;
+		r->nfields = 0;
+		r->status = 0;
+		p->state = ST_STATUS;
+		return 0;
+	}
+	p->interim = 0; /* from here on it counts trailer fields */
+	p->keep_alive = r->minor >= 1;
+	const char *conn[16];
+	size_t nc = httpc_header_all(r, "Connection", conn, 16);
+	for (size_t i = 0; i < nc && i < 16; i++) {
+		if (list_has(conn[i], "close"))
+			p->keep_alive = 0;
+		else if (r->minor == 0 && list_has(conn[i], "keep-alive"))
+			p->keep_alive = 1;
+	}
+	const char *te[16], *cl[16];
+	size_t nte = httpc_header_all(r, "Transfer-Encoding", te, 16);
+	size_t ncl = httpc_header_all(r, "Content-Length", cl, 16);
+	if (p->head_only || r->status == 204 || r->status == 304) {
+		p->framing = FRAME_NONE;
+		p->state = ST_DONE;
+		return 0;
+	}
+	if (nte) {
+		if (ncl) /* RFC 9112 §6.1: both is a smuggling attempt or a broken server */
+			return perr(p, HTTPC_EPROTO, "both Transfer-Encoding and Content-Length");
+		if (nte != 1 || strcasecmp(te[0], "chunked") != 0 || r->minor == 0)
+			return perr(p, HTTPC_EPROTO, "unsupported Transfer-Encoding \"%.40s\"", te[0]);
+		p->framing = FRAME_CHUNKED;
+		p->state = ST_CHUNK_SIZE;
+		return 0;
+	}
+	if (ncl) {
+		if (ncl > 16)
+			return perr(p, HTTPC_EPROTO, "too many Content-Length fields");
+		uint64_t v = 0;
+		for (size_t i = 0; i < ncl; i++) {
+			size_t n = strlen(cl[i]);
+			uint64_t x = 0;
+			if (n == 0 || strspn(cl[i], "0123456789") != n)
+				return perr(p, HTTPC_EPROTO, "invalid Content-Length \"%.40s\"", cl[i]);
+			if (n > HTTPC_MAX_CL_DIGITS)
+				return perr(p, HTTPC_ETOOBIG, "the body is larger than %zu bytes", p->lim.max_body);
+			for (size_t k = 0; k < n; k++)
+				x = x * 10 + (uint64_t)(cl[i][k] - '0');
+			if (i && x != v)
+				return perr(p, HTTPC_EPROTO, "conflicting Content-Length fields");
+			v = x;
+		}
+		if (v > p->lim.max_body)
+			return perr(p, HTTPC_ETOOBIG, "the body is larger than %zu bytes", p->lim.max_body);
+		p->framing = FRAME_LENGTH;
+		p->left = v;
+		p->state = v ? ST_BODY_LEN : ST_DONE;
+		return 0;
+	}
+	p->framing = FRAME_CLOSE;
+	p->keep_alive = 0;
+	p->state = ST_BODY_CLOSE;
+	return 0;
+}
+
+static int body_append(struct httpc_parser *p, const char *d, size_t n)
+{
+	struct httpc_response *r = p->resp;
+	if (n > p->lim.max_body - r->body_len)
+		return perr(p, HTTPC_ETOOBIG, "the body is larger than %zu bytes", p->lim.max_body);
+	if (r->body_len + n + 1 > p->body_cap) {
+		size_t cap = p->body_cap ? p->body_cap : 1024;
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		if (cap > p->lim.max_body + 1)
+			cap = p->lim.max_body + 1;
+		char *b = realloc(r->body, cap);
+		if (!b)
+			return perr(p, HTTPC_ENOMEM, "out of memory");
+		r->body = b;
+		p->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, d, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	return 0;
+}
+
+static int chunk_size(struct httpc_parser *p)
+{
+	/* RFC 9112 §7.1: chunk-size [ chunk-ext ] CRLF; extensions are ignored. */
+	const char *l = p->line;
+	size_t k = 0;
+	uint64_t v = 0;
+	while (k < p->line_len && ((l[k] >= '0' && l[k] <= '9') || ((l[k] | 0x20) >= 'a' && (l[k] | 0x20) <= 'f'))) {
+		if (v > p->lim.max_body)
+			return perr(p, HTTPC_ETOOBIG, "the body is larger than %zu bytes", p->lim.max_body);
+		int d = l[k] <= '9' ? l[k] - '0' : (l[k] | 0x20) - 'a' + 10;
+		v = v * 16 + (uint64_t)d;
+		k++;
+	}
+	if (k == 0)
+		return perr(p, HTTPC_EPROTO, "invalid chunk size \"%.20s\"", l);
+	size_t e = k;
+	while (e < p->line_len && (l[e] == ' ' || l[e] == '\t'))
+		e++;
+	if (e < p->line_len && l[e] != ';')
+		return perr(p, HTTPC_EPROTO, "invalid chunk size \"%.20s\"", l);
+	for (; e < p->line_len; e++)
+		if (!is_field_char((unsigned char)l[e]))
+			return perr(p, HTTPC_EPROTO, "invalid byte in a chunk extension");
+	if (v > p->lim.max_body - p->resp->body_len)
+		return perr(p, HTTPC_ETOOBIG, "the body is larger than %zu bytes", p->lim.max_body);
+	p->left = v;
+	p->state = v ? ST_CHUNK_DATA : ST_TRAILERS;
+	return 0;
+}
+
+int httpc_parser_feed(struct httpc_parser *p, const char *data, size_t len, size_t *used)
+{
+	size_t i = 0;
+	int rc = 0;
+	while (rc == 0 && p->state != ST_DONE && p->state != ST_ERROR && i < len) {
+		switch (p->state) {
+		case ST_STATUS:
+		case ST_HEADERS:
+		case ST_CHUNK_SIZE:
+		case ST_CHUNK_CRLF:
+		case ST_TRAILERS: {
+			int got = take_line(p, data, len, &i);
+			if (got < 0) {
+				rc = -1;
+				break;
+			}
+			if (got == 0)
+				break;
+			int st = p->state;
+			if (st == ST_STATUS) {
+				if (parse_status(p) == 0)
+					p->state = ST_HEADERS;
+			} else if (st == ST_HEADERS) {
+				if (p->line[0] == '\0')
+					end_of_head(p);
+				else
+					add_field(p, 0);
+			} else if (st == ST_CHUNK_SIZE) {
+				chunk_size(p);
+			} else if (st == ST_CHUNK_CRLF) {
+				if (p->line[0] != '\0')
+					perr(p, HTTPC_EPROTO, "chunk data longer than its size");
+				else
+					p->state = ST_CHUNK_SIZE;
+			} else {
+				if (p->line[0] == '\0')
+					p->state = ST_DONE;
+				else
+					add_field(p, 1);
+			}
+			p->line_len = 0;
+			break;
+		}
+		case ST_BODY_LEN:
+		case ST_CHUNK_DATA: {
+			size_t n = len - i;
+			if (n > p->left)
+				n = (size_t)p->left;
+			if (body_append(p, data + i, n) != 0)
+				break;
+			i += n;
+			p->left -= n;
+			if (p->left == 0)
+				p->state = p->state == ST_BODY_LEN ? ST_DONE : ST_CHUNK_CRLF;
+			break;
+		}
+		case ST_BODY_CLOSE:
+			if (body_append(p, data + i, len - i) == 0)
+				i = len;
+			break;
+		}
+	}
+	if (used)
+		*used = i;
+	if (p->state == ST_ERROR)
+		return HTTPC_PARSE_ERROR;
+	return p->state == ST_DONE ? HTTPC_PARSE_DONE : HTTPC_PARSE_MORE;
+}
+
+int httpc_parser_eof(struct httpc_parser *p)
+{
+	if (p->state == ST_DONE)
+		return HTTPC_PARSE_DONE;
+	if (p->state == ST_ERROR)
+		return HTTPC_PARSE_ERROR;
+	if (p->state == ST_BODY_CLOSE) {
+		p->state = ST_DONE;
+		return HTTPC_PARSE_DONE;
+	}
+	if (p->state == ST_STATUS && p->line_len == 0 && !p->interim)
+		return perr(p, HTTPC_EIO, "connection closed by the server without a response");
+	return perr(p, HTTPC_EIO, "connection closed by the server before the end of the response");
+}
+
+/* ---- client ---- */
+
+struct httpc {
+	struct httpc_config cfg;
+	char *ua, *ca_file;
+	SSL_CTX *ctx;
+	/* the kept-alive connection */
+	int fd;
+	SSL *ssl;
+	char key[URL_MAX_HOST + 80];
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int seterr(struct httpc_error *e, enum httpc_err code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_end(ap);
+	e->code = code;
+	return -1;
+}
+
+struct httpc *httpc_new(const struct httpc_config *cfg)
+{
+	struct httpc *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->cfg = *cfg;
+	c->fd = -1;
+	if ((cfg->user_agent && !(c->ua = strdup(cfg->user_agent))) ||
+	    (cfg->ca_file && !(c->ca_file = strdup(cfg->ca_file)))) {
+		free(c->ua);
+		free(c);
+		return NULL;
+	}
+	c->cfg.user_agent = c->ua;
+	c->cfg.ca_file = c->ca_file;
+	return c;
+}
+
+static void conn_close(struct httpc *c)
+{
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->key[0] = '\0';
+}
+
+void httpc_free(struct httpc *c)
+{
+	if (!c)
+		return;
+	conn_close(c);
+	SSL_CTX_free(c->ctx);
+	free(c->ua);
+	free(c->ca_file);
+	free(c);
+}
+
+/* Waits for ev on fd until the deadline: 1 ready, 0 timed out, -1 cancelled or failed. */
+static int io_wait(struct httpc *c, int fd, short ev, long long deadline, struct httpc_error *e)
+{
+	for (;;) {
+		if (c->cfg.cancel && *c->cfg.cancel)
+			return seterr(e, HTTPC_ECANCEL, "interrupted");
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		if (c->cfg.cancel && left > HTTPC_CANCEL_SLICE_MS)
+			left = HTTPC_CANCEL_SLICE_MS;
+		struct pollfd pf = {.fd = fd, .events = ev};
+		int n = poll(&pf, 1, left > 60000 ? 60000 : (int)left);
+		if (n > 0)
+			return 1;
+		if (n < 0 && errno != EINTR)
+			return seterr(e, HTTPC_EIO, "poll: %s", strerror(errno));
+	}
+}
+
+static int make_addr(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	memset(ss, 0, sizeof *ss);
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((unsigned short)port);
+		*sl = sizeof *s4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)port);
+		*sl = sizeof *s6;
+		return 0;
+	}
+	return -1;
+}
+
+static int tcp_connect(struct httpc *c, const struct sockaddr_storage *ss, socklen_t sl, const char *addr,
+                       int port, int timeout_ms, long long deadline, struct httpc_error *e)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return seterr(e, HTTPC_ECONNECT, "socket: %s", strerror(errno));
+	if (connect(fd, (const struct sockaddr *)ss, sl) != 0 && errno != EINPROGRESS) {
+		int en = errno;
+		close(fd);
+		return seterr(e, HTTPC_ECONNECT, "%s", strerror(en));
+	}
+	int w = io_wait(c, fd, POLLOUT, deadline, e);
+	if (w <= 0) {
+		close(fd);
+		if (w == 0)
+			return seterr(e, HTTPC_ETIMEOUT, "timeout after %d ms connecting to %s port %d", timeout_ms, addr,
+			              port);
+		return -1;
+	}
+	int soerr = 0;
+	socklen_t el = sizeof soerr;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) != 0 || soerr != 0) {
+		int en = soerr ? soerr : errno;
+		close(fd);
+		return seterr(e, HTTPC_ECONNECT, "%s", strerror(en));
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* request, then wait: no Nagle */
+	e->connected = 1;
+	return fd;
+}
+
+static SSL_CTX *tls_ctx(struct httpc *c, struct httpc_error *e)
+{
+	if (c->ctx)
+		return c->ctx;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		seterr(e, HTTPC_ENOMEM, "cannot create a TLS context");
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF); /* the parser knows where bodies end */
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)ALPN_HTTP11, sizeof ALPN_HTTP11 - 1) != 0) {
+		SSL_CTX_free(ctx);
+		seterr(e, HTTPC_ETLS, "cannot configure TLS");
+		return NULL;
+	}
+	if (c->cfg.tls_verify) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+		int ok = c->cfg.ca_file ? SSL_CTX_load_verify_locations(ctx, c->cfg.ca_file, NULL)
+		                        : SSL_CTX_set_default_verify_paths(ctx);
+		if (ok != 1) {
+			unsigned long err = ERR_peek_last_error();
+			const char *why = err ? ERR_reason_error_string(err) : NULL;
+			seterr(e, HTTPC_ETLS, "cannot load CA certificates%s%s: %s", c->cfg.ca_file ? " from " : "",
+			       c->cfg.ca_file ? c->cfg.ca_file : "", why ? why : "unknown error");
+			ERR_clear_error();
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	c->ctx = ctx;
+	return ctx;
+}
+
+/* Words for the OpenSSL error after a failed call. */
+static void ssl_why(SSL *ssl, int rc, char *out, size_t outlen)
+{
+	int e = SSL_get_error(ssl, rc);
+	unsigned long err = ERR_peek_last_error();
+	long vr = SSL_get_verify_result(ssl);
+	if (vr != X509_V_OK)
+		snprintf(out, outlen, "certificate verification failed: %s", X509_verify_cert_error_string(vr));
+	else if (err) {
+		const char *r = ERR_reason_error_string(err);
+		char buf[160];
+		if (!r) {
+			ERR_error_string_n(err, buf, sizeof buf);
+			r = buf;
+		}
+		snprintf(out, outlen, "%.200s", r);
+	} else if (e == SSL_ERROR_SYSCALL)
+		snprintf(out, outlen, "%s", errno ? strerror(errno) : "connection closed by the server");
+	else if (e == SSL_ERROR_ZERO_RETURN)
+		snprintf(out, outlen, "connection closed by the server");
+	else
+		snprintf(out, outlen, "TLS error %d", e);
+	ERR_clear_error();
+}
+
+static int tls_handshake(struct httpc *c, const struct url *u, const char *addr, int timeout_ms,
+                         long long deadline, struct httpc_error *e)
+{
+	SSL_CTX *ctx = tls_ctx(c, e);
+	if (!ctx)
+		return -1;
+	SSL *ssl = SSL_new(ctx);
+	if (!ssl || SSL_set_fd(ssl, c->fd) != 1) {
+		SSL_free(ssl);
+		return seterr(e, HTTPC_ENOMEM, "cannot set up TLS");
+	}
+	c->ssl = ssl;
+	if (u->host_type == URL_HOST_NAME && SSL_set_tlsext_host_name(ssl, u->host) != 1) /* RFC 6066 §3 */
+		return seterr(e, HTTPC_ETLS, "cannot set SNI %s", u->host);
+	if (c->cfg.tls_verify) {
+		int ok = u->host_type == URL_HOST_NAME ? SSL_set1_host(ssl, u->host)
+		                                       : X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), u->host);
+		if (ok != 1)
+			return seterr(e, HTTPC_ETLS, "cannot set the name to verify (%s)", u->host);
+	}
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		int rc = SSL_connect(ssl);
+		if (rc == 1)
+			return 0;
+		int se = SSL_get_error(ssl, rc);
+		short ev = se == SSL_ERROR_WANT_READ ? POLLIN : se == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+		if (!ev) {
+			char why[224];
+			ssl_why(ssl, rc, why, sizeof why);
+			return seterr(e, HTTPC_ETLS, "%s", why);
+		}
+		int w = io_wait(c, c->fd, ev, deadline, e);
+		if (w < 0)
+			return -1;
+		if (w == 0)
+			return seterr(e, HTTPC_ETIMEOUT, "timeout after %d ms during the TLS handshake with %s port %d",
+			              timeout_ms, addr, u->port);
+	}
+}
+
+/* Sends all of buf: 0, or -1 with *e. */
+static int conn_write(struct httpc *c, const char *buf, size_t len, long long deadline, struct httpc_error *e,
+                      int timeout_ms, const char *addr, int port)
+{
+	while (len) {
+		ssize_t n;
+		short ev = POLLOUT;
+		if (c->ssl) {
+			ERR_clear_error();
+			size_t w = 0;
+			int rc = SSL_write_ex(c->ssl, buf, len, &w);
+			if (rc == 1) {
+				n = (ssize_t)w;
+			} else {
+				int se = SSL_get_error(c->ssl, rc);
+				if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) {
+					char why[224];
+					ssl_why(c->ssl, rc, why, sizeof why);
+					return seterr(e, HTTPC_EIO, "sending the request: %s", why);
+				}
+				ev = se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+				n = -1;
+				errno = EAGAIN;
+			}
+		} else {
+			n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		}
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return seterr(e, HTTPC_EIO, "sending the request: %s", strerror(errno));
+		int w = io_wait(c, c->fd, ev, deadline, e);
+		if (w < 0)
+			return -1;
+		if (w == 0)
+			return seterr(e, HTTPC_ETIMEOUT, "timeout after %d ms sending the request to %s port %d",
+			              timeout_ms, addr, port);
+	}
+	return 0;
+}
+
+/* Reads some bytes: >0, 0 at end of stream, -1 with *e. */
+static ssize_t conn_read(struct httpc *c, char *buf, size_t cap, long long deadline, struct httpc_error *e,
+                         int timeout_ms, const char *addr, int port)
+{
+	for (;;) {
+		short ev = POLLIN;
+		if (c->ssl) {
+			ERR_clear_error();
+			errno = 0;
+			size_t got = 0;
+			int rc = SSL_read_ex(c->ssl, buf, cap, &got);
+			if (rc == 1)
+				return (ssize_t)got;
+			int se = SSL_get_error(c->ssl, rc);
+			if (se == SSL_ERROR_ZERO_RETURN)
+				return 0;
+			if (se != SSL_ERROR_WANT_READ && se != SSL_ERROR_WANT_WRITE) {
+				char why[224];
+				ssl_why(c->ssl, rc, why, sizeof why);
+				return seterr(e, HTTPC_EIO, "reading the response: %s", why);
+			}
+			ev = se == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		} else {
+			ssize_t n = recv(c->fd, buf, cap, 0);
+			if (n >= 0)
+				return n;
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				return seterr(e, HTTPC_EIO, "reading the response: %s", strerror(errno));
+		}
+		int w = io_wait(c, c->fd, ev, deadline, e);
+		if (w < 0)
+			return -1;
+		if (w == 0)
+			return seterr(e, HTTPC_ETIMEOUT, "timeout after %d ms waiting for the response from %s port %d",
+			              timeout_ms, addr, port);
+	}
+}
+
+/* The request head and body in one buffer (one write, one TLS record for small requests). */
+static char *build_request(const struct httpc *c, const struct httpc_request *req, size_t *outlen,
+                           struct httpc_error *e)
+{
+	char host[URL_MAX_HOST + 16];
+	if (url_host_header(req->url, host, sizeof host) < 0) {
+		seterr(e, HTTPC_EARG, "host too long");
+		return NULL;
+	}
+	size_t extra = 0;
+	for (const char *const *h = req->headers; h && *h; h++) {
+		if (strpbrk(*h, "\r\n") || !strchr(*h, ':')) {
+			seterr(e, HTTPC_EARG, "invalid request header \"%.40s\"", *h);
+			return NULL;
+		}
+		extra += strlen(*h) + 2;
+	}
+	size_t cap = strlen(req->method) + strlen(req->url->path) + strlen(host) +
+	             (c->cfg.user_agent ? strlen(c->cfg.user_agent) : 0) + extra + 160 + req->body_len;
+	char *buf = malloc(cap);
+	if (!buf) {
+		seterr(e, HTTPC_ENOMEM, "out of memory");
+		return NULL;
+	}
+	/* RFC 9112 §3: request-line; RFC 9110 §7.2 Host. */
+	size_t n = (size_t)snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", req->method, req->url->path, host);
+	if (c->cfg.user_agent)
+		n += (size_t)snprintf(buf + n, cap - n, "User-Agent: %s\r\n", c->cfg.user_agent);
+	for (const char *const *h = req->headers; h && *h; h++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s\r\n", *h);
+	if (req->body || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0)
+		n += (size_t)snprintf(buf + n, cap - n, "Content-Length: %zu\r\n", req->body_len);
+	n += (size_t)snprintf(buf + n, cap - n, "Connection: %s\r\n\r\n", req->keep_alive ? "keep-alive" : "close");
+	if (req->body_len)
+		memcpy(buf + n, req->body, req->body_len);
+	*outlen = n + req->body_len;
+	return buf;
+}
+
+/* 1 if the idle kept-alive connection is still usable: nothing to read (no EOF, no junk). */
+static int idle_ok(struct httpc *c)
+{
+	if (c->ssl && SSL_pending(c->ssl))
+		return 0;
+	struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+	return poll(&pf, 1, 0) == 0;
+}
+
+int httpc_request(struct httpc *c, const struct httpc_request *req, struct httpc_response *resp,
+                  struct httpc_error *e)
+{
+	memset(e, 0, sizeof *e);
+	memset(resp, 0, sizeof *resp);
+	const struct url *u = req->url;
+	if (!req->method || !*req->method || !u || !req->addr)
+		return seterr(e, HTTPC_EARG, "missing method, URL or address");
+	for (const char *m = req->method; *m; m++)
+		if (!is_tchar((unsigned char)*m))
+			return seterr(e, HTTPC_EARG, "invalid method");
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (make_addr(req->addr, u->port, &ss, &sl) != 0)
+		return seterr(e, HTTPC_EARG, "\"%.64s\" is not an IP address", req->addr);
+	int https = strcmp(u->scheme, "https") == 0;
+	int timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
+	long long deadline = now_ms() + timeout;
+	char key[sizeof c->key];
+	snprintf(key, sizeof key, "%s|%s|%d|%s", u->scheme, req->addr, u->port, u->host);
+
+	size_t reqlen = 0;
+	char *reqbuf = build_request(c, req, &reqlen, e);
+	if (!reqbuf)
+		return -1;
+	int ret = -1;
+	struct httpc_parser p;
+	int pinit = 0;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int reused = 0;
+		e->code = HTTPC_OK; /* a failed reuse is forgotten when the fresh connection works */
+		e->msg[0] = '\0';
+		if (c->fd >= 0 && req->keep_alive && strcmp(c->key, key) == 0 && idle_ok(c)) {
+			reused = 1;
+		} else {
+			conn_close(c);
+			int fd = tcp_connect(c, &ss, sl, req->addr, u->port, timeout, deadline, e);
+			if (fd < 0)
+				goto out;
+			c->fd = fd;
+			if (https && tls_handshake(c, u, req->addr, timeout, deadline, e) != 0)
+				goto out;
+		}
+		e->connected = 1;
+		if (conn_write(c, reqbuf, reqlen, deadline, e, timeout, req->addr, u->port) != 0) {
+			if (reused && e->code == HTTPC_EIO) {
+				conn_close(c);
+				continue;
+			}
+			goto out;
+		}
+		if (pinit)
+			httpc_parser_free(&p);
+		httpc_response_clear(resp);
+		pinit = 1;
+		if (httpc_parser_init(&p, &c->cfg.limits, strcmp(req->method, "HEAD") == 0, resp) != 0) {
+			seterr(e, p.code, "%s", p.err);
+			goto out;
+		}
+		size_t total = 0;
+		int st = HTTPC_PARSE_MORE;
+		char buf[16384];
+		while (st == HTTPC_PARSE_MORE) {
+			ssize_t n = conn_read(c, buf, sizeof buf, deadline, e, timeout, req->addr, u->port);
+			if (n < 0) {
+				if (reused && total == 0 && e->code == HTTPC_EIO)
+					break; /* the server dropped the idle connection: retry */
+				goto out;
+			}
+			if (n == 0) {
+				if (reused && total == 0)
+					break;
+				st = httpc_parser_eof(&p);
+				break;
+			}
+			total += (size_t)n;
+			size_t used = 0;
+			st = httpc_parser_feed(&p, buf, (size_t)n, &used);
+			if (st == HTTPC_PARSE_DONE && used < (size_t)n)
+				p.keep_alive = 0; /* bytes after the response: do not trust this connection */
+		}
+		if (st == HTTPC_PARSE_MORE) { /* a reused connection died before answering */
+			conn_close(c);
+			continue;
+		}
+		if (st == HTTPC_PARSE_ERROR) {
+			seterr(e, p.code, "%s", p.err);
+			goto out;
+		}
+		if (req->keep_alive && p.keep_alive)
+			snprintf(c->key, sizeof c->key, "%s", key);
+		else
+			conn_close(c);
+		ret = 0;
+		break;
+	}
+	if (ret != 0 && !e->code)
+		seterr(e, HTTPC_EIO, "connection closed by the server without a response");
+out:
+	if (ret != 0) {
+		conn_close(c);
+		httpc_response_clear(resp);
+	}
+	if (pinit)
+		httpc_parser_free(&p);
+	free(reqbuf);
+	return ret;
+}
