@@ -794,7 +794,18 @@ static int idle_ok(struct httpc *c)
 	if (c->ssl && SSL_pending(c->ssl))
 		return 0;
 	struct pollfd pf = {.fd = c->fd, .events = POLLIN};
-	return poll(&pf, 1, 0) == 0;
+	if (poll(&pf, 1, 0) == 0)
+		return 1;
+	if (!c->ssl)
+		return 0;
+	/* TLS 1.3 servers may send post-handshake records (session tickets) while the connection
+	 * idles: readable, but no data and no close. */
+	char b;
+	ERR_clear_error();
+	int r = SSL_peek(c->ssl, &b, 1);
+	int ok = r <= 0 && SSL_get_error(c->ssl, r) == SSL_ERROR_WANT_READ;
+	ERR_clear_error();
+	return ok;
 }
 
 int httpc_request(struct httpc *c, const struct httpc_request *req, struct httpc_response *resp,

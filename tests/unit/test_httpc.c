@@ -31,6 +31,7 @@ struct server {
 	int keep;            /* keep the connection for further requests */
 	int hold;            /* after answering (or with no answer), hold the connection until stop */
 	int no_reply;
+	int key_update;      /* TLS: a post-handshake record after each answer */
 	SSL_CTX *tls;
 	/* filled by the server */
 	int fd, port, stop[2];
@@ -129,6 +130,8 @@ static void serve_conn(struct server *s, int c)
 		}
 		const char *r = s->resp[(size_t)i < s->nresp ? (size_t)i : s->nresp - 1];
 		srv_write(ssl, c, r, strlen(r), s->drip);
+		if (ssl && s->key_update && SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1)
+			SSL_do_handshake(ssl);
 		if (s->hold) {
 			wait_stop(s);
 			goto out;
@@ -661,8 +664,9 @@ static void test_tls(void **state)
 	srv_stop(&s7);
 	expect_err(&c, HTTPC_ETLS, "");
 
-	/* keep-alive over TLS: one handshake for two requests */
-	struct server s8 = {.resp = {ok}, .nresp = 1, .keep = 1};
+	/* keep-alive over TLS: one handshake for two requests, even when the server sent a
+	 * post-handshake record (KeyUpdate) while the connection was idle */
+	struct server s8 = {.resp = {ok}, .nresp = 1, .keep = 1, .key_update = 1};
 	s8.tls = server_ctx();
 	srv_start(&s8);
 	struct httpc_config vcfg = {.tls_verify = 1, .ca_file = g_ca_file};
@@ -673,6 +677,7 @@ static void test_tls(void **state)
 		assert_int_equal(c.rc, 0);
 		assert_string_equal(c.resp.body, "secret");
 		httpc_response_clear(&c.resp);
+		usleep(50000); /* let the KeyUpdate arrive */
 	}
 	httpc_free(h);
 	srv_stop(&s8);
