@@ -8,6 +8,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +27,9 @@
 
 /* ---- the test server ---- */
 static int srv_fd = -1, srv_port, stop_pipe[2];
+static int tls_fd = -1, tls_port; /* an https server with a self-signed certificate */
+static pthread_t tls_thread;
+static SSL_CTX *tls_ctx;
 static pthread_t srv_thread;
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
 static int srv_requests;
@@ -125,6 +130,9 @@ static int serve(int fd)
 	} else if (strcmp(tok, "implicit") == 0) {
 		/* No port: in a test setup that means the configured http-01 port. */
 		redirect(fd, "308 Permanent Redirect", "http://127.0.0.1" PREFIX "good");
+	} else if (strcmp(tok, "tohttpsok") == 0) {
+		snprintf(loc, sizeof loc, "https://127.0.0.1:%d" PREFIX "good", tls_port);
+		redirect(fd, "302 Found", loc);
 	} else if (strcmp(tok, "tohttps") == 0) {
 		snprintf(loc, sizeof loc, "https://127.0.0.1:%d" PREFIX "good", srv_port);
 		redirect(fd, "302 Found", loc);
@@ -200,12 +208,79 @@ static int closed_port(void)
 	return port;
 }
 
+/* The https server: answers every request with the key authorization. */
+static void *tls_main(void *arg)
+{
+	(void)arg;
+	struct pollfd pfd[2] = {{.fd = tls_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0 && errno == EINTR)
+			continue;
+		if (pfd[1].revents)
+			break;
+		int c = accept(tls_fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		struct timeval tv = {.tv_sec = 2};
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+		SSL *ssl = SSL_new(tls_ctx);
+		SSL_set_fd(ssl, c);
+		char req[2048];
+		int len = 0, n;
+		if (SSL_accept(ssl) == 1) {
+			while (len < (int)sizeof req - 1 && (n = SSL_read(ssl, req + len, (int)sizeof req - 1 - len)) > 0) {
+				len += n;
+				req[len] = '\0';
+				if (strstr(req, "\r\n\r\n"))
+					break;
+			}
+			pthread_mutex_lock(&srv_mu);
+			srv_requests++;
+			pthread_mutex_unlock(&srv_mu);
+			char out[512];
+			int m = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
+			                 strlen(KEYAUTH), KEYAUTH);
+			SSL_write(ssl, out, m);
+			SSL_shutdown(ssl);
+		}
+		SSL_free(ssl);
+		close(c);
+	}
+	return NULL;
+}
+
+static SSL_CTX *self_signed_ctx(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!key || !x || !ctx)
+		return NULL;
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"not-the-validated-name", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_sign(x, key, EVP_sha256());
+	SSL_CTX_use_certificate(ctx, x);
+	SSL_CTX_use_PrivateKey(ctx, key);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ctx;
+}
+
 static int setup(void **state)
 {
 	(void)state;
 	signal(SIGPIPE, SIG_IGN); /* as cobbled does: a write to a closed peer fails, not kills */
 	srv_fd = listen_any(&srv_port);
 	if (srv_fd < 0 || pipe(stop_pipe) != 0)
+		return -1;
+	tls_fd = listen_any(&tls_port);
+	tls_ctx = self_signed_ctx();
+	if (tls_fd < 0 || !tls_ctx || pthread_create(&tls_thread, NULL, tls_main, NULL) != 0)
 		return -1;
 	return pthread_create(&srv_thread, NULL, srv_main, NULL) == 0 ? 0 : -1;
 }
@@ -216,7 +291,10 @@ static int teardown(void **state)
 	if (write(stop_pipe[1], "x", 1) != 1)
 		return -1;
 	pthread_join(srv_thread, NULL);
+	pthread_join(tls_thread, NULL);
 	close(srv_fd);
+	close(tls_fd);
+	SSL_CTX_free(tls_ctx);
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
 	return 0;
@@ -442,6 +520,28 @@ static void test_redirect_https_tls_error(void **state)
 	json_decref(rec);
 }
 
+/* Like Let's Encrypt, an https redirect target's certificate is not checked (the key
+ * authorization is the proof): a self-signed certificate for another name is fine. */
+static void test_redirect_https_unverified(void **state)
+{
+	(void)state;
+	struct va_settings s = lab_settings();
+	s.tlsalpn01_port = tls_port; /* stands for 443 */
+	json_t *rec;
+	struct problem *p;
+	int before = requests();
+	assert_int_equal(run(&s, "tohttpsok", &rec, &p), 0);
+	assert_int_equal(requests(), before + 2);
+	assert_int_equal(json_array_size(rec), 2);
+	char url[128], port[16];
+	snprintf(url, sizeof url, "https://127.0.0.1:%d" PREFIX "good", tls_port);
+	snprintf(port, sizeof port, "%d", tls_port);
+	assert_string_equal(rec_str(rec, 1, "url"), url);
+	assert_string_equal(rec_str(rec, 1, "port"), port);
+	assert_string_equal(rec_str(rec, 1, "addressUsed"), "127.0.0.1");
+	json_decref(rec);
+}
+
 static void test_huge_body(void **state)
 {
 	(void)state;
@@ -576,6 +676,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_bad_port),
 		cmocka_unit_test(test_redirect_bad_scheme),
 		cmocka_unit_test(test_redirect_https_tls_error),
+		cmocka_unit_test(test_redirect_https_unverified),
 		cmocka_unit_test(test_huge_body),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_connection_refused),
