@@ -431,7 +431,10 @@ struct httpc {
 	/* the kept-alive connection */
 	int fd;
 	SSL *ssl;
-	char key[URL_MAX_HOST + 80];
+	char key[URL_MAX_HOST + 160];
+	/* the last resumable TLS session and the server it belongs to */
+	SSL_SESSION *sess;
+	char sess_key[URL_MAX_HOST + 160];
 };
 
 static long long now_ms(void)
@@ -486,6 +489,7 @@ void httpc_free(struct httpc *c)
 	if (!c)
 		return;
 	conn_close(c);
+	SSL_SESSION_free(c->sess);
 	SSL_CTX_free(c->ctx);
 	free(c->ua);
 	free(c->ca_file);
@@ -625,8 +629,8 @@ static void ssl_why(SSL *ssl, int rc, char *out, size_t outlen)
 	ERR_clear_error();
 }
 
-static int tls_handshake(struct httpc *c, const struct url *u, const char *addr, int timeout_ms,
-                         long long deadline, struct httpc_error *e)
+static int tls_handshake(struct httpc *c, const struct url *u, const char *key, const char *addr,
+                         int timeout_ms, long long deadline, struct httpc_error *e)
 {
 	SSL_CTX *ctx = tls_ctx(c, e);
 	if (!ctx)
@@ -637,6 +641,8 @@ static int tls_handshake(struct httpc *c, const struct url *u, const char *addr,
 		return seterr(e, HTTPC_ENOMEM, "cannot set up TLS");
 	}
 	c->ssl = ssl;
+	if (c->sess && strcmp(c->sess_key, key) == 0)
+		SSL_set_session(ssl, c->sess); /* the key names the server, so a verified session stays so */
 	if (u->host_type == URL_HOST_NAME && SSL_set_tlsext_host_name(ssl, u->host) != 1) /* RFC 6066 §3 */
 		return seterr(e, HTTPC_ETLS, "cannot set SNI %s", u->host);
 	if (c->cfg.tls_verify) {
@@ -766,7 +772,21 @@ static char *build_request(const struct httpc *c, const struct httpc_request *re
 		}
 		extra += strlen(*h) + 2;
 	}
-	size_t cap = strlen(req->method) + strlen(req->url->path) + strlen(host) +
+	/* RFC 9112 §3.2.2: absolute-form to a proxy for http; origin-form otherwise */
+	char target[URL_MAX_LEN + URL_MAX_HOST + 32];
+	int absolute = req->proxy_addr && strcmp(req->url->scheme, "http") == 0;
+	if (absolute ? url_format(req->url, target, sizeof target) < 0
+	             : (size_t)snprintf(target, sizeof target, "%s", req->url->path) >= sizeof target) {
+		seterr(e, HTTPC_EARG, "URL too long");
+		return NULL;
+	}
+	if (req->proxy_auth && strpbrk(req->proxy_auth, "\r\n")) {
+		seterr(e, HTTPC_EARG, "invalid proxy credentials");
+		return NULL;
+	}
+	if (absolute && req->proxy_auth)
+		extra += strlen(req->proxy_auth) + 32;
+	size_t cap = strlen(req->method) + strlen(target) + strlen(host) +
 	             (c->cfg.user_agent ? strlen(c->cfg.user_agent) : 0) + extra + 160 + req->body_len;
 	char *buf = malloc(cap);
 	if (!buf) {
@@ -774,7 +794,9 @@ static char *build_request(const struct httpc *c, const struct httpc_request *re
 		return NULL;
 	}
 	/* RFC 9112 §3: request-line; RFC 9110 §7.2 Host. */
-	size_t n = (size_t)snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", req->method, req->url->path, host);
+	size_t n = (size_t)snprintf(buf, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", req->method, target, host);
+	if (absolute && req->proxy_auth)
+		n += (size_t)snprintf(buf + n, cap - n, "Proxy-Authorization: %s\r\n", req->proxy_auth);
 	if (c->cfg.user_agent)
 		n += (size_t)snprintf(buf + n, cap - n, "User-Agent: %s\r\n", c->cfg.user_agent);
 	for (const char *const *h = req->headers; h && *h; h++)
@@ -786,6 +808,58 @@ static char *build_request(const struct httpc *c, const struct httpc_request *re
 		memcpy(buf + n, req->body, req->body_len);
 	*outlen = n + req->body_len;
 	return buf;
+}
+
+/* RFC 9110 §9.3.6: asks the proxy on c->fd for a tunnel to the URL's host and port. */
+static int proxy_tunnel(struct httpc *c, const struct httpc_request *req, int timeout_ms, long long deadline,
+                        struct httpc_error *e)
+{
+	const struct url *u = req->url;
+	int v6 = u->host_type == URL_HOST_IPV6;
+	char head[URL_MAX_HOST * 2 + 512];
+	if (req->proxy_auth && strpbrk(req->proxy_auth, "\r\n"))
+		return seterr(e, HTTPC_EARG, "invalid proxy credentials");
+	int n = snprintf(head, sizeof head, "CONNECT %s%s%s:%d HTTP/1.1\r\nHost: %s%s%s:%d\r\n%s%s%s\r\n",
+	                 v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, v6 ? "[" : "", u->host, v6 ? "]" : "",
+	                 u->port, req->proxy_auth ? "Proxy-Authorization: " : "",
+	                 req->proxy_auth ? req->proxy_auth : "", req->proxy_auth ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof head)
+		return seterr(e, HTTPC_EARG, "proxy credentials too long");
+	if (conn_write(c, head, (size_t)n, deadline, e, timeout_ms, req->proxy_addr, req->proxy_port) != 0)
+		return -1;
+	struct httpc_response r;
+	struct httpc_parser p;
+	struct httpc_limits lim = {.max_headers = 32, .max_line = 1024, .max_body = 1};
+	int ret = -1;
+	if (httpc_parser_init(&p, &lim, 1, &r) != 0) {
+		seterr(e, p.code, "%s", p.err);
+		goto out;
+	}
+	for (;;) {
+		/* One byte at a time: nothing of the tunnel may be read into this buffer. The head is
+		 * small and this happens once per connection. */
+		char ch;
+		ssize_t k = conn_read(c, &ch, 1, deadline, e, timeout_ms, req->proxy_addr, req->proxy_port);
+		if (k < 0)
+			goto out;
+		int st = k == 0 ? httpc_parser_eof(&p) : httpc_parser_feed(&p, &ch, 1, NULL);
+		if (st == HTTPC_PARSE_ERROR) {
+			seterr(e, HTTPC_EPROXY, "proxy %s port %d: %s", req->proxy_addr, req->proxy_port, p.err);
+			goto out;
+		}
+		if (st == HTTPC_PARSE_DONE)
+			break;
+	}
+	if (r.status < 200 || r.status > 299) {
+		seterr(e, HTTPC_EPROXY, "proxy %s port %d refused the tunnel to %s:%d with status %d", req->proxy_addr,
+		       req->proxy_port, u->host, u->port, r.status);
+		goto out;
+	}
+	ret = 0;
+out:
+	httpc_parser_free(&p);
+	httpc_response_clear(&r);
+	return ret;
 }
 
 /* 1 if the idle kept-alive connection is still usable: nothing to read (no EOF, no junk). */
@@ -814,20 +888,24 @@ int httpc_request(struct httpc *c, const struct httpc_request *req, struct httpc
 	memset(e, 0, sizeof *e);
 	memset(resp, 0, sizeof *resp);
 	const struct url *u = req->url;
-	if (!req->method || !*req->method || !u || !req->addr)
+	if (!req->method || !*req->method || !u || (!req->addr && !req->proxy_addr))
 		return seterr(e, HTTPC_EARG, "missing method, URL or address");
 	for (const char *m = req->method; *m; m++)
 		if (!is_tchar((unsigned char)*m))
 			return seterr(e, HTTPC_EARG, "invalid method");
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	if (make_addr(req->addr, u->port, &ss, &sl) != 0)
-		return seterr(e, HTTPC_EARG, "\"%.64s\" is not an IP address", req->addr);
+	/* where the TCP connection goes: the proxy if any, else the origin's address */
+	const char *to = req->proxy_addr ? req->proxy_addr : req->addr;
+	int to_port = req->proxy_addr ? req->proxy_port : u->port;
+	if (make_addr(to, to_port, &ss, &sl) != 0 || (req->proxy_addr && (to_port < 1 || to_port > 65535)))
+		return seterr(e, HTTPC_EARG, "\"%.64s\" is not an IP address", to);
 	int https = strcmp(u->scheme, "https") == 0;
 	int timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
 	long long deadline = now_ms() + timeout;
 	char key[sizeof c->key];
-	snprintf(key, sizeof key, "%s|%s|%d|%s", u->scheme, req->addr, u->port, u->host);
+	snprintf(key, sizeof key, "%s|%s|%d|%s|%s|%d", u->scheme, req->addr ? req->addr : "-", u->port, u->host,
+	         req->proxy_addr ? req->proxy_addr : "-", req->proxy_port);
 
 	size_t reqlen = 0;
 	char *reqbuf = build_request(c, req, &reqlen, e);
@@ -844,15 +922,17 @@ int httpc_request(struct httpc *c, const struct httpc_request *req, struct httpc
 			reused = 1;
 		} else {
 			conn_close(c);
-			int fd = tcp_connect(c, &ss, sl, req->addr, u->port, timeout, deadline, e);
+			int fd = tcp_connect(c, &ss, sl, to, to_port, timeout, deadline, e);
 			if (fd < 0)
 				goto out;
 			c->fd = fd;
-			if (https && tls_handshake(c, u, req->addr, timeout, deadline, e) != 0)
+			if (https && req->proxy_addr && proxy_tunnel(c, req, timeout, deadline, e) != 0)
+				goto out;
+			if (https && tls_handshake(c, u, key, to, timeout, deadline, e) != 0)
 				goto out;
 		}
 		e->connected = 1;
-		if (conn_write(c, reqbuf, reqlen, deadline, e, timeout, req->addr, u->port) != 0) {
+		if (conn_write(c, reqbuf, reqlen, deadline, e, timeout, to, to_port) != 0) {
 			if (reused && e->code == HTTPC_EIO) {
 				conn_close(c);
 				continue;
@@ -871,7 +951,7 @@ int httpc_request(struct httpc *c, const struct httpc_request *req, struct httpc
 		int st = HTTPC_PARSE_MORE;
 		char buf[16384];
 		while (st == HTTPC_PARSE_MORE) {
-			ssize_t n = conn_read(c, buf, sizeof buf, deadline, e, timeout, req->addr, u->port);
+			ssize_t n = conn_read(c, buf, sizeof buf, deadline, e, timeout, to, to_port);
 			if (n < 0) {
 				if (reused && total == 0 && e->code == HTTPC_EIO)
 					break; /* the server dropped the idle connection: retry */
@@ -896,6 +976,17 @@ int httpc_request(struct httpc *c, const struct httpc_request *req, struct httpc
 		if (st == HTTPC_PARSE_ERROR) {
 			seterr(e, p.code, "%s", p.err);
 			goto out;
+		}
+		if (c->ssl) {
+			/* After the response, so TLS 1.3 tickets have arrived. A copy: OpenSSL marks the
+			 * connection's own session unresumable when the SSL is freed without close_notify. */
+			SSL_SESSION *cur = SSL_get0_session(c->ssl);
+			SSL_SESSION *sess = cur && SSL_SESSION_is_resumable(cur) ? SSL_SESSION_dup(cur) : NULL;
+			if (sess) {
+				SSL_SESSION_free(c->sess);
+				c->sess = sess;
+				snprintf(c->sess_key, sizeof c->sess_key, "%s", key);
+			}
 		}
 		if (req->keep_alive && p.keep_alive)
 			snprintf(c->key, sizeof c->key, "%s", key);

@@ -18,6 +18,7 @@ enum httpc_err {
 	HTTPC_EPROTO,   /* the response is not valid HTTP/1.1 or exceeds a header limit */
 	HTTPC_ETOOBIG,  /* the body is larger than the caller's limit */
 	HTTPC_ECANCEL,  /* *cancel became non-zero */
+	HTTPC_EPROXY,   /* the proxy refused or botched the CONNECT tunnel */
 };
 
 struct httpc_error {
@@ -94,7 +95,9 @@ struct httpc_config {
 };
 
 struct httpc;
-/* The TLS context is made on the first https request. NULL on allocation failure. */
+/* The TLS context is made on the first https request; the last TLS session is kept to resume
+ * it (RFC 8446 §2.2) when a new connection to the same server is needed. NULL on allocation
+ * failure. */
 struct httpc *httpc_new(const struct httpc_config *cfg);
 void httpc_free(struct httpc *c); /* closes a kept-alive connection */
 
@@ -108,6 +111,13 @@ struct httpc_request {
 	int timeout_ms;               /* one deadline for connect, TLS, request and response */
 	int keep_alive;               /* reuse a connection to the same addr/port/scheme/host, and
 	                                 keep this one if the server allows */
+	/* Optional HTTP proxy (the caller reads http_proxy/https_proxy/no_proxy and resolves the
+	 * proxy's name): https goes through a CONNECT tunnel (RFC 9110 §9.3.6), http is sent to the
+	 * proxy in absolute-form (RFC 9112 §3.2.2). addr is then still the origin's address or NULL:
+	 * it is only part of the keep-alive key. */
+	const char *proxy_addr;       /* IP text */
+	int proxy_port;
+	const char *proxy_auth;       /* optional Proxy-Authorization value, e.g. "Basic ..." */
 };
 
 /* Sends one request and reads its response. Returns 0 when a complete response arrived (any

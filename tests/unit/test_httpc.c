@@ -37,7 +37,7 @@ struct server {
 	int fd, port, stop[2];
 	pthread_t thread;
 	pthread_mutex_t mu;
-	int accepted, requests;
+	int accepted, requests, resumed;
 	char last_req[4096];
 	char sni[256];
 	char alpn[64];
@@ -96,6 +96,7 @@ static void serve_conn(struct server *s, int c)
 			goto out;
 		const char *sn = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 		pthread_mutex_lock(&s->mu);
+		s->resumed += SSL_session_reused(ssl);
 		snprintf(s->sni, sizeof s->sni, "%s", sn ? sn : "");
 		pthread_mutex_unlock(&s->mu);
 	}
@@ -686,6 +687,187 @@ static void test_tls(void **state)
 	assert_int_equal(s8.requests, 2);
 }
 
+/* TLS sessions are resumed on a new connection to the same server (no keep-alive here). */
+static void test_tls_resumption(void **state)
+{
+	(void)state;
+	struct server s = {.resp = {"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nr"}, .nresp = 1};
+	s.tls = server_ctx();
+	srv_start(&s);
+	struct httpc_config cfg = {.tls_verify = 1, .ca_file = g_ca_file};
+	struct httpc *h = httpc_new(&cfg);
+	char url[64];
+	snprintf(url, sizeof url, "https://localhost:%d/", s.port);
+	struct call c;
+	for (int i = 0; i < 3; i++) {
+		do_call(h, "GET", url, "127.0.0.1", 2000, 0, NULL, &c);
+		assert_int_equal(c.rc, 0);
+		httpc_response_clear(&c.resp);
+	}
+	/* another name for the same address: a fresh handshake, verified for that name */
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/", s.port);
+	do_call(h, "GET", url, "127.0.0.1", 2000, 0, NULL, &c);
+	assert_int_equal(c.rc, 0);
+	httpc_response_clear(&c.resp);
+	httpc_free(h);
+	srv_stop(&s);
+	SSL_CTX_free(s.tls);
+	assert_int_equal(s.accepted, 4);
+	assert_int_equal(s.resumed, 2);
+}
+
+/* ---- through a proxy ---- */
+struct proxy {
+	int fd, port, stop[2];
+	int deny;       /* answer CONNECT with 407 */
+	pthread_t thread;
+	char first[512]; /* the first request line seen */
+	char auth[128];  /* its Proxy-Authorization */
+};
+
+static void relay(int a, int b, int stop)
+{
+	struct pollfd p[3] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}, {.fd = stop, .events = POLLIN}};
+	char buf[4096];
+	for (;;) {
+		if (poll(p, 3, 5000) <= 0 || p[2].revents)
+			return;
+		for (int i = 0; i < 2; i++)
+			if (p[i].revents) {
+				ssize_t n = recv(p[i].fd, buf, sizeof buf, 0);
+				if (n <= 0)
+					return;
+				send(p[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL);
+			}
+	}
+}
+
+static void *proxy_main(void *arg)
+{
+	struct proxy *px = arg;
+	struct pollfd pfd[2] = {{.fd = px->fd, .events = POLLIN}, {.fd = px->stop[0], .events = POLLIN}};
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0 && errno == EINTR)
+			continue;
+		if (pfd[1].revents)
+			break;
+		int c = accept(px->fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		char req[2048];
+		size_t len = 0;
+		while (len < sizeof req - 1) { /* byte by byte: nothing after the head is ours */
+			ssize_t n = recv(c, req + len, 1, 0);
+			if (n <= 0)
+				break;
+			req[++len] = '\0';
+			if (len >= 4 && memcmp(req + len - 4, "\r\n\r\n", 4) == 0)
+				break;
+		}
+		req[len] = '\0';
+		if (!px->first[0])
+			snprintf(px->first, sizeof px->first, "%.*s", (int)strcspn(req, "\r"), req);
+		const char *a = strcasestr(req, "\r\nProxy-Authorization: ");
+		if (a && !px->auth[0])
+			snprintf(px->auth, sizeof px->auth, "%.*s", (int)strcspn(a + 23, "\r"), a + 23);
+		int port = 0;
+		if (px->deny) {
+			static const char no[] = "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n";
+			send(c, no, sizeof no - 1, MSG_NOSIGNAL);
+		} else if (sscanf(req, "CONNECT localhost:%d ", &port) == 1) {
+			int up = socket(AF_INET, SOCK_STREAM, 0);
+			struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+			                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+			if (connect(up, (struct sockaddr *)&sa, sizeof sa) == 0) {
+				static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+				send(c, yes, sizeof yes - 1, MSG_NOSIGNAL);
+				relay(c, up, px->stop[0]);
+			}
+			close(up);
+		} else {
+			static const char r[] = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied";
+			send(c, r, sizeof r - 1, MSG_NOSIGNAL);
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void proxy_start(struct proxy *px)
+{
+	px->fd = listen_on(&px->port, 8);
+	assert_true(px->fd >= 0);
+	assert_int_equal(pipe(px->stop), 0);
+	assert_int_equal(pthread_create(&px->thread, NULL, proxy_main, px), 0);
+}
+
+static void proxy_stop(struct proxy *px)
+{
+	assert_int_equal(write(px->stop[1], "x", 1), 1);
+	pthread_join(px->thread, NULL);
+	close(px->fd);
+	close(px->stop[0]);
+	close(px->stop[1]);
+}
+
+static void proxy_call(struct httpc *h, const char *url, struct proxy *px, const char *auth, struct call *out)
+{
+	struct url u;
+	char err[160];
+	assert_int_equal(url_parse(url, &u, err, sizeof err), 0);
+	struct httpc_request req = {.method = "GET", .url = &u, .timeout_ms = 3000, .proxy_addr = "127.0.0.1",
+	                            .proxy_port = px->port, .proxy_auth = auth};
+	out->rc = httpc_request(h, &req, &out->resp, &out->err);
+}
+
+static void test_proxy(void **state)
+{
+	(void)state;
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret";
+	struct server s = {.resp = {ok}, .nresp = 1};
+	s.tls = server_ctx();
+	srv_start(&s);
+	struct proxy px = {0};
+	proxy_start(&px);
+	struct httpc_config cfg = {.tls_verify = 1, .ca_file = g_ca_file};
+	struct httpc *h = httpc_new(&cfg);
+	char url[64], want[96];
+	snprintf(url, sizeof url, "https://localhost:%d/dir", s.port);
+	struct call c;
+	/* https: a CONNECT tunnel, TLS verified end to end with the origin */
+	proxy_call(h, url, &px, "Basic dTpw", &c);
+	if (c.rc != 0)
+		fail_msg("%s", c.err.msg);
+	assert_string_equal(c.resp.body, "secret");
+	httpc_response_clear(&c.resp);
+	snprintf(want, sizeof want, "CONNECT localhost:%d HTTP/1.1", s.port);
+	assert_string_equal(px.first, want);
+	assert_string_equal(px.auth, "Basic dTpw");
+	assert_string_equal(s.sni, "localhost");
+	proxy_stop(&px);
+
+	/* http: absolute-form to the proxy */
+	struct proxy px2 = {0};
+	proxy_start(&px2);
+	proxy_call(h, "http://origin.example:8080/a?b", &px2, NULL, &c);
+	assert_int_equal(c.rc, 0);
+	assert_string_equal(c.resp.body, "proxied");
+	httpc_response_clear(&c.resp);
+	assert_string_equal(px2.first, "GET http://origin.example:8080/a?b HTTP/1.1");
+	proxy_stop(&px2);
+
+	/* a refusal */
+	struct proxy px3 = {.deny = 1};
+	proxy_start(&px3);
+	proxy_call(h, url, &px3, NULL, &c);
+	expect_err(&c, HTTPC_EPROXY, "refused the tunnel");
+	assert_non_null(strstr(c.err.msg, "status 407"));
+	proxy_stop(&px3);
+	httpc_free(h);
+	srv_stop(&s);
+	SSL_CTX_free(s.tls);
+}
+
 /* ---- the parser on buffers ---- */
 static int parse_split(const char *data, size_t len, size_t split, int head, struct httpc_response *r,
                        size_t *leftover)
@@ -791,6 +973,8 @@ int main(void)
 		cmocka_unit_test(test_connect_refused_and_args),
 		cmocka_unit_test(test_keep_alive_and_post),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_tls_resumption),
+		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_parser_splits),
 	};
 	return cmocka_run_group_tests_name("httpc", tests, setup, teardown);
