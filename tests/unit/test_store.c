@@ -1035,34 +1035,27 @@ static void test_nonce_redeem(void **state)
 	/* PostgreSQL: a third handle (another instance) shares the set too. */
 	assert_int_equal(store_open(pg_url ? f->spec : other, &s3, err, sizeof err), STORE_OK);
 
-	unsigned char a[16], b[16], longa[64], longb[64];
+	/* Ids as nonce.c makes them: the sequence number is part of the id. */
+	unsigned char a[24], b[24];
 	memset(a, 0x11, sizeof a);
+	a[15] = 1;
 	memcpy(b, a, sizeof b);
-	b[15] ^= 1;
-	memset(longa, 0x22, sizeof longa);
-	memcpy(longb, longa, sizeof longb);
-	longb[63] ^= 1; /* differs only beyond the first 32 bytes */
-
+	b[15] = 2;
 	const struct {
 		struct store *s;
 		const unsigned char *id;
-		size_t len;
+		uint64_t seq;
 		int rc;
 	} steps[] = {
-		{f->s, a, sizeof a, STORE_OK},
-		{f->s, a, sizeof a, STORE_CONFLICT},
-		{s2, a, sizeof a, STORE_CONFLICT},  /* another handle on the same database */
-		{s2, b, sizeof b, STORE_OK},
-		{f->s, b, sizeof b, STORE_CONFLICT},
-		{f->s, a, 15, STORE_OK},            /* a prefix is another id */
-		{s3, a, sizeof a, pg_url ? STORE_CONFLICT : STORE_OK}, /* another database: own set */
-		{f->s, longa, sizeof longa, STORE_OK},
-		{f->s, longb, sizeof longb, STORE_OK},
-		{s2, longa, sizeof longa, STORE_CONFLICT},
-		{s2, longb, sizeof longb, STORE_CONFLICT},
+		{f->s, a, 1, STORE_OK},
+		{f->s, a, 1, STORE_CONFLICT},
+		{s2, a, 1, STORE_CONFLICT}, /* another handle on the same database */
+		{s2, b, 2, STORE_OK},
+		{f->s, b, 2, STORE_CONFLICT},
+		{s3, a, 1, pg_url ? STORE_CONFLICT : STORE_OK}, /* another database: own set */
 	};
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-		assert_int_equal(store_nonce_redeem(steps[i].s, steps[i].id, steps[i].len, 5000, 100),
+		assert_int_equal(store_nonce_redeem(steps[i].s, steps[i].id, sizeof a, steps[i].seq, 5000, 100),
 		                 steps[i].rc);
 
 	/* Closing every handle does not make a redeemed nonce redeemable again. */
@@ -1070,34 +1063,77 @@ static void test_nonce_redeem(void **state)
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(store_open(f->spec, &f->s, err, sizeof err), STORE_OK);
-	assert_int_equal(store_nonce_redeem(f->s, a, sizeof a, 5000, 100), STORE_CONFLICT);
+	assert_int_equal(store_nonce_redeem(f->s, a, sizeof a, 1, 5000, 100), STORE_CONFLICT);
 	store_close(s3);
 }
 
-/* Redeemed ids are forgotten once expired, so the set stays bounded; unexpired ones stay. */
-static void test_nonce_expiry(void **state)
+/* The id in the form nonce.c gives it: expiry, sequence, random. */
+static void nonce_id(unsigned char id[24], uint64_t seq)
+{
+	memset(id, 0x5a, 24);
+	for (int i = 0; i < 8; i++)
+		id[8 + i] = (unsigned char)(seq >> (56 - 8 * i));
+}
+
+/* Memory stays bounded however many nonces are redeemed. SQLite: a fixed window of sequence
+ * numbers, redeemed out of order within it, too old beyond it; PostgreSQL: ids are forgotten
+ * once expired, unexpired ones stay. */
+static void test_nonce_window(void **state)
 {
 	struct fx *f = *state;
-	unsigned char short_lived[8] = "short", long_lived[8] = "long";
-	assert_int_equal(store_nonce_redeem(f->s, short_lived, sizeof short_lived, 200, 100), STORE_OK);
-	assert_int_equal(store_nonce_redeem(f->s, long_lived, sizeof long_lived, 1000000, 100),
-	                 STORE_OK);
-	/* Enough later redemptions to force several prunes. */
-	for (uint32_t i = 0; i < 20000; i++) {
-		unsigned char id[12] = "filler";
-		memcpy(id + 6, &i, sizeof i);
-		assert_int_equal(store_nonce_redeem(f->s, id, sizeof id, 300 + i, 300 + i), STORE_OK);
+	unsigned char id[24];
+	const uint64_t w = STORE_NONCE_WINDOW;
+	if (pg_url) {
+		unsigned char short_lived[24], long_lived[24];
+		nonce_id(short_lived, 1);
+		nonce_id(long_lived, 2);
+		assert_int_equal(store_nonce_redeem(f->s, short_lived, 24, 1, 200, 100), STORE_OK);
+		assert_int_equal(store_nonce_redeem(f->s, long_lived, 24, 2, 1000000, 100), STORE_OK);
+		for (uint64_t i = 0; i < 3000; i++) { /* enough to prune several times */
+			nonce_id(id, 10 + i);
+			assert_int_equal(store_nonce_redeem(f->s, id, 24, 10 + i, 300 + (int64_t)i, 300 + (int64_t)i),
+			                 STORE_OK);
+		}
+		assert_int_equal(store_nonce_redeem(f->s, short_lived, 24, 1, 200, 30000), STORE_OK);
+		assert_int_equal(store_nonce_redeem(f->s, long_lived, 24, 2, 1000000, 30000), STORE_CONFLICT);
+		return;
 	}
-	assert_int_equal(store_nonce_redeem(f->s, short_lived, sizeof short_lived, 200, 30000),
-	                 STORE_OK);
-	assert_int_equal(store_nonce_redeem(f->s, long_lived, sizeof long_lived, 1000000, 30000),
-	                 STORE_CONFLICT);
-	/* The most recent fillers have not expired yet. */
-	unsigned char id[12] = "filler";
-	uint32_t last = 19999;
-	memcpy(id + 6, &last, sizeof last);
-	assert_int_equal(store_nonce_redeem(f->s, id, sizeof id, 300 + last, 300 + last),
-	                 STORE_CONFLICT);
+	/* Out of order inside the window: each once. */
+	const uint64_t order[] = {5, 3, 4, 1, 2, 100, 50};
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		nonce_id(id, order[i]);
+		assert_int_equal(store_nonce_redeem(f->s, id, 24, order[i], 5000, 100), STORE_OK);
+	}
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		nonce_id(id, order[i]);
+		assert_int_equal(store_nonce_redeem(f->s, id, 24, order[i], 5000, 100), STORE_CONFLICT);
+	}
+	/* A nonce issued long ago but never used is still good while inside the window... */
+	nonce_id(id, w + 6);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, w + 6, 5000, 100), STORE_OK);
+	nonce_id(id, 7);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 7, 5000, 100), STORE_OK);
+	/* ...and refused once the window has moved past it, whether redeemed (5) or not (6). */
+	nonce_id(id, 6);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 6, 5000, 100), STORE_NOTFOUND);
+	nonce_id(id, 5);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 5, 5000, 100), STORE_NOTFOUND);
+	/* The slots numbers a window apart share were cleared as the window moved: 100 + w is new
+	 * although 100 was redeemed; the window edge is exact. */
+	nonce_id(id, 100 + w);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 100 + w, 5000, 100), STORE_OK);
+	nonce_id(id, 101);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 101, 5000, 100), STORE_OK);
+	nonce_id(id, 100);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 100, 5000, 100), STORE_NOTFOUND);
+	/* A jump of more than a whole window forgets everything before it. */
+	nonce_id(id, 10 * w);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 10 * w, 5000, 100), STORE_OK);
+	nonce_id(id, 9 * w + 1);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 9 * w + 1, 5000, 100), STORE_OK);
+	nonce_id(id, 9 * w);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 9 * w, 5000, 100), STORE_NOTFOUND);
+	assert_int_equal(store_nonce_redeem(f->s, id, 24, 0, 5000, 100), STORE_ERR); /* 0 is never issued */
 }
 
 /* ---- metadata ---- */
@@ -1367,7 +1403,7 @@ static void test_null_arguments(void **state)
 	assert_int_equal(store_account_get(f->s, NULL, &a), STORE_ERR);
 	assert_int_equal(store_order_list(f->s, NULL, 0, 1, &ids, &n), STORE_ERR);
 	assert_int_equal(store_challenge_list_processing(f->s, NULL, &n), STORE_ERR);
-	assert_int_equal(store_nonce_redeem(f->s, NULL, 16, 1, 1), STORE_ERR);
+	assert_int_equal(store_nonce_redeem(f->s, NULL, 16, 1, 1, 1), STORE_ERR);
 	assert_int_equal(store_meta_get(f->s, "k", v, 0), STORE_ERR);
 	store_close(NULL);
 	store_account_clear(NULL);
@@ -1406,7 +1442,8 @@ static void *worker_main(void *arg)
 		if (add_account(s, id, tp, i) != STORE_OK ||
 		    add_order(s, id, oid, i, 2, NULL, 0) != STORE_OK ||
 		    store_challenge_start(s, "t0-o0-a0-c0") == STORE_ERR ||
-		    store_nonce_redeem(s, nonce, sizeof nonce, 100, 1) != STORE_OK)
+		    store_nonce_redeem(s, nonce, sizeof nonce, 1 + (uint64_t)w->index * PER_THREAD + (uint64_t)i, 100,
+		                       1) != STORE_OK)
 			w->failures++;
 	}
 	store_close(s);
@@ -1496,7 +1533,7 @@ static void *racer_main(void *arg)
 		r->cert_ok[k] = rc == STORE_OK;
 		r->errors += rc != STORE_OK && rc != STORE_CONFLICT;
 		pthread_barrier_wait(r->bar);
-		rc = store_nonce_redeem(s, nonce, sizeof nonce, 5000, 100);
+		rc = store_nonce_redeem(s, nonce, sizeof nonce, 1 + (uint64_t)k, 5000, 100);
 		r->nonce_ok[k] = rc == STORE_OK;
 		r->errors += rc != STORE_OK && rc != STORE_CONFLICT;
 	}
@@ -1585,7 +1622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cert_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_list_revoked_backends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nonce_redeem, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nonce_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nonce_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_null_arguments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),

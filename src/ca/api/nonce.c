@@ -1,5 +1,7 @@
-/* Replay nonces: expiry || random || HMAC-SHA256(key, expiry || random)[0..16].
- * Any instance with the key verifies without a lookup; the store makes redemption single-use. */
+/* Replay nonces: body || HMAC-SHA256(key, body)[0..16], body = expiry || sequence || random
+ * (8 bytes each). Any instance with the key verifies without a lookup; the store makes
+ * redemption single-use, and the sequence number (issue order under this key) lets it do so
+ * in fixed memory (store_nonce_redeem). */
 #include "nonce.h"
 #include "b64url.h"
 #include "fileio.h"
@@ -8,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,7 @@
 
 struct nonce_ctx {
 	unsigned char key[NONCE_KEY_LEN];
+	_Atomic uint64_t seq; /* the last sequence number issued; shared by the event loops */
 };
 
 struct nonce_ctx *nonce_ctx_new_key(const unsigned char key[NONCE_KEY_LEN])
@@ -104,7 +108,10 @@ int nonce_make(struct nonce_ctx *n, int64_t now, char *out)
 	uint64_t exp = (uint64_t)(now + NONCE_LIFETIME);
 	for (int i = 0; i < 8; i++)
 		raw[i] = (unsigned char)(exp >> (56 - 8 * i));
-	if (rand_fill(raw + 8, 16) || mac(n, raw, raw + BODY_LEN))
+	uint64_t seq = atomic_fetch_add(&n->seq, 1) + 1;
+	for (int i = 0; i < 8; i++)
+		raw[8 + i] = (unsigned char)(seq >> (56 - 8 * i));
+	if (rand_fill(raw + 16, 8) || mac(n, raw, raw + BODY_LEN))
 		return -1;
 	b64url_encode_to(raw, RAW_LEN, out);
 	return 0;
@@ -128,9 +135,16 @@ int nonce_redeem(struct nonce_ctx *n, struct store *s, const char *nonce, int64_
 		*why = "nonce has expired";
 		goto done;
 	}
-	int r = store_nonce_redeem(s, raw, BODY_LEN, (int64_t)exp, now);
+	uint64_t seq = 0;
+	for (int i = 0; i < 8; i++)
+		seq = seq << 8 | raw[8 + i];
+	int r = seq ? store_nonce_redeem(s, raw, BODY_LEN, seq, (int64_t)exp, now) : STORE_ERR;
 	if (r == STORE_CONFLICT) {
 		*why = "nonce has already been used";
+		goto done;
+	}
+	if (r == STORE_NOTFOUND) {
+		*why = "nonce is too old (more than a million newer ones were issued since)";
 		goto done;
 	}
 	if (r != STORE_OK) {

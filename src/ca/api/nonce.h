@@ -1,5 +1,5 @@
 /* Replay nonces (RFC 8555 §6.5) that work across instances (design.md §4): each nonce is
- * self-authenticating (expiry + random + HMAC under a shared key) and redeemed once through
+ * self-authenticating (expiry + sequence + random + HMAC under a shared key) and redeemed once through
  * the storage interface. */
 #ifndef COBBLE_NONCE_H
 #define COBBLE_NONCE_H
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include "storage/store.h"
 
-/* 8 bytes expiry + 16 random + 16 MAC = 40 bytes = 54 base64url characters. */
+/* 8 bytes expiry + 8 sequence + 8 random + 16 MAC = 40 bytes = 54 base64url characters. */
 #define NONCE_LEN 54
 #define NONCE_KEY_LEN 32
 #define NONCE_LIFETIME 3600 /* seconds */

@@ -1094,9 +1094,10 @@ static int pg_cert_list_revoked(struct store *s, int64_t not_after_min,
 
 /* ---- nonces and metadata ---- */
 
-static int pg_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
-                           int64_t now)
+static int pg_nonce_redeem(struct store *s, const unsigned char *id, size_t len, uint64_t seq,
+                           int64_t expires, int64_t now)
 {
+	(void)seq; /* repeats across instances: the id (which holds it and random bits) is the key */
 	struct pg_store *q = pg_of(s);
 	int changes = 0;
 	if (++q->nonce_count % NONCE_PRUNE_EVERY == 0 &&

@@ -393,11 +393,11 @@ int store_key_blocked(struct store *s, const char *spki_sha256_hex)
 	return s->ops->meta_get(s, key, val, sizeof val);
 }
 
-int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
-                       int64_t now)
+int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, uint64_t seq,
+                       int64_t expires, int64_t now)
 {
-	CHECK_ARGS(s && id && len > 0, __func__);
-	return s->ops->nonce_redeem(s, id, len, expires, now);
+	CHECK_ARGS(s && id && len > 0 && seq > 0, __func__);
+	return s->ops->nonce_redeem(s, id, len, seq, expires, now);
 }
 
 int store_meta_get(struct store *s, const char *key, char *out, size_t outlen)

@@ -191,10 +191,17 @@ int store_key_block(struct store *s, const char *spki_sha256_hex, int64_t now);
 int store_key_blocked(struct store *s, const char *spki_sha256_hex);
 
 /* ---- nonces (design.md §4) ---- */
-/* Redeems a nonce id once: OK the first time, CONFLICT on every later call from any handle.
- * expires lets the backend forget ids that could no longer verify anyway. */
-int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, int64_t expires,
-                       int64_t now);
+/* Redeems a nonce once: OK the first time, CONFLICT on every later call from any handle.
+ * seq: the nonce's sequence number from its issuer (nonce.c: unique per issuing key, in issue
+ * order, never 0). expires lets a backend forget what could no longer verify anyway.
+ * SQLite (one process issues every nonce of its database) keeps a window of the
+ * STORE_NONCE_WINDOW newest sequence numbers it has seen, one bit each, so memory is fixed
+ * however many nonces are issued; a seq that fell out of the window is NOTFOUND (too old to
+ * tell: refused). PostgreSQL (instances share the key, so sequence numbers repeat across
+ * instances) keeps the ids themselves until they expire. */
+#define STORE_NONCE_WINDOW (1u << 20)
+int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, uint64_t seq,
+                       int64_t expires, int64_t now);
 
 /* ---- key/value metadata (CA-wide counters, schema version) ---- */
 int store_meta_get(struct store *s, const char *key, char *out, size_t outlen);

@@ -57,8 +57,8 @@ struct store_ops {
 	int (*cert_list_revoked)(struct store *s, int64_t not_after_min, struct store_revoked **out,
 	                         size_t *n);
 
-	int (*nonce_redeem)(struct store *s, const unsigned char *id, size_t len, int64_t expires,
-	                    int64_t now);
+	int (*nonce_redeem)(struct store *s, const unsigned char *id, size_t len, uint64_t seq,
+	                    int64_t expires, int64_t now);
 
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t outlen);
 	int (*meta_set)(struct store *s, const char *key, const char *value);
