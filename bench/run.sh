@@ -113,8 +113,13 @@ if [ "${SKIP_PEBBLE:-0}" != 1 ]; then
 		W_SAVED=$W
 		W=$PW
 		loadgen pebble-w "$HTTPPORT"
-		W=$W_SAVED
 		stop_server
+		# ...and cobbled at the same W, so that column compares like with like.
+		LG=$(pick_port)
+		start_cobbled_at "$T/data-w" "$LG"
+		loadgen cobbled-w "$LG"
+		stop_server
+		W=$W_SAVED
 	fi
 fi
 
@@ -158,16 +163,23 @@ done
 echo
 echo "## cobbled vs pebble: W=$W workers, N=$N certificates, full ACME flow with http-01"
 PWCOL=""
-[ -s "$T/pebble-w.res" ] && PWCOL="pebble_W=${PEBBLE_FALLBACK_W:-8}"
-printf '%-34s %12s %12s %10s %14s %10s\n' "" cobbled pebble ratio "$PWCOL" "${PWCOL:+ratio}"
+CWCOL=""
+if [ -s "$T/pebble-w.res" ]; then
+	PWCOL="pebble_W=${PEBBLE_FALLBACK_W:-8}"
+	CWCOL="cobbled_W=${PEBBLE_FALLBACK_W:-8}"
+fi
+printf '%-34s %12s %12s %8s %14s %14s %8s\n' "" cobbled pebble ratio "$CWCOL" "$PWCOL" "${PWCOL:+ratio}"
 row() { # row NAME KEY [transform]
-	local a b c="" r=""
+	local a b c="" d="" r=""
 	a=$(field cobbled "$2")
 	b=$(field pebble "$2")
-	[ -n "$PWCOL" ] && c=$(field pebble-w "$2")
-	if [ "${3:-}" = mib ]; then a=$(mib "$a"); b=$(mib "$b"); [ -n "$c" ] && c=$(mib "$c"); fi
-	[ -n "$c" ] && r=$(ratio "$a" "$c")
-	printf '%-34s %12s %12s %10s %14s %10s\n' "$1" "$a" "$b" "$(ratio "$a" "$b")" "$c" "$r"
+	if [ -n "$PWCOL" ]; then c=$(field cobbled-w "$2"); d=$(field pebble-w "$2"); fi
+	if [ "${3:-}" = mib ]; then
+		a=$(mib "$a"); b=$(mib "$b")
+		[ -n "$PWCOL" ] && { c=$(mib "$c"); d=$(mib "$d"); }
+	fi
+	[ -n "$PWCOL" ] && r=$(ratio "$c" "$d")
+	printf '%-34s %12s %12s %8s %14s %14s %8s\n' "$1" "$a" "$b" "$(ratio "$a" "$b")" "$c" "$d" "$r"
 }
 row "certificates/s" rate
 row "p50 latency of an issuance (ms)" p50
@@ -178,7 +190,7 @@ row "server peak RSS (MiB)" hwm_kib mib
 row "errors" errors
 row "load generator CPU per cert (ms)" client_cpu_ms
 grep -q 'stalled' "$T/pebble.out" 2>/dev/null &&
-	echo "note: pebble stopped answering at W=$W ($(grep -o 'no progress[^)]*' "$T/pebble.out" | head -n 1)); its column covers the certificates issued before that${PWCOL:+; $PWCOL is pebble rerun with fewer workers (cobbled still at W=$W)}"
+	echo "note: pebble stopped answering at W=$W ($(grep -o 'no progress[^)]*' "$T/pebble.out" | head -n 1)); its column covers the certificates issued before that${PWCOL:+; the last three columns rerun both servers with fewer workers, where pebble usually finishes}"
 echo "crypto floor: $FLOOR ms per certificate (9 ECDSA P-256 verifies + 1 sign; openssl speed: $SIGNS sign/s, $VERIFIES verify/s)"
 echo "cobbled CPU per certificate / floor: $(ratio "$(field cobbled cpu_ms)" "$FLOOR")"
 
