@@ -1,6 +1,7 @@
-/* The SQLite backend of store.h: one connection per handle (WAL, foreign keys), commits made
- * durable by a group commit of the WAL (wal_sync_barrier), migrations at open, cached prepared
- * statements, and the in-memory redeemed-nonce set. */
+/* The SQLite backend of store.h: one connection per database file and process, shared by its
+ * handles one store call at a time (WAL, foreign keys), commits made durable by a group commit
+ * of the WAL (wal_sync_barrier), migrations at open, cached prepared statements, and the
+ * in-memory redeemed-nonce window. */
 #include "log.h"
 #include "store_backend.h"
 #include <errno.h>
@@ -18,7 +19,7 @@
 extern const char *const store_sqlite_migrations[];
 extern const size_t store_sqlite_migrations_count;
 
-/* Several handles (one per thread) write the same file; a writer waits this long for another. */
+/* Another process (cobbled migrate, sqlite3) may hold the file; wait this long for it. */
 #define BUSY_TIMEOUT_MS 5000
 
 /* ---- the redeemed-nonce window (design.md §4) ----
@@ -31,16 +32,33 @@ extern const size_t store_sqlite_migrations_count;
  * came with the refusal (RFC 8555 §6.5) and tries again. The window lives as long as the
  * process: closing every handle must not make a redeemed nonce redeemable again. */
 
-/* Per database file, for the life of the process: the nonce window, the writer queue and the
- * group commit. */
-struct nonce_set {
-	struct nonce_set *next;
+struct sqlite_store;
+
+/* Per database file, for the life of the process: the shared connection, the nonce window and
+ * the group commit.
+ * One connection (issue 7): with one per handle (two event loops, the validation workers),
+ * every commit by one invalidated the page caches of all the others, so each transaction read
+ * its pages again (~75 pread calls per certificate) and took its locks with fcntl; writers
+ * also queued for SQLite's single write lock anyway. Handles now take conn_mu for one store
+ * call each (sq_enter/sq_leave, called by store.c), so the cache stays warm and SQLite's
+ * locks are only ever contended by other processes. The group commit's fdatasync and the
+ * checkpoint run after conn_mu is released. */
+struct sq_file {
+	struct sq_file *next;
 	char *path;
 	pthread_mutex_t mu;
 	uint64_t *redeemed; /* STORE_NONCE_WINDOW bits: bit seq % window set once seq is redeemed */
 	uint64_t top;       /* the highest sequence number seen; the window is (top - window, top] */
-	/* Writers of this file queue here (see write_lock) rather than in SQLite's busy handler. */
-	pthread_mutex_t write_mu;
+	/* The connection; all below under conn_mu (db and st are set up under files_mu). */
+	pthread_mutex_t conn_mu;
+	sqlite3 *db;                /* NULL while no handle is open */
+	sqlite3_stmt **st;          /* prepared on first use, kept until the connection closes */
+	int users;                  /* open handles */
+	struct sqlite_store *cur;   /* the handle inside a store call */
+	int need_checkpoint;        /* the WAL passed the checkpoint threshold */
+	/* Checkpoints on a connection of their own, outside conn_mu. */
+	pthread_mutex_t ckpt_mu;
+	sqlite3 *ckpt_db;
 	/* Group commit of the WAL (wal_sync_barrier): everything below under sync_mu. */
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
@@ -50,15 +68,15 @@ struct nonce_set {
 	uint64_t synced_gen; /* every one up to here is on disk */
 };
 
-static pthread_mutex_t nonce_sets_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct nonce_set *nonce_sets;
+static pthread_mutex_t files_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sq_file *files;
 
-static struct nonce_set *nonce_set_for(const char *path)
+static struct sq_file *file_for(const char *path)
 {
-	struct nonce_set *ns = NULL;
+	struct sq_file *ns = NULL;
 
-	pthread_mutex_lock(&nonce_sets_mu);
-	for (ns = nonce_sets; ns; ns = ns->next)
+	pthread_mutex_lock(&files_mu);
+	for (ns = files; ns; ns = ns->next)
 		if (strcmp(ns->path, path) == 0)
 			goto out;
 	ns = calloc(1, sizeof *ns);
@@ -67,7 +85,8 @@ static struct nonce_set *nonce_set_for(const char *path)
 	ns->path = strdup(path);
 	ns->redeemed = calloc(STORE_NONCE_WINDOW / 64, sizeof *ns->redeemed);
 	if (!ns->path || !ns->redeemed || pthread_mutex_init(&ns->mu, NULL) != 0 ||
-	    pthread_mutex_init(&ns->write_mu, NULL) != 0 || pthread_mutex_init(&ns->sync_mu, NULL) != 0 ||
+	    pthread_mutex_init(&ns->conn_mu, NULL) != 0 || pthread_mutex_init(&ns->ckpt_mu, NULL) != 0 ||
+	    pthread_mutex_init(&ns->sync_mu, NULL) != 0 ||
 	    pthread_cond_init(&ns->sync_cv, NULL) != 0) {
 		free(ns->path);
 		free(ns->redeemed);
@@ -76,16 +95,16 @@ static struct nonce_set *nonce_set_for(const char *path)
 		goto out;
 	}
 	ns->wal_fd = -1;
-	ns->next = nonce_sets;
-	nonce_sets = ns;
+	ns->next = files;
+	files = ns;
 out:
-	pthread_mutex_unlock(&nonce_sets_mu);
+	pthread_mutex_unlock(&files_mu);
 	return ns;
 }
 
 /* OK the first time seq is redeemed, CONFLICT after, NOTFOUND once it is older than the
  * window. Sequence numbers reach us only inside nonces whose MAC verified. */
-static int nonce_set_redeem(struct nonce_set *ns, uint64_t seq)
+static int nonce_set_redeem(struct sq_file *ns, uint64_t seq)
 {
 	const uint64_t w = STORE_NONCE_WINDOW;
 	int rc;
@@ -132,7 +151,7 @@ out:
 /* fdatasync of PATH-wal through our own descriptor (fsync covers the inode's data, whichever
  * descriptor wrote it). A WAL that was deleted (the last connection closed) and made again is
  * reopened; a fresh one gets its directory synced once, as SQLite does for a new journal. */
-static int wal_fdatasync(struct nonce_set *ns)
+static int wal_fdatasync(struct sq_file *ns)
 {
 	struct stat st;
 	if (ns->wal_fd >= 0 && (fstat(ns->wal_fd, &st) != 0 || st.st_nlink == 0)) {
@@ -168,7 +187,7 @@ static int wal_fdatasync(struct nonce_set *ns)
 
 /* Returns once every commit this thread finished before calling is on disk: 0, or -1 if the
  * sync failed (logged). */
-static int wal_sync_barrier(struct nonce_set *ns)
+static int wal_sync_barrier(struct sq_file *ns)
 {
 	int rc = 0;
 	pthread_mutex_lock(&ns->sync_mu);
@@ -340,11 +359,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 struct sqlite_store {
 	struct store base; /* first: store.c sees only this */
 	sqlite3 *db;
-	struct nonce_set *nonces;
-	sqlite3_stmt *st[ST__COUNT]; /* prepared on first use, kept until close */
-	int writing;                 /* holds nonces->write_mu */
+	struct sq_file *f;
+	sqlite3_stmt **st;           /* f->st */
 	int relaxed;                 /* commits need not wait for the WAL sync (relaxed()) */
-	int sync_failed;             /* a commit's WAL sync failed: its statement reports an error */
+	int need_sync;               /* a durable commit waits for the WAL sync at sq_leave */
 };
 
 static struct sqlite_store *sq_of(struct store *s)
@@ -440,42 +458,19 @@ static sqlite3_stmt *query(struct sqlite_store *q, enum stmt_id id, const char *
 	return st;
 }
 
-/* SQLite lets one writer in at a time and makes the others poll: its busy handler sleeps
- * 1, 2, 5, 10... ms between tries, and under load (several event loops and validation
- * workers writing) those sleeps capped issuance at ~250/s on an idle CPU (issue 7 profile:
- * usleep under sqlite3InvokeBusyHandler). Handles of one process on one file take this
- * mutex from their first write statement (or BEGIN IMMEDIATE) until the transaction ends,
- * so writers wait in a queue instead. SQLite's own locking still decides correctness; the
- * busy handler remains for other processes and for the rare writes outside run(). */
-static void write_lock(struct sqlite_store *q)
-{
-	if (!q->writing && q->nonces) {
-		pthread_mutex_lock(&q->nonces->write_mu);
-		q->writing = 1;
-	}
-}
-
-static void write_unlock(struct sqlite_store *q)
-{
-	if (q->writing) {
-		q->writing = 0;
-		pthread_mutex_unlock(&q->nonces->write_mu);
-	}
-}
-
-/* After every commit in WAL mode, with SQLite's write lock already released: let the next
- * writer in, then wait for the WAL sync unless the commit is relaxed, then checkpoint, so
- * neither the sync nor a checkpoint (copying up to 1000 pages into the database file and
- * fsyncing it) holds every other writer up. This replaces SQLite's auto-checkpoint with the
- * same threshold and a PASSIVE checkpoint, as it does. */
+/* After every commit in WAL mode, with SQLite's write lock already released. A durable commit
+ * (not relaxed) makes its store call wait for the WAL sync in sq_leave, and a WAL past 1000
+ * pages is checkpointed there, both after conn_mu is released. This replaces SQLite's
+ * auto-checkpoint with the same threshold and a PASSIVE checkpoint, as it does. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
-	struct sqlite_store *q = arg;
-	write_unlock(q);
-	if (!q->relaxed && q->nonces && wal_sync_barrier(q->nonces) != 0)
-		q->sync_failed = 1;
+	struct sq_file *f = arg;
+	(void)db;
+	(void)name;
+	if (f->cur && !f->cur->relaxed)
+		f->cur->need_sync = 1;
 	if (pages >= 1000)
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		f->need_checkpoint = 1;
 	return SQLITE_OK;
 }
 
@@ -492,17 +487,9 @@ static int run(struct sqlite_store *q, enum stmt_id id, int *changes, const char
 	va_end(ap);
 	if (rc != STORE_OK)
 		goto out;
-	if (id == ST_BEGIN_IMMEDIATE || !sqlite3_stmt_readonly(st))
-		write_lock(q);
 	int r = sqlite3_step(st);
 	if (r != SQLITE_DONE) {
 		rc = fail(q, r, stmt_sql[id]);
-		goto out;
-	}
-	if (q->sync_failed) {
-		/* Committed, but not known to be on disk: the caller must not promise it is. */
-		q->sync_failed = 0;
-		rc = STORE_ERR;
 		goto out;
 	}
 	if (changes)
@@ -510,8 +497,6 @@ static int run(struct sqlite_store *q, enum stmt_id id, int *changes, const char
 	rc = STORE_OK;
 out:
 	release(st);
-	if (q->writing && sqlite3_get_autocommit(q->db))
-		write_unlock(q);
 	return rc;
 }
 
@@ -643,7 +628,7 @@ static int collect_ids(struct sqlite_store *q, sqlite3_stmt *st, char (**ids)[ST
 
 struct sq_lock {
 	struct sq_lock *next;
-	const struct nonce_set *db;
+	const struct sq_file *db;
 	const struct store *owner;
 	char *name;
 };
@@ -653,7 +638,7 @@ static struct sq_lock *locks;
 
 static int sq_lock_try(struct store *s, const char *name)
 {
-	const struct nonce_set *db = sq_of(s)->nonces;
+	const struct sq_file *db = sq_of(s)->f;
 	int rc = STORE_OK;
 	pthread_mutex_lock(&locks_mu);
 	for (struct sq_lock *l = locks; l; l = l->next)
@@ -702,16 +687,91 @@ static int sq_lock_release(struct store *s, const char *name)
 	return sq_lock_drop(s, name);
 }
 
+/* Closes a connection and its cached statements. */
+static void close_db(sqlite3 *db, sqlite3_stmt **st)
+{
+	for (size_t i = 0; st && i < ST__COUNT; i++)
+		sqlite3_finalize(st[i]);
+	free(st);
+	if (db && sqlite3_close(db) != SQLITE_OK)
+		log_error("store: sqlite: close: %s", sqlite3_errmsg(db));
+}
+
+/* The last handle of a file closes the shared connection (the file's nonce window and group
+ * commit state stay for the life of the process). */
 static void sq_close(struct store *s)
 {
 	struct sqlite_store *q = sq_of(s);
 	sq_lock_drop(s, NULL);
-	write_unlock(q);
-	for (size_t i = 0; i < ST__COUNT; i++)
-		sqlite3_finalize(q->st[i]);
-	if (q->db && sqlite3_close(q->db) != SQLITE_OK)
-		log_error("store: sqlite: close: %s", sqlite3_errmsg(q->db));
+	struct sq_file *f = q->f;
+	if (!f) { /* open failed before the handle joined its file */
+		close_db(q->db, q->st);
+		free(q);
+		return;
+	}
+	pthread_mutex_lock(&files_mu);
+	pthread_mutex_lock(&f->conn_mu);
+	if (--f->users == 0) {
+		close_db(f->db, f->st);
+		f->db = NULL;
+		f->st = NULL;
+		pthread_mutex_lock(&f->ckpt_mu);
+		if (f->ckpt_db)
+			sqlite3_close(f->ckpt_db);
+		f->ckpt_db = NULL;
+		pthread_mutex_unlock(&f->ckpt_mu);
+	}
+	pthread_mutex_unlock(&f->conn_mu);
+	pthread_mutex_unlock(&files_mu);
 	free(q);
+}
+
+/* store.c brackets every store call on a handle with these: one call at a time on the
+ * shared connection, then (without it) the WAL sync a durable commit waits for and any
+ * checkpoint due. */
+static void sq_enter(struct store *s)
+{
+	struct sqlite_store *q = sq_of(s);
+	pthread_mutex_lock(&q->f->conn_mu);
+	q->f->cur = q;
+}
+
+static void checkpoint(struct sq_file *f)
+{
+	/* One checkpoint at a time; a commit that finds one running leaves it the work. */
+	if (pthread_mutex_trylock(&f->ckpt_mu) != 0)
+		return;
+	if (!f->ckpt_db) {
+		if (sqlite3_open_v2(f->path, &f->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+			log_error("store: sqlite: checkpoint connection to %s: %s", f->path,
+			          f->ckpt_db ? sqlite3_errmsg(f->ckpt_db) : "out of memory");
+			sqlite3_close(f->ckpt_db);
+			f->ckpt_db = NULL;
+		} else {
+			sqlite3_busy_timeout(f->ckpt_db, BUSY_TIMEOUT_MS);
+		}
+	}
+	if (f->ckpt_db)
+		sqlite3_wal_checkpoint_v2(f->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	pthread_mutex_unlock(&f->ckpt_mu);
+}
+
+static int sq_leave(struct store *s, int rc)
+{
+	struct sqlite_store *q = sq_of(s);
+	struct sq_file *f = q->f;
+	int sync = q->need_sync, ckpt = f->need_checkpoint;
+	q->need_sync = 0;
+	q->relaxed = 0;
+	f->need_checkpoint = 0;
+	f->cur = NULL;
+	pthread_mutex_unlock(&f->conn_mu);
+	/* Committed, but not known to be on disk: the caller must not promise it is. */
+	if (sync && wal_sync_barrier(f) != 0 && rc == STORE_OK)
+		rc = STORE_ERR;
+	if (ckpt)
+		checkpoint(f);
+	return rc;
 }
 
 static int migrate(struct sqlite_store *q, char *err, size_t errlen)
@@ -792,7 +852,7 @@ static int sq_open(const char *path, struct store **out, char *err, size_t errle
 		goto out;
 	}
 	q->base.ops = &store_sqlite_ops;
-	/* NOMUTEX: a handle belongs to one thread at a time (store.h). */
+	/* NOMUTEX: the connection is only used under its file's conn_mu (sq_enter). */
 	int r = sqlite3_open_v2(path, &q->db,
 	                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (r != SQLITE_OK) {
@@ -818,17 +878,40 @@ static int sq_open(const char *path, struct store **out, char *err, size_t errle
 	}
 	if (migrate(q, err, errlen) != STORE_OK)
 		goto out;
-	if (sqlite3_exec(q->db, "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -512", NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_exec(q->db, "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2048", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "storage: %s: cannot set pragmas: %s", path, sqlite3_errmsg(q->db));
 		goto out;
 	}
 	const char *file = sqlite3_db_filename(q->db, "main");
-	q->nonces = nonce_set_for(file && *file ? file : path);
-	if (!q->nonces) {
+	struct sq_file *f = file_for(file && *file ? file : path);
+	if (!f) {
 		snprintf(err, errlen, "storage: out of memory");
 		goto out;
 	}
-	sqlite3_wal_hook(q->db, on_wal_commit, q);
+	/* The first handle's connection becomes the file's; later handles close theirs (it
+	 * served to migrate and to name the file) and share it. */
+	pthread_mutex_lock(&files_mu);
+	pthread_mutex_lock(&f->conn_mu);
+	if (!f->db) {
+		sqlite3_stmt **st = calloc(ST__COUNT, sizeof *st);
+		if (!st) {
+			pthread_mutex_unlock(&f->conn_mu);
+			pthread_mutex_unlock(&files_mu);
+			snprintf(err, errlen, "storage: out of memory");
+			goto out;
+		}
+		sqlite3_wal_hook(q->db, on_wal_commit, f);
+		f->db = q->db;
+		f->st = st;
+	} else {
+		close_db(q->db, NULL);
+	}
+	q->db = f->db;
+	q->st = f->st;
+	q->f = f;
+	f->users++;
+	pthread_mutex_unlock(&f->conn_mu);
+	pthread_mutex_unlock(&files_mu);
 	*out = &q->base;
 	rc = STORE_OK;
 out:
@@ -1388,7 +1471,7 @@ static int sq_nonce_redeem(struct store *s, const unsigned char *id, size_t len,
 	(void)len;
 	(void)expires;
 	(void)now;
-	return nonce_set_redeem(sq_of(s)->nonces, seq);
+	return nonce_set_redeem(sq_of(s)->f, seq);
 }
 
 static int sq_meta_get(struct store *s, const char *key, char *out, size_t outlen)
@@ -1416,11 +1499,7 @@ static int sq_meta_incr(struct store *s, const char *key, int64_t *out)
 		*out = sqlite3_column_int64(st, 0);
 	else if (rc == STORE_NOTFOUND)
 		rc = STORE_ERR;
-	release(st); /* the autocommit ends here, and with it the WAL sync */
-	if (q->sync_failed) {
-		q->sync_failed = 0;
-		rc = STORE_ERR;
-	}
+	release(st); /* the autocommit ends here */
 	return rc;
 }
 
@@ -1461,5 +1540,7 @@ const struct store_ops store_sqlite_ops = {
 	.meta_incr = sq_meta_incr,
 	.meta_insert = sq_meta_insert,
 	.lock_try = sq_lock_try,
+	.enter = sq_enter,
+	.leave = sq_leave,
 	.lock_release = sq_lock_release,
 };

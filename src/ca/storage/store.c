@@ -16,6 +16,20 @@
 		}                                                                                \
 	} while (0)
 
+/* Every backend call on a handle goes through CALL: the backend's enter, the call, its leave. */
+static void call_enter(struct store *s)
+{
+	if (s->ops->enter)
+		s->ops->enter(s);
+}
+
+static int call_leave(struct store *s, int rc)
+{
+	return s->ops->leave ? s->ops->leave(s, rc) : rc;
+}
+
+#define CALL(s, op, ...) (call_enter(s), call_leave((s), (s)->ops->op((s), __VA_ARGS__)))
+
 int store_open(const char *spec, struct store **out, char *err, size_t errlen)
 {
 	const struct store_ops *ops = &store_sqlite_ops;
@@ -78,13 +92,13 @@ int store_unavailable(struct store *s)
 int store_lock_try(struct store *s, const char *name)
 {
 	CHECK_ARGS(s && name && *name && s->ops->lock_try, __func__);
-	return s->ops->lock_try(s, name);
+	return CALL(s, lock_try, name);
 }
 
 int store_lock_release(struct store *s, const char *name)
 {
 	CHECK_ARGS(s && name && *name && s->ops->lock_release, __func__);
-	return s->ops->lock_release(s, name);
+	return CALL(s, lock_release, name);
 }
 
 void store_close(struct store *s)
@@ -148,14 +162,14 @@ void store_cert_clear(struct store_cert *c)
 int store_account_insert(struct store *s, const struct store_account *a)
 {
 	CHECK_ARGS(s && a && a->jwk, __func__);
-	return s->ops->account_insert(s, a);
+	return CALL(s, account_insert, a);
 }
 
 int store_account_get(struct store *s, const char *id, struct store_account *out)
 {
 	CHECK_ARGS(s && id && out, __func__);
 	memset(out, 0, sizeof *out);
-	int rc = s->ops->account_get(s, id, out);
+	int rc = CALL(s, account_get, id, out);
 	if (rc != STORE_OK)
 		store_account_clear(out);
 	return rc;
@@ -165,7 +179,7 @@ int store_account_by_thumbprint(struct store *s, const char *thumbprint, struct 
 {
 	CHECK_ARGS(s && thumbprint && out, __func__);
 	memset(out, 0, sizeof *out);
-	int rc = s->ops->account_by_thumbprint(s, thumbprint, out);
+	int rc = CALL(s, account_by_thumbprint, thumbprint, out);
 	if (rc != STORE_OK)
 		store_account_clear(out);
 	return rc;
@@ -174,14 +188,14 @@ int store_account_by_thumbprint(struct store *s, const char *thumbprint, struct 
 int store_account_update(struct store *s, const struct store_account *a)
 {
 	CHECK_ARGS(s && a && a->jwk, __func__);
-	return s->ops->account_update(s, a);
+	return CALL(s, account_update, a);
 }
 
 int store_authz_get(struct store *s, const char *id, struct store_authz *out)
 {
 	CHECK_ARGS(s && id && out, __func__);
 	memset(out, 0, sizeof *out);
-	int rc = s->ops->authz_get(s, id, out);
+	int rc = CALL(s, authz_get, id, out);
 	if (rc != STORE_OK)
 		store_authz_clear(out);
 	return rc;
@@ -194,7 +208,7 @@ int store_challenge_get(struct store *s, const char *id, struct store_challenge 
 	memset(out, 0, sizeof *out);
 	if (authz_out)
 		memset(authz_out, 0, sizeof *authz_out);
-	int rc = s->ops->challenge_get(s, id, out, authz_out);
+	int rc = CALL(s, challenge_get, id, out, authz_out);
 	if (rc != STORE_OK) {
 		store_challenge_clear(out);
 		store_authz_clear(authz_out);
@@ -205,20 +219,20 @@ int store_challenge_get(struct store *s, const char *id, struct store_challenge 
 int store_authz_set_status(struct store *s, const char *id, const char *from, const char *to)
 {
 	CHECK_ARGS(s && id && from && to, __func__);
-	return s->ops->authz_set_status(s, id, from, to);
+	return CALL(s, authz_set_status, id, from, to);
 }
 
 int store_challenge_start(struct store *s, const char *chall_id)
 {
 	CHECK_ARGS(s && chall_id, __func__);
-	return s->ops->challenge_start(s, chall_id);
+	return CALL(s, challenge_start, chall_id);
 }
 
 int store_challenge_finish(struct store *s, const char *chall_id, int valid, const char *error_json,
                            const char *record_json, int64_t now, int64_t valid_until)
 {
 	CHECK_ARGS(s && chall_id, __func__);
-	return s->ops->challenge_finish(s, chall_id, valid, error_json, record_json, now, valid_until);
+	return CALL(s, challenge_finish, chall_id, valid, error_json, record_json, now, valid_until);
 }
 
 int store_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n)
@@ -226,7 +240,7 @@ int store_challenge_list_processing(struct store *s, char (**ids)[STORE_ID_MAX],
 	CHECK_ARGS(s && ids && n, __func__);
 	*ids = NULL;
 	*n = 0;
-	int rc = s->ops->challenge_list_processing(s, ids, n);
+	int rc = CALL(s, challenge_list_processing, ids, n);
 	if (rc != STORE_OK) {
 		free(*ids);
 		*ids = NULL;
@@ -245,7 +259,7 @@ int store_challenge_claim(struct store *s, const char *chall_id, const char *wor
 	if (!out_id)
 		out_id = dummy;
 	out_id[0] = '\0';
-	int rc = s->ops->challenge_claim(s, chall_id, worker, now, now + lease_seconds, out_id);
+	int rc = CALL(s, challenge_claim, chall_id, worker, now, now + lease_seconds, out_id);
 	if (rc != STORE_OK)
 		out_id[0] = '\0';
 	return rc;
@@ -259,14 +273,14 @@ int store_order_insert(struct store *s, const struct store_order *o,
 	           __func__);
 	for (size_t i = 0; i < nnew; i++)
 		CHECK_ARGS(new_authzs[i].nchall == 0 || new_authzs[i].chall, __func__);
-	return s->ops->order_insert(s, o, new_authzs, nnew);
+	return CALL(s, order_insert, o, new_authzs, nnew);
 }
 
 int store_order_get(struct store *s, const char *id, struct store_order *out)
 {
 	CHECK_ARGS(s && id && out, __func__);
 	memset(out, 0, sizeof *out);
-	int rc = s->ops->order_get(s, id, out);
+	int rc = CALL(s, order_get, id, out);
 	if (rc != STORE_OK)
 		store_order_clear(out);
 	return rc;
@@ -278,7 +292,7 @@ int store_order_list(struct store *s, const char *account_id, size_t offset, siz
 	CHECK_ARGS(s && account_id && ids && n, __func__);
 	*ids = NULL;
 	*n = 0;
-	int rc = s->ops->order_list(s, account_id, offset, limit, ids, n);
+	int rc = CALL(s, order_list, account_id, offset, limit, ids, n);
 	if (rc != STORE_OK) {
 		free(*ids);
 		*ids = NULL;
@@ -291,26 +305,26 @@ int store_order_set_status(struct store *s, const char *id, const char *from, co
                            const char *error_json)
 {
 	CHECK_ARGS(s && id && from && to, __func__);
-	return s->ops->order_set_status(s, id, from, to, error_json);
+	return CALL(s, order_set_status, id, from, to, error_json);
 }
 
 int store_serial_reserve(struct store *s, const char *serial, const char *order_id, int64_t now)
 {
 	CHECK_ARGS(s && serial && *serial && order_id, __func__);
-	return s->ops->serial_reserve(s, serial, order_id, now);
+	return CALL(s, serial_reserve, serial, order_id, now);
 }
 
 int store_cert_insert_for_order(struct store *s, const struct store_cert *c)
 {
 	CHECK_ARGS(s && c && c->der && c->der_len > 0, __func__);
-	return s->ops->cert_insert_for_order(s, c);
+	return CALL(s, cert_insert_for_order, c);
 }
 
 int store_cert_get(struct store *s, const char *serial, struct store_cert *out)
 {
 	CHECK_ARGS(s && serial && out, __func__);
 	memset(out, 0, sizeof *out);
-	int rc = s->ops->cert_get(s, serial, out);
+	int rc = CALL(s, cert_get, serial, out);
 	if (rc != STORE_OK)
 		store_cert_clear(out);
 	return rc;
@@ -319,7 +333,7 @@ int store_cert_get(struct store *s, const char *serial, struct store_cert *out)
 int store_cert_revoke(struct store *s, const char *serial, int reason, int64_t now)
 {
 	CHECK_ARGS(s && serial && now > 0, __func__);
-	return s->ops->cert_revoke(s, serial, reason, now);
+	return CALL(s, cert_revoke, serial, reason, now);
 }
 
 int store_authz_valid_for(struct store *s, const char *account_id, const char *dns_name, int64_t now)
@@ -327,7 +341,7 @@ int store_authz_valid_for(struct store *s, const char *account_id, const char *d
 	CHECK_ARGS(s && account_id && dns_name, __func__);
 	if (!s->ops->authz_valid_for)
 		return STORE_ERR;
-	return s->ops->authz_valid_for(s, account_id, dns_name, now);
+	return CALL(s, authz_valid_for, account_id, dns_name, now);
 }
 
 int store_authz_find_reusable(struct store *s, const char *account_id, const char *ident_type,
@@ -337,7 +351,7 @@ int store_authz_find_reusable(struct store *s, const char *account_id, const cha
 	CHECK_ARGS(s && account_id && ident_type && ident_value && out, __func__);
 	memset(out, 0, sizeof *out);
 	int rc = s->ops->authz_find_reusable
-	             ? s->ops->authz_find_reusable(s, account_id, ident_type, ident_value, wildcard ? 1 : 0,
+	             ? CALL(s, authz_find_reusable, account_id, ident_type, ident_value, wildcard ? 1 : 0,
 	                                           now, validated_since, out)
 	             : STORE_ERR;
 	if (rc != STORE_OK)
@@ -353,7 +367,7 @@ int store_cert_list_revoked(struct store *s, int64_t not_after_min, struct store
 	*n = 0;
 	if (!s->ops->cert_list_revoked)
 		return STORE_ERR;
-	int rc = s->ops->cert_list_revoked(s, not_after_min, out, n);
+	int rc = CALL(s, cert_list_revoked, not_after_min, out, n);
 	if (rc != STORE_OK) {
 		free(*out);
 		*out = NULL;
@@ -370,8 +384,8 @@ int store_cert_replace(struct store *s, const char *serial, const char *order_id
 	snprintf(key, sizeof key, "replaced:%s", serial);
 	/* Insert-if-absent in one statement: two instances racing to replace one certificate
 	 * cannot both win (issue 6). */
-	int rc = s->ops->meta_insert(s, key, order_id);
-	if (rc == STORE_CONFLICT && s->ops->meta_get(s, key, by, STORE_ID_MAX) != STORE_OK)
+	int rc = CALL(s, meta_insert, key, order_id);
+	if (rc == STORE_CONFLICT && CALL(s, meta_get, key, by, STORE_ID_MAX) != STORE_OK)
 		by[0] = '\0';
 	return rc;
 }
@@ -382,7 +396,7 @@ int store_key_block(struct store *s, const char *spki_sha256_hex, int64_t now)
 	char key[80], val[24];
 	snprintf(key, sizeof key, "blockedkey:%s", spki_sha256_hex);
 	snprintf(val, sizeof val, "%lld", (long long)now);
-	return s->ops->meta_set(s, key, val);
+	return CALL(s, meta_set, key, val);
 }
 
 int store_key_blocked(struct store *s, const char *spki_sha256_hex)
@@ -390,21 +404,21 @@ int store_key_blocked(struct store *s, const char *spki_sha256_hex)
 	CHECK_ARGS(s && spki_sha256_hex, __func__);
 	char key[80], val[24];
 	snprintf(key, sizeof key, "blockedkey:%.64s", spki_sha256_hex);
-	return s->ops->meta_get(s, key, val, sizeof val);
+	return CALL(s, meta_get, key, val, sizeof val);
 }
 
 int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, uint64_t seq,
                        int64_t expires, int64_t now)
 {
 	CHECK_ARGS(s && id && len > 0 && seq > 0, __func__);
-	return s->ops->nonce_redeem(s, id, len, seq, expires, now);
+	return CALL(s, nonce_redeem, id, len, seq, expires, now);
 }
 
 int store_meta_get(struct store *s, const char *key, char *out, size_t outlen)
 {
 	CHECK_ARGS(s && key && out && outlen > 0, __func__);
 	out[0] = '\0';
-	int rc = s->ops->meta_get(s, key, out, outlen);
+	int rc = CALL(s, meta_get, key, out, outlen);
 	if (rc != STORE_OK)
 		out[0] = '\0';
 	return rc;
@@ -414,7 +428,7 @@ int store_meta_incr(struct store *s, const char *key, int64_t *out)
 {
 	CHECK_ARGS(s && key && out && s->ops->meta_incr, __func__);
 	*out = 0;
-	int rc = s->ops->meta_incr(s, key, out);
+	int rc = CALL(s, meta_incr, key, out);
 	if (rc != STORE_OK)
 		*out = 0;
 	return rc;
@@ -423,5 +437,5 @@ int store_meta_incr(struct store *s, const char *key, int64_t *out)
 int store_meta_set(struct store *s, const char *key, const char *value)
 {
 	CHECK_ARGS(s && key && value, __func__);
-	return s->ops->meta_set(s, key, value);
+	return CALL(s, meta_set, key, value);
 }

@@ -70,6 +70,11 @@ struct store_ops {
 	int (*unavailable)(struct store *s);
 	int (*lock_try)(struct store *s, const char *name);
 	int (*lock_release)(struct store *s, const char *name);
+	/* Optional: store.c calls enter before and leave after every call above except open,
+	 * close and unavailable; leave returns the call's result, or another code (a durable
+	 * commit that could not be synced returns STORE_ERR). */
+	void (*enter)(struct store *s);
+	int (*leave)(struct store *s, int rc);
 };
 
 extern const struct store_ops store_sqlite_ops;
