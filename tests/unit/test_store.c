@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1334,6 +1335,30 @@ static void test_concurrent_durable_commits(void **state)
 		}
 }
 
+/* SQLite: the WAL is checkpointed and reused as commits accumulate (issue 7: a checkpoint on
+ * a connection that had not yet read the file did nothing, and the WAL grew by ~40 MB/s under
+ * load). 1500 orders write far more than the 1000-page checkpoint threshold. */
+static void test_wal_bounded(void **state)
+{
+	struct fx *f = *state;
+	if (pg_url)
+		return;
+	assert_int_equal(add_account(f->s, "wal-acct", "wal-tp", 1), STORE_OK);
+	for (int i = 0; i < 1500; i++) {
+		char oid[64];
+		snprintf(oid, sizeof oid, "wal-o%d", i);
+		assert_int_equal(add_order(f->s, "wal-acct", oid, i, 2, NULL, 0), STORE_OK);
+	}
+	char wal[256];
+	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	struct stat st;
+	assert_int_equal(stat(wal, &st), 0);
+	/* The checkpoint threshold is 1000 pages of 4 KiB; a WAL never reset would hold every
+	 * page written here (well over 20 MB). */
+	if (st.st_size > 12 * 1024 * 1024)
+		fail_msg("WAL is %lld bytes after 1500 orders: not checkpointed", (long long)st.st_size);
+}
+
 /* ---- locks ---- */
 
 /* PostgreSQL frees a closed session's locks when its backend process exits, a moment after
@@ -1631,6 +1656,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_meta_incr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_replace_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_durable_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_bounded, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

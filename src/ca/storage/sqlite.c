@@ -749,10 +749,19 @@ static void checkpoint(struct sq_file *f)
 			f->ckpt_db = NULL;
 		} else {
 			sqlite3_busy_timeout(f->ckpt_db, BUSY_TIMEOUT_MS);
+			/* A connection learns the file is in WAL mode only when it first reads it;
+			 * until then a checkpoint on it does nothing at all (and the WAL grows
+			 * without bound: ~40 MB/s under the issue 7 bench). */
+			if (sqlite3_exec(f->ckpt_db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
+				log_error("store: sqlite: checkpoint connection to %s: %s", f->path,
+				          sqlite3_errmsg(f->ckpt_db));
 		}
 	}
-	if (f->ckpt_db)
-		sqlite3_wal_checkpoint_v2(f->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	int nlog = 0, ndone = 0;
+	if (f->ckpt_db &&
+	    (sqlite3_wal_checkpoint_v2(f->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone) != SQLITE_OK ||
+	     nlog < 0))
+		log_warn("store: sqlite: checkpoint of %s did not run: %s", f->path, sqlite3_errmsg(f->ckpt_db));
 	pthread_mutex_unlock(&f->ckpt_mu);
 }
 
