@@ -247,6 +247,12 @@ def main():
     check(st == 200 and j.get("status") == "valid", "new key works", raw[:200])
     st, _, j, raw = post(newk, D["newAccount"], {"onlyReturnExisting": True})
     check(st == 200, "new key finds the account", raw[:200])
+    # Validation after keyChange uses the new key's thumbprint (RFC 8555 §8.1).
+    try:
+        issue(A, "life-rekeyed.cobble.test")
+        check(True, "an order validated with the new key's key authorization issues", "")
+    except RuntimeError as e:
+        check(False, "an order validated with the new key's key authorization issues", str(e)[:200])
     inner = B.key.jws(D["keyChange"], {"account": A.kid, "oldKey": A.key.jwk}, nonce=False)
     st, h, j, raw = A.post(D["keyChange"], inner)
     check(st == 409 and h.get("location") == B.kid, "keyChange to B's key -> 409 with B's Location", raw[:200])
