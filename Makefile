@@ -29,8 +29,10 @@ $(ASAN_BUILD)/build.ninja:
 test: test-deps
 	@tools/run-tests.sh
 
+# SKIP_AGENT=1 leaves out bench/agent.sh (cobble vs certbot vs lego, one certificate each)
 bench: test-deps build
 	@bench/run.sh
+	@if [ "$${SKIP_AGENT:-0}" != 1 ]; then bench/agent.sh; fi
 
 fuzz: test-deps
 	@test -f build-fuzz/build.ninja || CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
