@@ -1,7 +1,7 @@
-/* HTTP transport for the agent: HTTP/1.1 over OpenSSL with one kept-alive connection,
- * bounded response bodies, and the response headers ACME cares about (Replay-Nonce,
- * Location, Retry-After, Link, Content-Type). Callers ignore SIGPIPE (the agent and the
- * load generator do): a TLS write to a connection the server closed must fail, not kill. */
+/* HTTP transport for the agent, on src/common/httpc: one kept-alive connection, bounded
+ * response bodies, and the response headers ACME cares about (Replay-Nonce, Location,
+ * Retry-After, Link, Content-Type). Callers ignore SIGPIPE (the agent and the load generator
+ * do): a TLS write to a connection the server closed must fail, not kill. */
 #ifndef COBBLE_AGENT_HTTP_H
 #define COBBLE_AGENT_HTTP_H
 #include <stddef.h>
