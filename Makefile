@@ -3,7 +3,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 DEPS = meson ninja-build pkg-config gcc libssl-dev libjansson-dev \
-       libevent-dev libcurl4-openssl-dev libunbound-dev libldns-dev libpsl-dev \
+       libevent-dev libunbound-dev libldns-dev libpsl-dev \
        libidn2-dev libsqlite3-dev libpq-dev libcmocka-dev sqlite3 openssl dns-root-data
 TEST_DEPS = certbot lego pebble knot knot-dnsutils curl clang libclang-rt-14-dev postgresql haproxy
 

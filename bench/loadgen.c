@@ -7,7 +7,6 @@
 #include "jose.h"
 #include "keys.h"
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -532,8 +531,6 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	ui_set_level(UI_QUIET);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-		return 1;
 	unsigned char rnd[4];
 	FILE *ur = fopen("/dev/urandom", "r");
 	if (!ur || fread(rnd, 1, sizeof rnd, ur) != sizeof rnd)
@@ -550,7 +547,7 @@ int main(int argc, char **argv)
 	if (responder_start(http_port) != 0)
 		return 1;
 
-	/* Accounts first (in this thread: libcurl handles are created one at a time). */
+	/* Accounts first, one at a time, before the load starts. */
 	int ready_workers = 0;
 	for (int i = 0; i < nworkers; i++) {
 		ws[i].idx = i;
