@@ -7,7 +7,8 @@
 #include "agent/acme/http.h"
 
 /* Retry bounds: a server that keeps failing gets a clear error, not an endless loop. */
-#define ACME_MAX_BADNONCE 8        /* fresh-nonce retries per request */
+#define ACME_MAX_BADNONCE 24       /* fresh-nonce retries per request: each is one round trip; at pebble's
+                                    * 50% test rejection 8 failed 1 request in 512 */
 #define ACME_MAX_ATTEMPTS 5        /* tries on 5xx, rateLimited, transport errors */
 #define ACME_MAX_RETRY_WAIT 60     /* longest single wait (seconds) we sit out */
 #define ACME_POLL_TIMEOUT 300      /* give up polling one resource after this many seconds */
