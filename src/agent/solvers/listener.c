@@ -2,6 +2,7 @@
  * agent does not wait for one at the end of every issuance), and it serves one connection
  * at a time: a CA's validation traffic is a handful of short requests. */
 #include "agent/solvers/listener.h"
+#include "deadline.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -149,14 +150,7 @@ int listener_seen_cond_init(pthread_cond_t *cv)
 int listener_seen_wait(pthread_mutex_t *mu, pthread_cond_t *cv, const int *(*find)(void *state, const char *token),
                        void *state, const char *token, int timeout_ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = deadline_after_ms(timeout_ms);
 	int seen = 0;
 	pthread_mutex_lock(mu);
 	for (;;) {

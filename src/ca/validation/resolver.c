@@ -9,6 +9,7 @@
  * calls ub_cancel(): in threaded mode UB_NOERROR means the callback will never run (libunbound
  * frees the answer when it arrives), anything else means the callback already ran or is about
  * to run, so the waiter waits for it (it is imminent: the answer is already dequeued). */
+#include "deadline.h"
 #include "resolver.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -247,19 +248,6 @@ int resolver_add_trust_anchor(struct resolver *r, const char *rr, char *err, siz
 	return 0;
 }
 
-static struct timespec deadline_after(int ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 /* Runs n queries for name concurrently and waits for all of them, at most the resolver's
  * timeout in total. Each q[i] ends done (err/res set) or timed_out. */
 static void run_queries(struct resolver *r, const char *name, struct query *q, size_t n)
@@ -275,7 +263,7 @@ static void run_queries(struct resolver *r, const char *name, struct query *q, s
 		}
 	}
 
-	struct timespec dl = deadline_after(r->timeout_ms);
+	struct timespec dl = deadline_after_ms(r->timeout_ms);
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		size_t pending = 0;
