@@ -43,6 +43,25 @@ int der_get(struct der *in, uint8_t want, struct der *content, struct der *whole
 	return 0;
 }
 
+int der_spki(struct der spki, struct der *alg, struct der *params, struct der *key)
+{
+	struct der body, algid, bits;
+	if (der_get(&spki, DER_SEQUENCE, &body, NULL) || spki.n || der_get(&body, DER_SEQUENCE, &algid, NULL) ||
+	    der_get(&body, DER_BIT_STRING, &bits, NULL) || body.n || bits.n < 2 || bits.p[0] != 0 ||
+	    der_get(&algid, DER_OID, NULL, alg))
+		return -1;
+	params->p = algid.p;
+	params->n = 0;
+	int tag = der_peek(&algid);
+	if (tag >= 0 && der_get(&algid, (uint8_t)tag, NULL, params))
+		return -1;
+	if (algid.n)
+		return -1;
+	key->p = bits.p + 1;
+	key->n = bits.n - 1;
+	return 0;
+}
+
 int der_eq(const struct der *content, const uint8_t *b, size_t n)
 {
 	return content->n == n && memcmp(content->p, b, n) == 0;

@@ -26,6 +26,10 @@ struct der {
 int der_get(struct der *in, uint8_t want, struct der *content, struct der *whole);
 /* The tag of the next TLV, or -1 if in is empty. */
 int der_peek(const struct der *in);
+/* A SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) and nothing after it, split into the algorithm
+ * OID and its parameters as whole TLVs (params->n == 0 when absent) and the key bits after the
+ * unused-bits octet, which must be 0. 0, or -1 if spki is not that shape. */
+int der_spki(struct der spki, struct der *alg, struct der *params, struct der *key);
 /* Whether content equals the bytes b[0..n). */
 int der_eq(const struct der *content, const uint8_t *b, size_t n);
 

@@ -909,17 +909,15 @@ out:
  * then falls back to X509_set_pubkey). */
 static int copy_spki(X509 *x, const struct csr *csr)
 {
-	struct der spki = {csr->spki, csr->spki_len}, body, algid, oid_tlv, param_tlv, bits;
-	if (der_get(&spki, DER_SEQUENCE, &body, NULL) || spki.n || der_get(&body, DER_SEQUENCE, &algid, NULL) ||
-	    der_get(&body, DER_BIT_STRING, &bits, NULL) || body.n || bits.n < 2 || bits.p[0] != 0 ||
-	    der_get(&algid, DER_OID, NULL, &oid_tlv))
+	struct der oid_tlv, param_tlv, bits;
+	if (der_spki((struct der){csr->spki, csr->spki_len}, &oid_tlv, &param_tlv, &bits))
 		return -1;
 	int ptype = V_ASN1_UNDEF;
-	if (der_peek(&algid) == DER_OID && der_get(&algid, DER_OID, NULL, &param_tlv) == 0)
+	if (param_tlv.n && der_peek(&param_tlv) == DER_OID)
 		ptype = V_ASN1_OBJECT;
-	else if (der_peek(&algid) == DER_NULL && der_get(&algid, DER_NULL, NULL, &param_tlv) == 0)
+	else if (param_tlv.n && der_peek(&param_tlv) == DER_NULL)
 		ptype = V_ASN1_NULL;
-	if (algid.n)
+	else if (param_tlv.n)
 		return -1;
 	const unsigned char *q = oid_tlv.p;
 	ASN1_OBJECT *alg = d2i_ASN1_OBJECT(NULL, &q, (long)oid_tlv.n), *param = NULL;
@@ -927,9 +925,9 @@ static int copy_spki(X509 *x, const struct csr *csr)
 		q = param_tlv.p;
 		param = d2i_ASN1_OBJECT(NULL, &q, (long)param_tlv.n);
 	}
-	unsigned char *key = OPENSSL_memdup(bits.p + 1, bits.n - 1);
+	unsigned char *key = OPENSSL_memdup(bits.p, bits.n);
 	if (!alg || (ptype == V_ASN1_OBJECT && !param) || !key ||
-	    X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg, ptype, param, key, (int)(bits.n - 1)) != 1) {
+	    X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg, ptype, param, key, (int)bits.n) != 1) {
 		ASN1_OBJECT_free(alg);
 		ASN1_OBJECT_free(param);
 		OPENSSL_free(key);

@@ -296,10 +296,10 @@ out:
 	return p;
 }
 
-/* Object identifiers, DER content octets. */
-static const uint8_t OID_EC_PUBKEY[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01}; /* RFC 5480 §2.1.1 */
-static const uint8_t OID_P256[] = {0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-static const uint8_t OID_P384[] = {0x2b, 0x81, 0x04, 0x00, 0x22};
+/* Object identifiers: whole TLVs for the key algorithm and curve, content octets below. */
+static const uint8_t OID_EC_PUBKEY[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01}; /* RFC 5480 §2.1.1 */
+static const uint8_t OID_P256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const uint8_t OID_P384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 static const uint8_t OID_EXT_REQ[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e}; /* RFC 2985 §5.4.2 */
 static const uint8_t OID_MS_EXT_REQ[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x01, 0x0e};
 
@@ -307,11 +307,8 @@ static const uint8_t OID_MS_EXT_REQ[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x3
  * point is on the curve. NULL for any other SubjectPublicKeyInfo, which goes the slow way. */
 static EVP_PKEY *ec_key_fast(struct der spki)
 {
-	struct der body, algid, oid, curve, bits;
-	if (der_get(&spki, DER_SEQUENCE, &body, NULL) || der_get(&body, DER_SEQUENCE, &algid, NULL) ||
-	    der_get(&body, DER_BIT_STRING, &bits, NULL) || body.n || der_get(&algid, DER_OID, &oid, NULL) ||
-	    !der_eq(&oid, OID_EC_PUBKEY, sizeof OID_EC_PUBKEY) || der_get(&algid, DER_OID, &curve, NULL) ||
-	    algid.n || bits.n < 2 || bits.p[0] != 0)
+	struct der alg, curve, point;
+	if (der_spki(spki, &alg, &curve, &point) || !der_eq(&alg, OID_EC_PUBKEY, sizeof OID_EC_PUBKEY))
 		return NULL;
 	const char *group = der_eq(&curve, OID_P256, sizeof OID_P256)   ? "prime256v1"
 	                    : der_eq(&curve, OID_P384, sizeof OID_P384) ? "secp384r1"
@@ -320,7 +317,7 @@ static EVP_PKEY *ec_key_fast(struct der spki)
 		return NULL;
 	OSSL_PARAM ps[] = {
 	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)group, 0),
-	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)(bits.p + 1), bits.n - 1),
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)point.p, point.n),
 	    OSSL_PARAM_construct_end(),
 	};
 	EVP_PKEY *pk = NULL;
