@@ -25,6 +25,13 @@ struct api {
 	struct server_loops *loops; /* loop 0 only: the other event loops (server.c) */
 };
 
+/* An event loop for the HTTPS listener: epoll's changelist on (server.c says why it is
+ * safe). a->base for server_start should come from here. */
+struct event_base *server_base_new(void);
+/* Sets up one loop's evhttp as server_start does: TLS bufferevents over a->ssl_ctx, the
+ * header and body limits, the timeout, the methods and the ACME routes (tests replace the
+ * routes with evhttp_set_gencb). */
+void server_http_setup(struct api *a, struct evhttp *http);
 /* Binds the HTTPS listener on cfg->listen_host:listen_port with the CA's listener
  * certificate, served by a->base and by one more event loop per further CPU core, each in
  * its own thread with its own copy of *a and its own store handle. -1 with a one-line

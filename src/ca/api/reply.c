@@ -3,6 +3,9 @@
 #include "reply.h"
 #include "log.h"
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
+#include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,11 +70,46 @@ static void send_reply(struct api *a, struct evhttp_request *req, int status, co
 	reply_headers(a, req, wants_nonce(req), !(path && strcmp(path, "/directory") == 0));
 	if (ctype)
 		evhttp_add_header(h, "Content-Type", ctype);
+	/* A response to HEAD has no content (RFC 9110 §9.3.2). libevent 2.1 leaves out its
+	 * Content-Length but sends the body anyway, which a keep-alive client then reads as the
+	 * start of the next response. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+		len = 0;
 	struct evbuffer *b = evbuffer_new();
 	if (len)
 		evbuffer_add(b, data, len);
-	evhttp_send_reply(req, status, reason(status), b);
+	reply_send(req, status, reason(status), b);
 	evbuffer_free(b);
+}
+
+/* TLS's largest record payload (RFC 8446 §5.1, RFC 5246 §6.2.1). */
+#define REPLY_RECORD_MAX 16384
+
+void reply_send(struct evhttp_request *req, int status, const char *why, struct evbuffer *body)
+{
+	/* evhttp puts the status line and headers in the connection's output buffer, then moves
+	 * the body's chains behind them, and bufferevent_openssl makes one SSL_write, hence one
+	 * TLS record and one write(2), per chain: two records per response, and the client woke
+	 * up for each (issue 7). Nothing is written when evhttp_send_reply returns (the write
+	 * waits for the socket's EPOLLOUT), so the response's first record's worth is made
+	 * contiguous here: one SSL_write per 16 KiB. Only when the output was empty before (no
+	 * earlier SSL_write waiting to be retried with the same bytes). */
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	struct evbuffer *out = bev ? bufferevent_get_output(bev) : NULL;
+	int idle = out && evbuffer_get_length(out) == 0;
+	evhttp_send_reply(req, status, why, body);
+	/* req may be freed from here on (evhttp_send_reply frees it if its connection is gone). */
+	size_t len = idle ? evbuffer_get_length(out) : 0;
+	if (!len)
+		return;
+	evbuffer_pullup(out, len < REPLY_RECORD_MAX ? -1 : REPLY_RECORD_MAX);
+	/* Run the bufferevent's write callback in this loop iteration instead of after the next
+	 * epoll_wait: the socket is almost always writable (if not, SSL_write says so and the
+	 * write event, still added, waits for EPOLLOUT as before). evhttp's own callback that
+	 * ends the request stays deferred (BEV_OPT_DEFER_CALLBACKS, server.c), so nothing is
+	 * freed under the caller. */
+	event_active(&bev->ev_write, EV_WRITE, 1);
 }
 
 void reply_raw(struct api *a, struct evhttp_request *req, int status, const char *ctype, const void *data,

@@ -42,7 +42,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 }
 
 /* The limits and handlers of one loop's evhttp. */
-static void http_setup(struct api *a, struct evhttp *http)
+void server_http_setup(struct api *a, struct evhttp *http)
 {
 	const struct config *c = a->cfg;
 	evhttp_set_bevcb(http, make_bev, a);
@@ -54,6 +54,27 @@ static void http_setup(struct api *a, struct evhttp *http)
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 	                                     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(http, routes_handle, a);
+}
+
+struct event_base *server_base_new(void)
+{
+	/* epoll's changelist: the adds and deletes of one loop iteration are merged and applied
+	 * just before epoll_wait. Per request evhttp disables reading, adds the write event when
+	 * the response is queued, enables reading and writing, and drops the write event once
+	 * the response is written (reply.c writes it in the same iteration): four epoll_ctl
+	 * calls that net out to one. libevent warns against the flag when an fd watched by a
+	 * base is a dup() of another fd closed while events on it are still registered (the
+	 * deferred EPOLL_CTL_DEL then fails with EBADF and epoll keeps reporting the open
+	 * file). Here the only dup()s are the listener copies of start_loops, whose events are
+	 * never deleted while their loop runs, and cobbled neither forks nor passes connection
+	 * sockets on. */
+	struct event_config *cfg = event_config_new();
+	if (!cfg)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	struct event_base *base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
 }
 
 static void *loop_main(void *arg)
@@ -90,13 +111,13 @@ static int start_loops(struct api *a, evutil_socket_t fd, char *err, size_t errl
 		l->a.store = NULL;
 		l->a.http = NULL;
 		ls->n = i + 1; /* server_stop cleans up what exists so far */
-		if (!(l->a.base = event_base_new()) || !(l->a.http = evhttp_new(l->a.base))) {
+		if (!(l->a.base = server_base_new()) || !(l->a.http = evhttp_new(l->a.base))) {
 			snprintf(err, errlen, "cannot create event loop %d", i);
 			return -1;
 		}
 		if (store_open(a->cfg->database, &l->a.store, err, errlen) != STORE_OK)
 			return -1;
-		http_setup(&l->a, l->a.http);
+		server_http_setup(&l->a, l->a.http);
 		evutil_socket_t dfd = dup(fd);
 		if (dfd < 0 || evutil_make_socket_nonblocking(dfd) != 0 || !evhttp_accept_socket_with_handle(l->a.http, dfd)) {
 			if (dfd >= 0)
@@ -135,7 +156,7 @@ int server_start(struct api *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the HTTP server");
 		return -1;
 	}
-	http_setup(a, a->http);
+	server_http_setup(a, a->http);
 	errno = 0;
 	struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, c->listen_host,
 	                                                                (ev_uint16_t)c->listen_port);
@@ -145,9 +166,10 @@ int server_start(struct api *a, char *err, size_t errlen)
 		         e ? strerror(e) : "bad address");
 		return -1;
 	}
-	/* No Nagle: a response leaves as several TLS records (headers, body); with Nagle the
-	 * second waits for the client's delayed ACK, 40 ms per request (issue 7 bench). Linux
-	 * accepted sockets inherit the option from the listener. */
+	/* No Nagle: a response over 16 KiB leaves as several TLS records (reply.c), and evhttp's
+	 * own error pages as two (headers, body); with Nagle the second waits for the client's
+	 * delayed ACK, 40 ms per request (issue 7 bench). Linux accepted sockets inherit the
+	 * option from the listener. */
 	int one = 1;
 	if (setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0)
 		log_warn("listener: cannot set TCP_NODELAY: %s", strerror(errno));
