@@ -1,8 +1,8 @@
 /* caa_check_name / resolver_caa: the RFC 8659 §3 lookup through the real resolver (libunbound)
  * forwarding to a tiny authoritative UDP DNS server on 127.0.0.1 (ephemeral port) that serves
  * CAA record sets, a CNAME, malformed and oversized sets, SERVFAIL, silence and an unsigned zone
- * under a trust anchor (DNSSEC bogus). The server logs every CAA question so the tests can check
- * the tree climb itself. */
+ * under a trust anchor (DNSSEC bogus), and answers it holds back for a while. The server logs
+ * every CAA question so the tests can check the tree climb itself. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "problem.h"
 #include "validation/caa.h"
@@ -25,6 +26,7 @@
 #define T_CNAME 5
 #define T_CAA 257
 #define ACCOUNT "https://ca.test/acme/acct/1"
+#define SLOW_MS 1500 /* slow.test's answers */
 
 static const char *const ids[] = {"cobble.test", "ca2.test"};
 
@@ -42,32 +44,61 @@ struct zrec {
 	struct caa_rr caa[4];
 	int many;             /* answer with this many tiny records instead */
 	int raw_bad;          /* one record whose tag is not alphanumeric */
+	int delay_ms;         /* answer only after this long */
 };
 
 static const struct zrec zone[] = {
-	{"allowed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0},
-	{"upper.test", 0, 0, NULL, {{0, "ISSUE", "Cobble.Test"}}, 0, 0},
-	{"second.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}, {0, "issue", "ca2.test"}}, 0, 0},
-	{"other.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0},
-	{"wild.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {0, "issuewild", ";"}}, 0, 0},
-	{"acct.test", 0, 0, NULL, {{0, "issue", "cobble.test; accounturi=" ACCOUNT}}, 0, 0},
-	{"method.test", 0, 0, NULL, {{0, "issue", "cobble.test; validationmethods=dns-01"}}, 0, 0},
-	{"crit.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {128, "tbs", "x"}}, 0, 0},
-	{"iodef.test", 0, 0, NULL, {{0, "iodef", "mailto:caa@iodef.test"}}, 0, 0},
-	{"alias.test", 0, 0, "target.elsewhere.test", {{0}}, 0, 0},
-	{"target.elsewhere.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0},
-	{"sub.allowed.test", 0, 0, NULL, {{0}}, 0, 0}, /* exists, no CAA: NODATA */
-	{"broken.test", 2, 0, NULL, {{0}}, 0, 0},
-	{"under.broken2.test", 0, 0, NULL, {{0}}, 0, 0},
-	{"broken2.test", 2, 0, NULL, {{0}}, 0, 0},
-	{"silent.test", 0, 1, NULL, {{0}}, 0, 0},
-	{"malformed.test", 0, 0, NULL, {{0}}, 0, 1},
-	{"many.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX + 1, 0},
-	{"full.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX, 0},
-	{"x.signed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0},
+	{"allowed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
+	{"upper.test", 0, 0, NULL, {{0, "ISSUE", "Cobble.Test"}}, 0, 0, 0},
+	{"second.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}, {0, "issue", "ca2.test"}}, 0, 0, 0},
+	{"other.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0},
+	{"wild.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {0, "issuewild", ";"}}, 0, 0, 0},
+	{"acct.test", 0, 0, NULL, {{0, "issue", "cobble.test; accounturi=" ACCOUNT}}, 0, 0, 0},
+	{"method.test", 0, 0, NULL, {{0, "issue", "cobble.test; validationmethods=dns-01"}}, 0, 0, 0},
+	{"crit.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {128, "tbs", "x"}}, 0, 0, 0},
+	{"iodef.test", 0, 0, NULL, {{0, "iodef", "mailto:caa@iodef.test"}}, 0, 0, 0},
+	{"alias.test", 0, 0, "target.elsewhere.test", {{0}}, 0, 0, 0},
+	{"target.elsewhere.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0},
+	{"sub.allowed.test", 0, 0, NULL, {{0}}, 0, 0, 0}, /* exists, no CAA: NODATA */
+	{"broken.test", 2, 0, NULL, {{0}}, 0, 0, 0},
+	{"under.broken2.test", 0, 0, NULL, {{0}}, 0, 0, 0},
+	{"broken2.test", 2, 0, NULL, {{0}}, 0, 0, 0},
+	{"silent.test", 0, 1, NULL, {{0}}, 0, 0, 0},
+	{"malformed.test", 0, 0, NULL, {{0}}, 0, 1, 0},
+	{"many.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX + 1, 0, 0},
+	{"full.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX, 0, 0},
+	{"x.signed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
+	/* Failures above and below a set with records: only those below matter (RFC 8659 §3). */
+	{"broken.other.test", 2, 0, NULL, {{0}}, 0, 0, 0},
+	{"silent.other.test", 0, 1, NULL, {{0}}, 0, 0, 0},
+	{"ok.broken.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
+	{"deny.broken.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0},
+	{"ok.silent.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
+	{"slow.test", 0, 0, NULL, {{0}}, 0, 0, SLOW_MS},
+	{"ok.slow.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
+	{"deny.slow.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0},
+	/* Late, but within unbound's first retransmission timeout (376 ms). */
+	{"soon.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 100},
+	{"later.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 300},
 };
 
 static int srv_fd = -1, srv_port, stop_pipe[2];
+/* Held-back answers (only the server thread touches them). */
+static struct held {
+	unsigned char b[4096];
+	size_t len;
+	struct sockaddr_in to;
+	socklen_t tolen;
+	long long due_ms;
+} held[64];
+static int nheld;
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 static pthread_t srv_thread;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static char qlog[32][256]; /* CAA questions since the last log_reset() */
@@ -189,6 +220,17 @@ static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from
 	}
 	b[6] = (unsigned char)(an >> 8);
 	b[7] = (unsigned char)an;
+	if (z && z->delay_ms) {
+		if (nheld < (int)(sizeof held / sizeof held[0])) {
+			struct held *h = &held[nheld++];
+			memcpy(h->b, b, o);
+			h->len = o;
+			h->to = *from;
+			h->tolen = fl;
+			h->due_ms = mono_ms() + z->delay_ms;
+		}
+		return;
+	}
 	sendto(srv_fd, b, o, 0, (struct sockaddr *)from, fl);
 }
 
@@ -197,10 +239,25 @@ static void *srv_main(void *arg)
 	(void)arg;
 	struct pollfd pfd[2] = {{.fd = srv_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0)
+		int wait = -1;
+		long long now = mono_ms();
+		for (int i = 0; i < nheld;) {
+			if (held[i].due_ms <= now) {
+				sendto(srv_fd, held[i].b, held[i].len, 0, (struct sockaddr *)&held[i].to, held[i].tolen);
+				held[i] = held[--nheld];
+				continue;
+			}
+			if (wait < 0 || held[i].due_ms - now < wait)
+				wait = (int)(held[i].due_ms - now);
+			i++;
+		}
+		int pn = poll(pfd, 2, wait);
+		if (pn < 0)
 			continue;
 		if (pfd[1].revents)
 			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
 		unsigned char q[1500];
 		struct sockaddr_in from;
 		socklen_t fl = sizeof from;
@@ -284,6 +341,14 @@ static const struct ccase cases[] = {
 	{"under.broken2.test", NULL, NULL, -1, "SERVFAIL looking up CAA for broken2.test"},
 	{"malformed.test", NULL, NULL, -1, "looking up CAA for malformed.test: CAA record 1 of 1 is malformed"},
 	{"many.test", NULL, NULL, -1, "more than 64 CAA records for many.test"},
+	/* All levels are asked at once; the answer is still the nearest set's, and a failure
+	 * counts only below it: a SERVFAIL under a forbidding parent is a dns failure... */
+	{"broken.other.test", NULL, NULL, -1, "SERVFAIL looking up CAA for broken.other.test"},
+	{"x.broken.other.test", NULL, NULL, -1, "SERVFAIL looking up CAA for broken.other.test"},
+	/* ...and one above the relevant set (which the sequential climb never asks) does not matter. */
+	{"ok.broken.test", NULL, NULL, 1, NULL},
+	{"a.ok.broken.test", NULL, NULL, 1, NULL},
+	{"deny.broken.test", NULL, NULL, 0, "CAA records for deny.broken.test forbid issuance"},
 };
 
 static void test_table(void **state)
@@ -321,8 +386,16 @@ static int logged(char out[][256], int max)
 	return n;
 }
 
+static int was_asked(char q[][256], int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(q[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* RFC 8659 §3: the climb asks each name from the label up to, not including, the root, and
- * stops at the first non-empty RRset. */
+ * the first non-empty RRset is the relevant one. */
 static void test_climb(void **state)
 {
 	(void)state;
@@ -330,19 +403,22 @@ static void test_climb(void **state)
 	struct problem *p = NULL;
 	char q[32][256];
 
+	/* Every level is asked in one round, so the server sees them in any order. */
 	log_reset();
 	assert_int_equal(caa_check_name(r, "a.b.nothing.test", 0, ids, 2, NULL, NULL, &p), 1);
 	assert_int_equal(logged(q, 32), 4);
-	assert_string_equal(q[0], "a.b.nothing.test");
-	assert_string_equal(q[1], "b.nothing.test");
-	assert_string_equal(q[2], "nothing.test");
-	assert_string_equal(q[3], "test");
+	assert_true(was_asked(q, 4, "a.b.nothing.test"));
+	assert_true(was_asked(q, 4, "b.nothing.test"));
+	assert_true(was_asked(q, 4, "nothing.test"));
+	assert_true(was_asked(q, 4, "test"));
 
+	/* The relevant set is allowed.test's; test. may or may not have been asked by then. */
 	log_reset();
 	assert_int_equal(caa_check_name(r, "www.allowed.test", 0, ids, 2, NULL, NULL, &p), 1);
-	assert_int_equal(logged(q, 32), 2); /* stops at allowed.test, never asks test. */
-	assert_string_equal(q[0], "www.allowed.test");
-	assert_string_equal(q[1], "allowed.test");
+	int nq = logged(q, 32);
+	assert_true(nq == 2 || nq == 3);
+	assert_true(was_asked(q, nq, "www.allowed.test"));
+	assert_true(was_asked(q, nq, "allowed.test"));
 
 	/* A wildcard is looked up at its base name; a trailing dot and case do not matter. */
 	log_reset();
@@ -407,6 +483,193 @@ static void test_timeout(void **state)
 	assert_string_equal(problem_short_type(p), "dns");
 	assert_non_null(strstr(p->detail, "timed out looking up CAA for silent.test"));
 	problem_free(p);
+	/* A silent level below a set with records fails the check as the climb would, and one
+	 * below an empty set too. */
+	assert_int_equal(caa_check_name(r, "silent.other.test", 0, ids, 2, NULL, NULL, &p), -1);
+	assert_non_null(strstr(p->detail, "timed out looking up CAA for silent.other.test"));
+	problem_free(p);
+	assert_int_equal(caa_check_name(r, "nx.silent.test", 0, ids, 2, NULL, NULL, &p), -1);
+	assert_non_null(strstr(p->detail, "timed out looking up CAA for silent.test"));
+	problem_free(p);
+	resolver_free(r);
+}
+
+static long long elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* The wait ends once the relevant set is known: a parent that answers late (or never) costs
+ * nothing when a nearer level has records, and is waited for when the levels below it are empty. */
+static void test_walk_early_answer(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(5000);
+	struct problem *p = NULL;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(caa_check_name(r, "ok.slow.test", 0, ids, 2, NULL, NULL, &p), 1);
+	assert_int_equal(caa_check_name(r, "deny.slow.test", 0, ids, 2, NULL, NULL, &p), 0);
+	assert_non_null(strstr(p->detail, "CAA records for deny.slow.test forbid issuance"));
+	problem_free(p);
+	assert_int_equal(caa_check_name(r, "ok.silent.test", 0, ids, 2, NULL, NULL, &p), 1);
+	long long ms = elapsed_ms(&t0);
+	if (ms >= SLOW_MS)
+		fail_msg("three lookups with a nearer answer took %lld ms: waited for the parent", ms);
+
+	/* x.slow.test is NXDOMAIN: slow.test decides (NODATA, late), then test. (empty). */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(caa_check_name(r, "x.slow.test", 0, ids, 2, NULL, NULL, &p), 1);
+	ms = elapsed_ms(&t0);
+	if (ms < SLOW_MS - 100)
+		fail_msg("x.slow.test decided after %lld ms, before slow.test answered", ms);
+
+	/* resolver_caa_walk itself: the index of the relevant level. */
+	const char *lv[] = {"a.b.other.test", "b.other.test", "other.test", "test"};
+	struct caa_record *recs = NULL;
+	size_t level = 99, n = 0;
+	assert_int_equal(resolver_caa_walk(r, lv, 4, &level, &recs, &n, &p), 0);
+	assert_int_equal(level, 2);
+	assert_int_equal(n, 1);
+	assert_string_equal(recs[0].value, "other-ca.example");
+	free(recs);
+	const char *none[] = {"nothing.test", "test"};
+	assert_int_equal(resolver_caa_walk(r, none, 2, &level, &recs, &n, &p), 0);
+	assert_int_equal(level, 2);
+	assert_int_equal(n, 0);
+	assert_null(recs);
+	resolver_free(r);
+}
+
+struct delayed {
+	struct resolver *r;
+	const char *name;
+	int rc;
+	long long ms;
+};
+
+static void *delayed_main(void *arg)
+{
+	struct delayed *d = arg;
+	struct problem *p = NULL;
+	struct timespec t0;
+	usleep(30 * 1000); /* the main thread is waiting (leading) by now */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	d->rc = caa_check_name(d->r, d->name, 0, ids, 2, NULL, NULL, &p);
+	d->ms = elapsed_ms(&t0);
+	problem_free(p);
+	return NULL;
+}
+
+/* Two waiters, one polling libunbound (the first), one asleep. When the first has its answer
+ * it hands the polling over, or the second's answer (later) is never read and it times out; an
+ * answer for the sleeper that the first reads wakes the sleeper at once, not at its deadline. */
+static void test_handover(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(3000);
+	struct problem *p = NULL;
+	pthread_t t;
+	struct delayed d = {.r = r, .name = "later.test"};
+	assert_int_equal(pthread_create(&t, NULL, delayed_main, &d), 0);
+	assert_int_equal(caa_check_name(r, "soon.test", 0, ids, 2, NULL, NULL, &p), 1);
+	pthread_join(t, NULL);
+	if (d.rc != 1)
+		fail_msg("later.test, waiting behind soon.test's lookup: %d after %lld ms", d.rc, d.ms);
+
+	d = (struct delayed){.r = r, .name = "soon.test"};
+	assert_int_equal(pthread_create(&t, NULL, delayed_main, &d), 0);
+	assert_int_equal(caa_check_name(r, "later.test", 0, ids, 2, NULL, NULL, &p), 1);
+	pthread_join(t, NULL);
+	assert_int_equal(d.rc, 1);
+	if (d.ms > 1000)
+		fail_msg("soon.test, answered during later.test's lookup, returned after %lld ms", d.ms);
+	resolver_free(r);
+}
+
+/* Many threads on one resolver (leader/follower waiting on one libunbound context), with a
+ * short timeout, lookups that time out among them and cancelled queries whose answers arrive
+ * later: every lookup gets its own answer, none is left waiting for one nobody reads. */
+#define CONC_THREADS 8
+#define CONC_ROUNDS 25
+struct conc {
+	struct resolver *r;
+	int idx, bad, timeouts;
+	char first_bad[512];
+};
+
+static void conc_bad(struct conc *c, const char *what, int rc, struct problem *p)
+{
+	if (!c->bad++)
+		snprintf(c->first_bad, sizeof c->first_bad, "%s: rc %d (%s)", what, rc, p ? p->detail : "-");
+}
+
+static void *conc_main(void *arg)
+{
+	struct conc *c = arg;
+	static const struct {
+		const char *name;
+		int want;
+	} mix[] = {{"allowed.test", 1}, {"www.allowed.test", 1}, {"other.test", 0}, {"a.b.other.test", 0},
+	           {"ok.broken.test", 1}, {"broken.test", -1}, {"ok.slow.test", 1}, {"deny.slow.test", 0},
+	           {"nothing.test", 1}};
+	const size_t nmix = sizeof mix / sizeof mix[0];
+	for (int i = 0; i < CONC_ROUNDS; i++) {
+		struct problem *p = NULL;
+		if (c->idx < 2 && i % 5 == 0) {
+			/* slow.test answers after the deadline: this one times out (or unbound, which
+			 * has seen it time out before, gives up on it first: SERVFAIL). */
+			int rc = caa_check_name(c->r, "x.slow.test", 0, ids, 2, NULL, NULL, &p);
+			if (rc != -1 || !p || !strstr(p->detail, "CAA for slow.test") ||
+			    (!strstr(p->detail, "timed out") && !strstr(p->detail, "SERVFAIL")))
+				conc_bad(c, "x.slow.test", rc, p);
+			else
+				c->timeouts++;
+			problem_free(p);
+			continue;
+		}
+		if (i % 3 == 1) {
+			char **txt = NULL;
+			size_t n = 9;
+			int rc = resolver_txt(c->r, "allowed.test", &txt, &n, &p);
+			if (rc != 0 || n != 0)
+				conc_bad(c, "TXT allowed.test", rc, p);
+			resolver_strings_free(txt, n);
+			problem_free(p);
+			continue;
+		}
+		size_t k = (size_t)(c->idx + i) % nmix;
+		int rc = caa_check_name(c->r, mix[k].name, 0, ids, 2, ACCOUNT, "http-01", &p);
+		if (rc != mix[k].want || (rc == -1 && (!p || !strstr(p->detail, "SERVFAIL"))))
+			conc_bad(c, mix[k].name, rc, p);
+		problem_free(p);
+	}
+	return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(700);
+	pthread_t t[CONC_THREADS];
+	struct conc c[CONC_THREADS];
+	for (int i = 0; i < CONC_THREADS; i++) {
+		c[i] = (struct conc){.r = r, .idx = i};
+		assert_int_equal(pthread_create(&t[i], NULL, conc_main, &c[i]), 0);
+	}
+	int bad = 0, timeouts = 0;
+	for (int i = 0; i < CONC_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		if (c[i].bad)
+			print_message("thread %d: %d wrong, first: %s\n", i, c[i].bad, c[i].first_bad);
+		bad += c[i].bad;
+		timeouts += c[i].timeouts;
+	}
+	assert_int_equal(timeouts, 2 * ((CONC_ROUNDS + 4) / 5));
+	assert_int_equal(bad, 0);
+	/* Cancelled queries' answers may still be on their way: freeing now must be clean. */
 	resolver_free(r);
 }
 
@@ -533,6 +796,9 @@ int main(void)
 	    cmocka_unit_test(test_climb),
 	    cmocka_unit_test(test_resolver_caa),
 	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_walk_early_answer),
+	    cmocka_unit_test(test_handover),
+	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_dnssec_bogus),
 	    cmocka_unit_test(test_from_rdata),
 	};

@@ -240,28 +240,32 @@ int caa_check_name(struct resolver *r, const char *name, int wildcard, const cha
     }
 
     /* RFC 8659 §3: climb from the name up to, but not including, the root; the first
-     * non-empty RRset is the relevant one. */
-    for (const char *cur = base; cur && *cur;) {
-        struct caa_record *recs = NULL;
-        size_t n = 0;
-        if (resolver_caa(r, cur, &recs, &n, prob) != 0)
-            return -1;
-        if (n > 0) {
-            int ok = caa_check(recs, n, wildcard, ca_ids, n_ids, account_uri, method, why, sizeof why);
-            free(recs);
-            if (ok)
-                return 1;
-            if (strcmp(cur, base) == 0)
-                *prob = problem_new("caa", 403, "CAA records for %s%s forbid issuance: %s",
-                                    wildcard ? "*." : "", base, why);
-            else
-                *prob = problem_new("caa", 403, "CAA records at %s (the relevant record set for %s%s) "
-                                    "forbid issuance: %s", cur, wildcard ? "*." : "", base, why);
-            return 0;
-        }
+     * non-empty RRset is the relevant one. Every level is asked in one round
+     * (resolver_caa_walk), which picks the same set the sequential climb would: a failure at
+     * a level below the relevant one fails the check, one above it does not matter. */
+    const char *levels[RESOLVER_CAA_LEVELS_MAX];
+    size_t nlevels = 0, level, n = 0;
+    for (const char *cur = base; cur && *cur && nlevels < RESOLVER_CAA_LEVELS_MAX;) {
+        levels[nlevels++] = cur;
         cur = strchr(cur, '.');
         if (cur)
             cur++;
     }
-    return 1;
+    struct caa_record *recs = NULL;
+    if (resolver_caa_walk(r, levels, nlevels, &level, &recs, &n, prob) != 0)
+        return -1;
+    if (n == 0)
+        return 1;
+    const char *cur = levels[level];
+    int ok = caa_check(recs, n, wildcard, ca_ids, n_ids, account_uri, method, why, sizeof why);
+    free(recs);
+    if (ok)
+        return 1;
+    if (strcmp(cur, base) == 0)
+        *prob = problem_new("caa", 403, "CAA records for %s%s forbid issuance: %s",
+                            wildcard ? "*." : "", base, why);
+    else
+        *prob = problem_new("caa", 403, "CAA records at %s (the relevant record set for %s%s) "
+                            "forbid issuance: %s", cur, wildcard ? "*." : "", base, why);
+    return 0;
 }

@@ -3,16 +3,24 @@
  *
  * Threading model: one ub_ctx in threaded async mode (ub_ctx_async(ctx, 1)), so its cache
  * is shared. Workers submit with ub_resolve_async (thread-safe in libunbound: it takes the
- * context's own locks) and sleep on a condition variable with a deadline. One dispatcher
- * thread owned by the resolver waits on ub_fd() and calls ub_process(), which runs our
- * callback; the callback marks the query done and wakes the waiters. On timeout the waiter
- * calls ub_cancel(): in threaded mode UB_NOERROR means the callback will never run (libunbound
- * frees the answer when it arrives), anything else means the callback already ran or is about
- * to run, so the waiter waits for it (it is imminent: the answer is already dequeued). */
+ * context's own locks) and wait with a deadline, leader/follower style: of the threads
+ * waiting for answers, one at a time (the leader) polls ub_fd() and calls ub_process(), which
+ * runs our callback for whichever queries answered; the callback marks the query done and wakes
+ * its waiter if that one now has what it waits for. The others (followers) sleep on their own
+ * condition variable. A leader whose own answers are in (or whose deadline passed) hands the
+ * role to a follower still waiting, so an answer never sits unread while someone waits for it.
+ * There is no dispatcher thread: an answer for the leader wakes only the leader; one for a
+ * follower wakes the leader, then the follower, as the dispatcher did. Answers nobody waits
+ * for any more (cancelled queries) are read and dropped by the next leader.
+ * On timeout the waiter calls ub_cancel(): in threaded mode UB_NOERROR means the callback will
+ * never run (libunbound frees the answer when it arrives), anything else means the callback
+ * already ran or is about to run in the thread inside ub_process() that dequeued the answer,
+ * so the waiter waits for it (it is imminent: the answer is already dequeued). */
 #include "deadline.h"
 #include "resolver.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,64 +42,79 @@
 #define RCODE_NXDOMAIN 3
 #define RCODE_REFUSED 5
 
+struct waiter;
+
 struct resolver {
 	struct ub_ctx *ctx;
 	int timeout_ms;
-	pthread_t dispatcher;
-	int dispatcher_started;
-	int stop_pipe[2];
-	pthread_mutex_t mu; /* guards every struct query's done/err/res */
-	pthread_cond_t cv;  /* broadcast when any query completes */
+	pthread_mutex_t mu;      /* guards every query's done/err/res, every waiter, and the two below */
+	struct waiter *waiters;  /* every thread inside run_queries */
+	struct waiter *leader;   /* the one of them polling ub_fd(), or NULL */
 };
 
 struct query {
-	struct resolver *r;
+	struct waiter *w;
+	const char *name;
 	int rrtype;
 	int id;
 	int submitted;
 	int done;
-	int timed_out;
+	int timed_out;          /* given up: the deadline passed, or the answer is no longer needed */
 	int err;                /* libunbound error (UB_*), or 0 */
 	struct ub_result *res;  /* owned once done */
 };
 
-static void *dispatch_main(void *arg)
+/* One thread inside run_queries. Lives on that thread's stack; its queries point to it. */
+struct waiter {
+	struct query *q;
+	size_t n;
+	int first_set;     /* ready once the first decisive query in order is known (CAA tree walk) */
+	int draining;      /* past the wait: waiting only for callbacks already under way */
+	pthread_cond_t cv; /* signalled when ready, when made leader, or (draining) on any answer */
+	struct waiter *next;
+	struct resolver *r;
+};
+
+/* Is a done query an error or a non-empty answer? (For the CAA walk: anything but an empty
+ * set, which sends the walk on to the parent.) */
+static int query_decisive(const struct query *q)
 {
-	struct resolver *r = arg;
-	struct pollfd pfd[2] = {
-		{.fd = ub_fd(r->ctx), .events = POLLIN},
-		{.fd = r->stop_pipe[0], .events = POLLIN},
-	};
-	for (;;) {
-		int n = poll(pfd, 2, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("resolver: poll: %s", strerror(errno));
-			break;
-		}
-		if (pfd[1].revents)
-			break;
-		if (pfd[0].revents) {
-			int rc = ub_process(r->ctx);
-			if (rc != 0) {
-				log_error("resolver: ub_process: %s", ub_strerror(rc));
-				usleep(100 * 1000); /* do not spin on a broken pipe */
-			}
-		}
-	}
-	return NULL;
+	if (q->err || !q->res || q->res->bogus)
+		return 1;
+	if (q->res->rcode == RCODE_NXDOMAIN)
+		return 0;
+	if (q->res->rcode != 0)
+		return 1;
+	return q->res->data && q->res->data[0];
 }
 
+/* With r->mu held: has w got what it waits for? All its queries, or with first_set the
+ * answers up to and including the first decisive one. */
+static int waiter_ready(const struct waiter *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		if (!w->q[i].done)
+			return 0;
+		if (w->first_set && query_decisive(&w->q[i]))
+			return 1;
+	}
+	return 1;
+}
+
+/* Runs inside ub_process(), in whichever thread leads. */
 static void query_done(void *arg, int err, struct ub_result *res)
 {
 	struct query *q = arg;
-	pthread_mutex_lock(&q->r->mu);
+	struct waiter *w = q->w;
+	struct resolver *r = w->r;
+	pthread_mutex_lock(&r->mu);
 	q->err = err;
 	q->res = res;
 	q->done = 1;
-	pthread_cond_broadcast(&q->r->cv);
-	pthread_mutex_unlock(&q->r->mu);
+	/* After the unlock w may be gone (its thread saw what it waited for): not touched again. */
+	if (w->draining || waiter_ready(w))
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&r->mu);
 }
 
 /* "HOST:PORT", "HOST", "[V6]:PORT", or a bare IPv6 address -> unbound's "HOST@PORT". */
@@ -148,15 +171,8 @@ int resolver_new(const char *forwarder, int timeout_ms, struct resolver **out, c
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	r->stop_pipe[0] = r->stop_pipe[1] = -1;
 	r->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&r->mu, NULL);
-	/* Deadlines on the monotonic clock: a wall-clock step must not stretch a lookup. */
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
 	r->ctx = ub_ctx_create();
 	if (!r->ctx) {
 		snprintf(err, errlen, "could not create the DNS resolver context");
@@ -199,15 +215,6 @@ int resolver_new(const char *forwarder, int timeout_ms, struct resolver **out, c
 		log_warn("resolver: %s not found (install dns-root-data): DNSSEC is not validated",
 		         ROOT_KEY_FILE);
 	}
-	if (pipe(r->stop_pipe) != 0) {
-		snprintf(err, errlen, "resolver: pipe: %s", strerror(errno));
-		goto fail;
-	}
-	if ((rc = pthread_create(&r->dispatcher, NULL, dispatch_main, r)) != 0) {
-		snprintf(err, errlen, "resolver: thread: %s", strerror(rc));
-		goto fail;
-	}
-	r->dispatcher_started = 1;
 	*out = r;
 	return 0;
 fail:
@@ -219,21 +226,10 @@ void resolver_free(struct resolver *r)
 {
 	if (!r)
 		return;
-	if (r->dispatcher_started) {
-		char c = 'x';
-		while (write(r->stop_pipe[1], &c, 1) < 0 && errno == EINTR)
-			;
-		pthread_join(r->dispatcher, NULL);
-	}
-	/* Stops libunbound's worker thread; outstanding queries are dropped without callbacks
-	 * (callers must be done with the resolver by now). */
+	/* Stops libunbound's worker thread; outstanding queries (cancelled ones whose answers
+	 * nobody read) are dropped without callbacks (callers must be done with the resolver). */
 	if (r->ctx)
 		ub_ctx_delete(r->ctx);
-	if (r->stop_pipe[0] >= 0)
-		close(r->stop_pipe[0]);
-	if (r->stop_pipe[1] >= 0)
-		close(r->stop_pipe[1]);
-	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -248,54 +244,129 @@ int resolver_add_trust_anchor(struct resolver *r, const char *rr, char *err, siz
 	return 0;
 }
 
-/* Runs n queries for name concurrently and waits for all of them, at most the resolver's
- * timeout in total. Each q[i] ends done (err/res set) or timed_out. */
-static void run_queries(struct resolver *r, const char *name, struct query *q, size_t n)
+/* Milliseconds from now to dl on CLOCK_MONOTONIC, rounded up (0 when past). */
+static long ms_until(const struct timespec *dl)
 {
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ns = (long long)(dl->tv_sec - now.tv_sec) * 1000000000LL + (dl->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	ns = (ns + 999999) / 1000000;
+	return ns > INT_MAX ? INT_MAX : (long)ns;
+}
+
+/* With r->mu held, by the leader as it leaves: the role goes to a waiter that still needs
+ * answers (woken to poll), or to nobody if none does (the next arrival takes it). */
+static void leader_handover(struct resolver *r, struct waiter *self)
+{
+	r->leader = NULL;
+	for (struct waiter *o = r->waiters; o; o = o->next)
+		if (o != self && !waiter_ready(o)) {
+			r->leader = o;
+			pthread_cond_signal(&o->cv);
+			return;
+		}
+}
+
+/* As the leader, with r->mu released: waits up to ms for answers and processes them. */
+static void lead_once(struct resolver *r, long ms)
+{
+	struct pollfd pfd = {.fd = ub_fd(r->ctx), .events = POLLIN};
+	int n = poll(&pfd, 1, (int)ms);
+	if (n < 0 && errno != EINTR) {
+		log_error("resolver: poll: %s", strerror(errno));
+	} else if (n > 0) {
+		int rc = ub_process(r->ctx);
+		if (rc == 0)
+			return;
+		log_error("resolver: ub_process: %s", ub_strerror(rc));
+	} else {
+		return;
+	}
+	usleep((useconds_t)(ms < 100 ? ms : 100) * 1000); /* do not spin on a broken pipe */
+}
+
+/* Runs q[0..n) (each with its name and rrtype) concurrently and waits, at most the resolver's
+ * timeout in total, for all of them, or with first_set only until the first decisive one in
+ * order is known (query_decisive: the CAA tree walk needs nothing after it). Each q[i] ends
+ * done (err/res set) or timed_out (no answer, or one no longer needed). */
+static void run_queries(struct resolver *r, struct query *q, size_t n, int first_set)
+{
+	struct waiter w = {.q = q, .n = n, .first_set = first_set, .r = r};
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	/* Deadlines on the monotonic clock: a wall-clock step must not stretch a lookup. */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
+
 	for (size_t i = 0; i < n; i++) {
-		q[i].r = r;
-		int rc = ub_resolve_async(r->ctx, name, q[i].rrtype, 1 /* IN */, &q[i], query_done, &q[i].id);
+		q[i].w = &w;
+		/* A callback for an earlier query may already run in the leader: it reads q[]. */
+		int rc = ub_resolve_async(r->ctx, q[i].name, q[i].rrtype, 1 /* IN */, &q[i], query_done,
+		                          &q[i].id);
+		pthread_mutex_lock(&r->mu);
 		if (rc != 0) {
 			q[i].err = rc;
 			q[i].done = 1;
 		} else {
 			q[i].submitted = 1;
 		}
+		pthread_mutex_unlock(&r->mu);
 	}
 
 	struct timespec dl = deadline_after_ms(r->timeout_ms);
 	pthread_mutex_lock(&r->mu);
+	w.next = r->waiters;
+	r->waiters = &w;
 	for (;;) {
-		size_t pending = 0;
-		for (size_t i = 0; i < n; i++)
-			pending += !q[i].done;
-		if (!pending)
+		if (waiter_ready(&w))
 			break;
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec))
+		long left = ms_until(&dl);
+		if (left <= 0)
 			break;
-		/* r->cv waits on CLOCK_MONOTONIC (resolver_new). */
-		pthread_cond_timedwait(&r->cv, &r->mu, &dl);
+		if (!r->leader)
+			r->leader = &w;
+		if (r->leader != &w) {
+			/* w.cv waits on CLOCK_MONOTONIC (above). */
+			pthread_cond_timedwait(&w.cv, &r->mu, &dl);
+			continue;
+		}
+		pthread_mutex_unlock(&r->mu);
+		lead_once(r, left);
+		pthread_mutex_lock(&r->mu);
 	}
+	if (r->leader == &w)
+		leader_handover(r, &w);
+	for (struct waiter **pp = &r->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == &w) {
+			*pp = w.next;
+			break;
+		}
 	pthread_mutex_unlock(&r->mu);
 
+	int wait_more = 0;
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_lock(&r->mu);
 		int done = q[i].done;
 		pthread_mutex_unlock(&r->mu);
 		if (done)
 			continue;
-		if (ub_cancel(r->ctx, q[i].id) == 0) {
+		if (ub_cancel(r->ctx, q[i].id) == 0)
 			q[i].timed_out = 1;
-			continue;
-		}
-		/* The answer is already being delivered: wait for the callback. */
+		else
+			wait_more = 1; /* already dequeued: its callback is imminent */
+	}
+	if (wait_more) {
 		pthread_mutex_lock(&r->mu);
-		while (!q[i].done)
-			pthread_cond_wait(&r->cv, &r->mu);
+		w.draining = 1;
+		for (size_t i = 0; i < n; i++)
+			while (!q[i].done && !q[i].timed_out)
+				pthread_cond_wait(&w.cv, &r->mu);
 		pthread_mutex_unlock(&r->mu);
 	}
+	pthread_cond_destroy(&w.cv);
 }
 
 static const char *rrtype_name(int t)
@@ -342,6 +413,13 @@ static struct problem *query_problem(const struct resolver *r, const char *name,
 	}
 }
 
+/* NXDOMAIN, validated or insecure: an answer (no such name), not a failure. */
+static int is_nxdomain(const struct query *q)
+{
+	return q->done && !q->timed_out && !q->err && q->res && !q->res->bogus &&
+	       q->res->rcode == RCODE_NXDOMAIN;
+}
+
 static int name_ok(const char *name, struct problem **prob)
 {
 	size_t len = name ? strlen(name) : 0;
@@ -356,12 +434,12 @@ static int name_ok(const char *name, struct problem **prob)
 int resolver_addrs(struct resolver *r, const char *name, char addrs[][RESOLVER_ADDR_LEN], size_t max,
                    size_t *n, struct problem **prob)
 {
-	struct query q[2] = {{.rrtype = RR_AAAA}, {.rrtype = RR_A}};
+	struct query q[2] = {{.rrtype = RR_AAAA, .name = name}, {.rrtype = RR_A, .name = name}};
 	*n = 0;
 	*prob = NULL;
 	if (!name_ok(name, prob))
 		return -1;
-	run_queries(r, name, q, 2);
+	run_queries(r, q, 2, 0);
 
 	struct problem *first = NULL;
 	for (size_t i = 0; i < 2; i++) {
@@ -396,16 +474,16 @@ int resolver_addrs(struct resolver *r, const char *name, char addrs[][RESOLVER_A
 
 int resolver_txt(struct resolver *r, const char *name, char ***txts, size_t *n, struct problem **prob)
 {
-	struct query q = {.rrtype = RR_TXT};
+	struct query q = {.rrtype = RR_TXT, .name = name};
 	*txts = NULL;
 	*n = 0;
 	*prob = NULL;
 	if (!name_ok(name, prob))
 		return -1;
-	run_queries(r, name, &q, 1);
+	run_queries(r, &q, 1, 0);
 	if ((*prob = query_problem(r, name, &q)) != NULL) {
 		/* NXDOMAIN is an answer here: there is no TXT record. */
-		if (q.res && !q.res->bogus && q.res->rcode == RCODE_NXDOMAIN && !q.timed_out && !q.err) {
+		if (is_nxdomain(&q)) {
 			problem_free(*prob);
 			*prob = NULL;
 		} else {
@@ -458,47 +536,81 @@ void resolver_strings_free(char **s, size_t n)
 	free(s);
 }
 
-int resolver_caa(struct resolver *r, const char *name, struct caa_record **recs, size_t *n,
-                 struct problem **prob)
+/* The records of a CAA answer that is not a failure (q done, rcode NOERROR). */
+static int caa_answer(const char *name, const struct query *q, struct caa_record **recs, size_t *n,
+                      struct problem **prob)
 {
-	struct query q = {.rrtype = RR_CAA};
 	const unsigned char *rdata[CAA_RRSET_MAX];
 	size_t len[CAA_RRSET_MAX], cnt = 0;
 	char err[256];
-	*recs = NULL;
-	*n = 0;
-	*prob = NULL;
-	if (!name_ok(name, prob))
-		return -1;
-	run_queries(r, name, &q, 1);
-	if ((*prob = query_problem(r, name, &q)) != NULL) {
-		/* NXDOMAIN is an empty RRset here: the climb goes on to the parent (RFC 8659 §3). */
-		if (q.res && !q.res->bogus && q.res->rcode == RCODE_NXDOMAIN && !q.timed_out && !q.err) {
-			problem_free(*prob);
-			*prob = NULL;
-			ub_resolve_free(q.res);
-			return 0;
-		}
-		ub_resolve_free(q.res);
-		return -1;
-	}
-	while (q.res->data[cnt]) {
+	while (q->res->data[cnt]) {
 		if (cnt == CAA_RRSET_MAX) {
 			*prob = problem_new("dns", 400, "DNS problem: more than %d CAA records for %s",
 			                    CAA_RRSET_MAX, name);
-			ub_resolve_free(q.res);
 			return -1;
 		}
-		rdata[cnt] = (const unsigned char *)q.res->data[cnt];
-		len[cnt] = q.res->len[cnt] > 0 ? (size_t)q.res->len[cnt] : 0;
+		rdata[cnt] = (const unsigned char *)q->res->data[cnt];
+		len[cnt] = q->res->len[cnt] > 0 ? (size_t)q->res->len[cnt] : 0;
 		cnt++;
 	}
-	int rc = caa_records_from_rdata(rdata, len, cnt, recs, err, sizeof err);
-	ub_resolve_free(q.res);
-	if (rc != 0) {
+	if (caa_records_from_rdata(rdata, len, cnt, recs, err, sizeof err) != 0) {
 		*prob = problem_new("dns", 400, "DNS problem: looking up CAA for %s: %s", name, err);
 		return -1;
 	}
 	*n = cnt;
 	return 0;
+}
+
+int resolver_caa_walk(struct resolver *r, const char *const *names, size_t n, size_t *level,
+                      struct caa_record **recs, size_t *nrecs, struct problem **prob)
+{
+	struct query q[RESOLVER_CAA_LEVELS_MAX];
+	int rc = 0;
+	*recs = NULL;
+	*nrecs = 0;
+	*prob = NULL;
+	*level = n;
+	if (n > RESOLVER_CAA_LEVELS_MAX) {
+		*prob = problem_new("dns", 400, "DNS problem: %zu names to look up CAA for, more than %d", n,
+		                    RESOLVER_CAA_LEVELS_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!name_ok(names[i], prob))
+			return -1;
+	memset(q, 0, n * sizeof q[0]);
+	for (size_t i = 0; i < n; i++) {
+		q[i].rrtype = RR_CAA;
+		q[i].name = names[i];
+	}
+	/* One round for every level; waiting ends once the relevant level is known. */
+	run_queries(r, q, n, 1);
+	for (size_t i = 0; i < n; i++) {
+		if ((*prob = query_problem(r, names[i], &q[i])) != NULL) {
+			/* NXDOMAIN is an empty RRset here: the climb goes on to the parent (RFC 8659 §3). */
+			if (!is_nxdomain(&q[i])) {
+				rc = -1;
+				break;
+			}
+			problem_free(*prob);
+			*prob = NULL;
+			continue;
+		}
+		if (!q[i].res->data[0])
+			continue; /* NODATA: empty too */
+		/* The relevant RRset; failures at later (parent) names are never looked at. */
+		if ((rc = caa_answer(names[i], &q[i], recs, nrecs, prob)) == 0)
+			*level = i;
+		break;
+	}
+	for (size_t i = 0; i < n; i++)
+		ub_resolve_free(q[i].res);
+	return rc;
+}
+
+int resolver_caa(struct resolver *r, const char *name, struct caa_record **recs, size_t *n,
+                 struct problem **prob)
+{
+	size_t level;
+	return resolver_caa_walk(r, &name, 1, &level, recs, n, prob);
 }

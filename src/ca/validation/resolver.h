@@ -33,5 +33,16 @@ void resolver_strings_free(char **s, size_t n);
 struct caa_record;
 int resolver_caa(struct resolver *r, const char *name, struct caa_record **recs, size_t *n,
                  struct problem **prob);
+/* The tree walk of RFC 8659 §3 in one round: names[0..n) are a name and its parents in
+ * order (nearest first); their CAA RRsets are queried concurrently under one deadline (the
+ * resolver's timeout), and the relevant one is the first non-empty set in order, exactly as
+ * the sequential climb finds it. On 0, *level is its index and *recs / *nrecs its records as
+ * resolver_caa gives them, or *level == n and *nrecs == 0 when every set is empty. A failure
+ * at a name before the relevant one (as resolver_caa's) is the walk's: -1 with *prob naming
+ * that name. Failures at names after it do not matter (the sequential climb never asks there),
+ * and the wait ends as soon as the relevant set is known. n <= RESOLVER_CAA_LEVELS_MAX. */
+#define RESOLVER_CAA_LEVELS_MAX 127 /* labels in a 253-byte name */
+int resolver_caa_walk(struct resolver *r, const char *const *names, size_t n, size_t *level,
+                      struct caa_record **recs, size_t *nrecs, struct problem **prob);
 
 #endif
