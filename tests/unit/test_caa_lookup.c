@@ -44,7 +44,7 @@ struct zrec {
 	struct caa_rr caa[4];
 	int many;             /* answer with this many tiny records instead */
 	int raw_bad;          /* one record whose tag is not alphanumeric */
-	int delay_ms;         /* answer only after this long */
+	int delay_ms;         /* answer only after this long; -1: once gate_open is set */
 };
 
 static const struct zrec zone[] = {
@@ -80,7 +80,9 @@ static const struct zrec zone[] = {
 	/* Late, but within unbound's first retransmission timeout (376 ms). */
 	{"soon.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 100},
 	{"later.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 300},
+	{"gate.test", 0, 0, NULL, {{0}}, 0, 0, -1},
 };
+static int gate_open; /* __atomic: the test thread opens it, the server thread reads it */
 
 static int srv_fd = -1, srv_port, stop_pipe[2];
 /* Held-back answers (only the server thread touches them). */
@@ -227,7 +229,7 @@ static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from
 			h->len = o;
 			h->to = *from;
 			h->tolen = fl;
-			h->due_ms = mono_ms() + z->delay_ms;
+			h->due_ms = z->delay_ms < 0 ? -1 : mono_ms() + z->delay_ms;
 		}
 		return;
 	}
@@ -241,7 +243,14 @@ static void *srv_main(void *arg)
 	for (;;) {
 		int wait = -1;
 		long long now = mono_ms();
+		int open = __atomic_load_n(&gate_open, __ATOMIC_ACQUIRE);
 		for (int i = 0; i < nheld;) {
+			if (held[i].due_ms < 0 && !open) {
+				if (wait < 0 || wait > 10)
+					wait = 10; /* look at the gate again soon */
+				i++;
+				continue;
+			}
 			if (held[i].due_ms <= now) {
 				sendto(srv_fd, held[i].b, held[i].len, 0, (struct sockaddr *)&held[i].to, held[i].tolen);
 				held[i] = held[--nheld];
@@ -589,6 +598,59 @@ static void test_handover(void **state)
 	resolver_free(r);
 }
 
+/* caa_check_start / _finish / _cancel: the lookups run while the caller does something else
+ * (the worker validates the challenge), answers read meanwhile by another thread's wait count,
+ * and the finish's wait is bounded from when it is called. */
+static void test_start_finish(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(1500);
+	struct caa_pending *cp = NULL;
+	struct problem *p = NULL;
+	assert_int_equal(caa_check_start(r, "a.b.other.test", 0, &cp, &p), 0);
+	assert_non_null(cp);
+	assert_int_equal(caa_check_finish(cp, ids, 2, NULL, NULL, &p), 0);
+	assert_non_null(strstr(p->detail, "CAA records at other.test (the relevant record set for a.b.other.test)"));
+	problem_free(p);
+	/* Nothing to look up, or no way to: decided at the start. */
+	assert_int_equal(caa_check_start(r, "192.0.2.1", 0, &cp, &p), 1);
+	assert_null(cp);
+	assert_int_equal(caa_check_start(NULL, "allowed.test", 0, &cp, &p), -1);
+	assert_null(cp);
+	assert_string_equal(problem_short_type(p), "dns");
+	problem_free(p);
+
+	/* The answers arrive while nobody waits for them; another lookup's wait reads them. */
+	assert_int_equal(caa_check_start(r, "*.wild.test", 0, &cp, &p), 0);
+	usleep(200 * 1000);
+	char **txt = NULL;
+	size_t n = 0;
+	assert_int_equal(resolver_txt(r, "allowed.test", &txt, &n, &p), 0);
+	resolver_strings_free(txt, n);
+	assert_int_equal(caa_check_finish(cp, ids, 2, NULL, NULL, &p), 0);
+	assert_non_null(strstr(p->detail, "CAA records for *.wild.test forbid issuance"));
+	problem_free(p);
+
+	/* gate.test answers only when the test opens the gate, here after the resolver's timeout
+	 * has passed since the start: the finish still waits (its wait counts from the finish). */
+	assert_int_equal(caa_check_start(r, "x.gate.test", 0, &cp, &p), 0);
+	usleep(1700 * 1000);
+	__atomic_store_n(&gate_open, 1, __ATOMIC_RELEASE);
+	int rc = caa_check_finish(cp, ids, 2, NULL, NULL, &p);
+	__atomic_store_n(&gate_open, 0, __ATOMIC_RELEASE);
+	if (rc != 1)
+		fail_msg("x.gate.test finished after its start's deadline: %d (%s)", rc, p ? p->detail : "-");
+
+	/* Dropped before any answer, then the resolver freed with them still on their way. */
+	assert_int_equal(caa_check_start(r, "x.slow.test", 0, &cp, &p), 0);
+	caa_check_cancel(cp);
+	caa_check_cancel(NULL);
+	assert_int_equal(caa_check_start(r, "ok.slow.test", 0, &cp, &p), 0);
+	usleep(50 * 1000);
+	caa_check_cancel(cp);
+	resolver_free(r);
+}
+
 /* Many threads on one resolver (leader/follower waiting on one libunbound context), with a
  * short timeout, lookups that time out among them and cancelled queries whose answers arrive
  * later: every lookup gets its own answer, none is left waiting for one nobody reads. */
@@ -798,6 +860,7 @@ int main(void)
 	    cmocka_unit_test(test_timeout),
 	    cmocka_unit_test(test_walk_early_answer),
 	    cmocka_unit_test(test_handover),
+	    cmocka_unit_test(test_start_finish),
 	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_dnssec_bogus),
 	    cmocka_unit_test(test_from_rdata),

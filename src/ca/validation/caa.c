@@ -208,10 +208,18 @@ static int is_ip_literal(const char *s)
     return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
-int caa_check_name(struct resolver *r, const char *name, int wildcard, const char *const *ca_ids,
-                   size_t n_ids, const char *account_uri, const char *method, struct problem **prob)
+struct caa_pending {
+    char base[254];
+    int wildcard;
+    size_t nlevels;
+    const char *levels[RESOLVER_CAA_LEVELS_MAX]; /* into base */
+    struct resolver_caa_pending *lookup;
+};
+
+int caa_check_start(struct resolver *r, const char *name, int wildcard, struct caa_pending **out,
+                    struct problem **prob)
 {
-    char base[254], why[512];
+    *out = NULL;
     *prob = NULL;
     if (!name || !*name) {
         *prob = problem_new("serverInternal", 500, "CAA check without a name");
@@ -226,46 +234,88 @@ int caa_check_name(struct resolver *r, const char *name, int wildcard, const cha
     size_t len = strlen(name);
     if (len && name[len - 1] == '.')
         len--;
-    if (len == 0 || len >= sizeof base) {
+    if (len == 0 || len > 253) { /* RFC 1035 §2.3.4 (in text form, without the final dot) */
         *prob = problem_new("dns", 400, "DNS problem: \"%.260s\" is not a name CAA can be checked for",
                             name);
         return -1;
     }
+    struct caa_pending *p = calloc(1, sizeof *p);
+    if (!p) {
+        *prob = problem_new("serverInternal", 500, "out of memory checking CAA");
+        return -1;
+    }
     for (size_t i = 0; i < len; i++)
-        base[i] = (char)tolower((unsigned char)name[i]);
-    base[len] = '\0';
+        p->base[i] = (char)tolower((unsigned char)name[i]);
+    p->base[len] = '\0';
+    p->wildcard = wildcard;
     if (!r) {
-        *prob = problem_new("dns", 400, "DNS problem: no resolver configured to check CAA for %s", base);
+        *prob = problem_new("dns", 400, "DNS problem: no resolver configured to check CAA for %s", p->base);
+        free(p);
         return -1;
     }
 
     /* RFC 8659 §3: climb from the name up to, but not including, the root; the first
      * non-empty RRset is the relevant one. Every level is asked in one round
-     * (resolver_caa_walk), which picks the same set the sequential climb would: a failure at
-     * a level below the relevant one fails the check, one above it does not matter. */
-    const char *levels[RESOLVER_CAA_LEVELS_MAX];
-    size_t nlevels = 0, level, n = 0;
-    for (const char *cur = base; cur && *cur && nlevels < RESOLVER_CAA_LEVELS_MAX;) {
-        levels[nlevels++] = cur;
+     * (resolver_caa_walk_start), and the same set the sequential climb would pick is chosen:
+     * a failure at a level below the relevant one fails the check, one above it does not matter. */
+    for (const char *cur = p->base; cur && *cur && p->nlevels < RESOLVER_CAA_LEVELS_MAX;) {
+        p->levels[p->nlevels++] = cur;
         cur = strchr(cur, '.');
         if (cur)
             cur++;
     }
-    struct caa_record *recs = NULL;
-    if (resolver_caa_walk(r, levels, nlevels, &level, &recs, &n, prob) != 0)
+    if (resolver_caa_walk_start(r, p->levels, p->nlevels, &p->lookup, prob) != 0) {
+        free(p);
         return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+int caa_check_finish(struct caa_pending *p, const char *const *ca_ids, size_t n_ids,
+                     const char *account_uri, const char *method, struct problem **prob)
+{
+    char why[512];
+    struct caa_record *recs = NULL;
+    size_t level, n = 0;
+    int rc;
+    *prob = NULL;
+    if (resolver_caa_walk_finish(p->lookup, &level, &recs, &n, prob) != 0) {
+        rc = -1;
+        goto out;
+    }
+    rc = 1;
     if (n == 0)
-        return 1;
-    const char *cur = levels[level];
-    int ok = caa_check(recs, n, wildcard, ca_ids, n_ids, account_uri, method, why, sizeof why);
-    free(recs);
-    if (ok)
-        return 1;
+        goto out;
+    const char *cur = p->levels[level], *base = p->base, *star = p->wildcard ? "*." : "";
+    if (caa_check(recs, n, p->wildcard, ca_ids, n_ids, account_uri, method, why, sizeof why))
+        goto out;
+    rc = 0;
     if (strcmp(cur, base) == 0)
-        *prob = problem_new("caa", 403, "CAA records for %s%s forbid issuance: %s",
-                            wildcard ? "*." : "", base, why);
+        *prob = problem_new("caa", 403, "CAA records for %s%s forbid issuance: %s", star, base, why);
     else
         *prob = problem_new("caa", 403, "CAA records at %s (the relevant record set for %s%s) "
-                            "forbid issuance: %s", cur, wildcard ? "*." : "", base, why);
-    return 0;
+                            "forbid issuance: %s", cur, star, base, why);
+out:
+    free(recs);
+    free(p);
+    return rc;
+}
+
+void caa_check_cancel(struct caa_pending *p)
+{
+    if (!p)
+        return;
+    resolver_caa_walk_cancel(p->lookup);
+    free(p);
+}
+
+int caa_check_name(struct resolver *r, const char *name, int wildcard, const char *const *ca_ids,
+                   size_t n_ids, const char *account_uri, const char *method, struct problem **prob)
+{
+    struct caa_pending *p;
+    int rc = caa_check_start(r, name, wildcard, &p, prob);
+    if (rc != 0)
+        return rc;
+    return caa_check_finish(p, ca_ids, n_ids, account_uri, method, prob);
 }

@@ -36,8 +36,9 @@ int caa_records_from_rdata(const unsigned char *const *rdata, const size_t *len,
                            struct caa_record **out, char *err, size_t errlen);
 
 /* The CAA check a CA does before issuing (RFC 8659 §3): finds the relevant record set by
- * climbing from name towards the root (up to, not including, the root) through the resolver (r is struct resolver *; the
- * first name with a non-empty CAA RRset wins; following CNAMEs as the resolver does) and
+ * climbing from name towards the root (up to, not including, the root) through the resolver
+ * (r is struct resolver *; every level asked at once; the first name with a non-empty CAA RRset
+ * wins, a failed lookup below it fails the check; CNAMEs followed as the resolver does) and
  * applies caa_check to it. Returns 1 when issuance is permitted (no records anywhere, or
  * the records allow it), 0 when forbidden with *prob of type "caa" naming the domain and
  * record that forbade it, -1 when a lookup failed (SERVFAIL, timeout, bogus DNSSEC) with
@@ -47,5 +48,18 @@ struct resolver;
 struct problem;
 int caa_check_name(struct resolver *r, const char *name, int wildcard, const char *const *ca_ids,
                    size_t n_ids, const char *account_uri, const char *method, struct problem **prob);
+
+/* caa_check_name in two halves, so that the lookups run while the challenge is validated and
+ * their result is applied only if it succeeded. caa_check_start: 1 when there is nothing to
+ * look up (an IP address: permitted), -1 with *prob as caa_check_name's when the check cannot
+ * start, 0 with *p when the lookups are under way. caa_check_finish waits for them (at most the
+ * resolver's timeout from then) and returns what caa_check_name would; caa_check_cancel drops
+ * them (NULL is fine). Both free p. */
+struct caa_pending;
+int caa_check_start(struct resolver *r, const char *name, int wildcard, struct caa_pending **p,
+                    struct problem **prob);
+int caa_check_finish(struct caa_pending *p, const char *const *ca_ids, size_t n_ids,
+                     const char *account_uri, const char *method, struct problem **prob);
+void caa_check_cancel(struct caa_pending *p);
 
 #endif

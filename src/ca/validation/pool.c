@@ -128,6 +128,7 @@ static void validate(struct worker *w, const char *id)
 	struct store_account acct = {0};
 	struct problem *prob = NULL;
 	json_t *rec = NULL;
+	struct caa_pending *caa = NULL;
 	int valid = 0;
 
 	int rc = claim(w, id, NULL);
@@ -174,6 +175,15 @@ static void validate(struct worker *w, const char *id)
 	}
 
 	int is_ip = strcmp(az.ident_type, "ip") == 0;
+	if (!is_ip && strcmp(az.ident_type, "dns") == 0 && (!az.wildcard || strcmp(ch.type, "dns-01") == 0)) {
+		/* The CAA lookups go out now, in the same round as the challenge's own DNS lookups;
+		 * their result is applied below only if the challenge succeeds. If they cannot start,
+		 * caa_check_name below fails the same way. */
+		struct problem *ignored = NULL;
+		if (caa_check_start(p->resolver, az.ident_value, az.wildcard, &caa, &ignored) != 0)
+			caa = NULL;
+		problem_free(ignored);
+	}
 	if (!is_ip && strcmp(az.ident_type, "dns") != 0) {
 		prob = problem_new("unsupportedIdentifier", 400, "identifier type %s cannot be validated",
 		                   az.ident_type);
@@ -202,15 +212,19 @@ static void validate(struct worker *w, const char *id)
 		 * that is older than 8 hours). RFC 8738 defines no CAA for ip identifiers. */
 		char acct_uri[700];
 		snprintf(acct_uri, sizeof acct_uri, "%s/acme/acct/%s", p->cfg->base_url, acct.id);
-		if (caa_check_name(p->resolver, az.ident_value, az.wildcard,
-		                   (const char *const *)p->cfg->caa_identities, p->cfg->ncaa_identities,
-		                   acct_uri, ch.type, &prob) != 1) {
+		const char *const *ids = (const char *const *)p->cfg->caa_identities;
+		int caa_rc = caa ? caa_check_finish(caa, ids, p->cfg->ncaa_identities, acct_uri, ch.type, &prob)
+		                 : caa_check_name(p->resolver, az.ident_value, az.wildcard, ids,
+		                                  p->cfg->ncaa_identities, acct_uri, ch.type, &prob);
+		caa = NULL;
+		if (caa_rc != 1) {
 			valid = 0;
 			if (!prob)
 				prob = problem_new("caa", 403, "CAA records for %s forbid issuance", az.ident_value);
 		}
 	}
 finish:
+	caa_check_cancel(caa); /* the challenge failed: its CAA lookups are not needed */
 	if (!valid && !prob)
 		prob = problem_new("serverInternal", 500, "validation failed without a reason");
 	finish(w, id, valid, valid ? NULL : prob, rec);

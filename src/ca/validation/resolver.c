@@ -64,7 +64,9 @@ struct query {
 	struct ub_result *res;  /* owned once done */
 };
 
-/* One thread inside run_queries. Lives on that thread's stack; its queries point to it. */
+/* One set of queries submitted together, and the thread that waits for them (inside
+ * queries_wait). Lives on that thread's stack (run_queries) or in a resolver_caa_pending; its
+ * queries point to it. */
 struct waiter {
 	struct query *q;
 	size_t n;
@@ -287,22 +289,21 @@ static void lead_once(struct resolver *r, long ms)
 	usleep((useconds_t)(ms < 100 ? ms : 100) * 1000); /* do not spin on a broken pipe */
 }
 
-/* Runs q[0..n) (each with its name and rrtype) concurrently and waits, at most the resolver's
- * timeout in total, for all of them, or with first_set only until the first decisive one in
- * order is known (query_decisive: the CAA tree walk needs nothing after it). Each q[i] ends
- * done (err/res set) or timed_out (no answer, or one no longer needed). */
-static void run_queries(struct resolver *r, struct query *q, size_t n, int first_set)
+/* Submits q[0..n) (each with its name and rrtype) as one set waited for through w; with
+ * first_set the set is complete once the first decisive one in order is known (query_decisive:
+ * the CAA tree walk needs nothing after it). queries_wait must follow. */
+static void queries_submit(struct resolver *r, struct waiter *w, struct query *q, size_t n, int first_set)
 {
-	struct waiter w = {.q = q, .n = n, .first_set = first_set, .r = r};
+	*w = (struct waiter){.q = q, .n = n, .first_set = first_set, .r = r};
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	/* Deadlines on the monotonic clock: a wall-clock step must not stretch a lookup. */
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cv, &ca);
+	pthread_cond_init(&w->cv, &ca);
 	pthread_condattr_destroy(&ca);
 
 	for (size_t i = 0; i < n; i++) {
-		q[i].w = &w;
+		q[i].w = w;
 		/* A callback for an earlier query may already run in the leader: it reads q[]. */
 		int rc = ub_resolve_async(r->ctx, q[i].name, q[i].rrtype, 1 /* IN */, &q[i], query_done,
 		                          &q[i].id);
@@ -315,33 +316,39 @@ static void run_queries(struct resolver *r, struct query *q, size_t n, int first
 		}
 		pthread_mutex_unlock(&r->mu);
 	}
+}
 
-	struct timespec dl = deadline_after_ms(r->timeout_ms);
+/* Waits until w's set is complete or dl (CLOCK_MONOTONIC) passes, then cancels what is still
+ * out. Each query ends done (err/res set) or timed_out (no answer, or one no longer needed). */
+static void queries_wait(struct resolver *r, struct waiter *w, const struct timespec *dl)
+{
+	struct query *q = w->q;
+	size_t n = w->n;
 	pthread_mutex_lock(&r->mu);
-	w.next = r->waiters;
-	r->waiters = &w;
+	w->next = r->waiters;
+	r->waiters = w;
 	for (;;) {
-		if (waiter_ready(&w))
+		if (waiter_ready(w))
 			break;
-		long left = ms_until(&dl);
+		long left = ms_until(dl);
 		if (left <= 0)
 			break;
 		if (!r->leader)
-			r->leader = &w;
-		if (r->leader != &w) {
-			/* w.cv waits on CLOCK_MONOTONIC (above). */
-			pthread_cond_timedwait(&w.cv, &r->mu, &dl);
+			r->leader = w;
+		if (r->leader != w) {
+			/* w->cv waits on CLOCK_MONOTONIC (queries_submit). */
+			pthread_cond_timedwait(&w->cv, &r->mu, dl);
 			continue;
 		}
 		pthread_mutex_unlock(&r->mu);
 		lead_once(r, left);
 		pthread_mutex_lock(&r->mu);
 	}
-	if (r->leader == &w)
-		leader_handover(r, &w);
+	if (r->leader == w)
+		leader_handover(r, w);
 	for (struct waiter **pp = &r->waiters; *pp; pp = &(*pp)->next)
-		if (*pp == &w) {
-			*pp = w.next;
+		if (*pp == w) {
+			*pp = w->next;
 			break;
 		}
 	pthread_mutex_unlock(&r->mu);
@@ -360,13 +367,23 @@ static void run_queries(struct resolver *r, struct query *q, size_t n, int first
 	}
 	if (wait_more) {
 		pthread_mutex_lock(&r->mu);
-		w.draining = 1;
+		w->draining = 1;
 		for (size_t i = 0; i < n; i++)
 			while (!q[i].done && !q[i].timed_out)
-				pthread_cond_wait(&w.cv, &r->mu);
+				pthread_cond_wait(&w->cv, &r->mu);
 		pthread_mutex_unlock(&r->mu);
 	}
-	pthread_cond_destroy(&w.cv);
+	pthread_cond_destroy(&w->cv);
+}
+
+/* Runs q[0..n) concurrently and waits, at most the resolver's timeout in total (see
+ * queries_submit, queries_wait). */
+static void run_queries(struct resolver *r, struct query *q, size_t n, int first_set)
+{
+	struct waiter w;
+	queries_submit(r, &w, q, n, first_set);
+	struct timespec dl = deadline_after_ms(r->timeout_ms);
+	queries_wait(r, &w, &dl);
 }
 
 static const char *rrtype_name(int t)
@@ -561,15 +578,19 @@ static int caa_answer(const char *name, const struct query *q, struct caa_record
 	return 0;
 }
 
-int resolver_caa_walk(struct resolver *r, const char *const *names, size_t n, size_t *level,
-                      struct caa_record **recs, size_t *nrecs, struct problem **prob)
+struct resolver_caa_pending {
+	struct resolver *r;
+	const char *const *names;
+	size_t n;
+	struct waiter w;
+	struct query q[];
+};
+
+int resolver_caa_walk_start(struct resolver *r, const char *const *names, size_t n,
+                            struct resolver_caa_pending **out, struct problem **prob)
 {
-	struct query q[RESOLVER_CAA_LEVELS_MAX];
-	int rc = 0;
-	*recs = NULL;
-	*nrecs = 0;
+	*out = NULL;
 	*prob = NULL;
-	*level = n;
 	if (n > RESOLVER_CAA_LEVELS_MAX) {
 		*prob = problem_new("dns", 400, "DNS problem: %zu names to look up CAA for, more than %d", n,
 		                    RESOLVER_CAA_LEVELS_MAX);
@@ -578,15 +599,37 @@ int resolver_caa_walk(struct resolver *r, const char *const *names, size_t n, si
 	for (size_t i = 0; i < n; i++)
 		if (!name_ok(names[i], prob))
 			return -1;
-	memset(q, 0, n * sizeof q[0]);
-	for (size_t i = 0; i < n; i++) {
-		q[i].rrtype = RR_CAA;
-		q[i].name = names[i];
+	struct resolver_caa_pending *p = calloc(1, sizeof *p + n * sizeof p->q[0]);
+	if (!p) {
+		*prob = problem_new("serverInternal", 500, "out of memory looking up CAA");
+		return -1;
 	}
-	/* One round for every level; waiting ends once the relevant level is known. */
-	run_queries(r, q, n, 1);
+	p->r = r;
+	p->names = names;
+	p->n = n;
 	for (size_t i = 0; i < n; i++) {
-		if ((*prob = query_problem(r, names[i], &q[i])) != NULL) {
+		p->q[i].rrtype = RR_CAA;
+		p->q[i].name = names[i];
+	}
+	/* One round for every level; the wait ends once the relevant level is known. */
+	queries_submit(r, &p->w, p->q, n, 1);
+	*out = p;
+	return 0;
+}
+
+int resolver_caa_walk_finish(struct resolver_caa_pending *p, size_t *level, struct caa_record **recs,
+                             size_t *nrecs, struct problem **prob)
+{
+	struct query *q = p->q;
+	int rc = 0;
+	*recs = NULL;
+	*nrecs = 0;
+	*prob = NULL;
+	*level = p->n;
+	struct timespec dl = deadline_after_ms(p->r->timeout_ms);
+	queries_wait(p->r, &p->w, &dl);
+	for (size_t i = 0; i < p->n; i++) {
+		if ((*prob = query_problem(p->r, p->names[i], &q[i])) != NULL) {
 			/* NXDOMAIN is an empty RRset here: the climb goes on to the parent (RFC 8659 §3). */
 			if (!is_nxdomain(&q[i])) {
 				rc = -1;
@@ -599,13 +642,37 @@ int resolver_caa_walk(struct resolver *r, const char *const *names, size_t n, si
 		if (!q[i].res->data[0])
 			continue; /* NODATA: empty too */
 		/* The relevant RRset; failures at later (parent) names are never looked at. */
-		if ((rc = caa_answer(names[i], &q[i], recs, nrecs, prob)) == 0)
+		if ((rc = caa_answer(p->names[i], &q[i], recs, nrecs, prob)) == 0)
 			*level = i;
 		break;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < p->n; i++)
 		ub_resolve_free(q[i].res);
+	free(p);
 	return rc;
+}
+
+void resolver_caa_walk_cancel(struct resolver_caa_pending *p)
+{
+	if (!p)
+		return;
+	struct timespec past = {0, 0};
+	queries_wait(p->r, &p->w, &past);
+	for (size_t i = 0; i < p->n; i++)
+		ub_resolve_free(p->q[i].res);
+	free(p);
+}
+
+int resolver_caa_walk(struct resolver *r, const char *const *names, size_t n, size_t *level,
+                      struct caa_record **recs, size_t *nrecs, struct problem **prob)
+{
+	struct resolver_caa_pending *p;
+	*recs = NULL;
+	*nrecs = 0;
+	*level = n;
+	if (resolver_caa_walk_start(r, names, n, &p, prob) != 0)
+		return -1;
+	return resolver_caa_walk_finish(p, level, recs, nrecs, prob);
 }
 
 int resolver_caa(struct resolver *r, const char *name, struct caa_record **recs, size_t *n,

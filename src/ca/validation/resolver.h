@@ -44,5 +44,16 @@ int resolver_caa(struct resolver *r, const char *name, struct caa_record **recs,
 #define RESOLVER_CAA_LEVELS_MAX 127 /* labels in a 253-byte name */
 int resolver_caa_walk(struct resolver *r, const char *const *names, size_t n, size_t *level,
                       struct caa_record **recs, size_t *nrecs, struct problem **prob);
+/* resolver_caa_walk in two halves, so that the queries run while the caller does something
+ * else (validates the challenge). _start submits them (names must stay valid until _finish or
+ * _cancel; -1 with *prob as resolver_caa_walk's for bad names). _finish waits, at most the
+ * resolver's timeout from when it is called, and decides as resolver_caa_walk does; _cancel
+ * drops the lookups (NULL is fine). Both free p. */
+struct resolver_caa_pending;
+int resolver_caa_walk_start(struct resolver *r, const char *const *names, size_t n,
+                            struct resolver_caa_pending **p, struct problem **prob);
+int resolver_caa_walk_finish(struct resolver_caa_pending *p, size_t *level, struct caa_record **recs,
+                             size_t *nrecs, struct problem **prob);
+void resolver_caa_walk_cancel(struct resolver_caa_pending *p);
 
 #endif
