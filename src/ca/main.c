@@ -9,6 +9,7 @@
 #include "storage/store.h"
 #include "validation/pool.h"
 #include "validation/resolver.h"
+#include "issuance/serials.h"
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -160,9 +161,14 @@ int main(int argc, char **argv)
 	evthread_use_pthreads();
 	a.cfg = &cfg;
 	a.ca = ca;
+	a.serials = serials_new(0);
+	if (!a.serials) {
+		snprintf(err, sizeof err, "out of memory");
+		goto out;
+	}
 	a.pool = pool;
 	a.resolver = res;
-	a.base = event_base_new();
+	a.base = server_base_new();
 	if (!a.base) {
 		snprintf(err, sizeof err, "cannot create the event loop");
 		goto out;
@@ -201,6 +207,7 @@ out:
 	nonce_ctx_free(a.nonces);
 	if (a.store)
 		store_close(a.store);
+	serials_free(a.serials);
 	ca_free(ca);
 	config_free(&cfg);
 	return rc;

@@ -19,10 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sqlite3.h>
 #include <unistd.h>
 #include "b64url.h"
 #include "config.h"
 #include "issuance/ca.h"
+#include "issuance/serials.h"
 #include "orders/orders.h"
 #include "storage/store.h"
 #include "validation/resolver.h"
@@ -116,6 +118,7 @@ struct fx {
 	char dir[64];
 	struct store *s;
 	struct ca *ca;
+	struct serials *serials;
 	struct resolver *r;
 	struct config c;
 };
@@ -134,6 +137,8 @@ static int setup(void **state)
 	struct ca_config cc = {.data_dir = data, .base_url = "https://ca.test", .validity_days = 90};
 	if (ca_open(&cc, &f->ca, err, sizeof err) != 0)
 		fail_msg("ca_open: %s", err);
+	f->serials = serials_new(3); /* small blocks: the tests cross refills */
+	assert_non_null(f->serials);
 	config_defaults(&f->c);
 	free(f->c.base_url);
 	f->c.base_url = strdup("https://ca.test");
@@ -158,6 +163,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	resolver_free(f->r);
+	serials_free(f->serials);
 	ca_free(f->ca);
 	store_close(f->s);
 	config_free(&f->c);
@@ -426,7 +432,7 @@ static int finalize(struct fx *f, struct store_order *o, const char *names, int6
 	char *csr = csr_b64(names);
 	json_t *payload = json_pack("{s:s}", "csr", csr);
 	*p = NULL;
-	int rc = orders_finalize(f->s, f->ca, &f->c, f->r, o, payload, now, p);
+	int rc = orders_finalize(f->s, f->ca, f->serials, &f->c, f->r, o, payload, now, p);
 	json_decref(payload);
 	free(csr);
 	return rc;
@@ -544,6 +550,66 @@ static void test_finalize_names(void **state)
 	store_order_clear(&o);
 }
 
+
+/* Issue 7: serials come from blocks reserved durably before signing (serials.h). With blocks of
+ * 3, four issuances reserve two blocks; every certificate's serial ends bound to its order, the
+ * serials not handed out stay reserved in the database, and finalize's *o is the order as
+ * stored without reading it back. */
+static long long count_rows(const char *dir, const char *sql)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	snprintf(path, sizeof path, "%s/t.db", dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	long long n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+static void test_finalize_serial_blocks(void **state)
+{
+	struct fx *f = *state;
+	char serials[4][STORE_ID_MAX];
+	size_t left[4];
+	f->c.lab = 1;
+	f->c.authz_reuse = 0;
+	for (int i = 0; i < 4; i++) {
+		struct store_order o, stored;
+		struct problem *p = NULL;
+		char name[64], idents[128];
+		snprintf(name, sizeof name, "s%d.example.com", i);
+		snprintf(idents, sizeof idents, "[{\"type\":\"dns\",\"value\":\"%s\"}]", name);
+		assert_int_equal(create(f, "acct1", idents, NOW, &o, &p), 0);
+		validate(f, o.authz_ids[0], "http-01", 1, NOW);
+		if (finalize(f, &o, name, NOW + 1, &p) != 0)
+			fail_msg("%s: %s", name, p ? p->detail : "?");
+		left[i] = serials_left(f->serials);
+		assert_int_equal(store_order_get(f->s, o.id, &stored), STORE_OK);
+		assert_string_equal(o.status, "valid");
+		assert_string_equal(stored.status, "valid");
+		assert_string_equal(o.cert_serial, stored.cert_serial);
+		snprintf(serials[i], sizeof serials[i], "%s", o.cert_serial);
+		for (int k = 0; k < i; k++)
+			assert_string_not_equal(serials[k], serials[i]);
+		char sql[400];
+		snprintf(sql, sizeof sql, "SELECT count(*) FROM serials s JOIN certs c USING (serial) "
+		         "WHERE s.serial = '%s' AND s.order_id = '%s' AND c.order_id = '%s'",
+		         o.cert_serial, o.id, o.id);
+		assert_int_equal(count_rows(f->dir, sql), 1);
+		store_order_clear(&o);
+		store_order_clear(&stored);
+	}
+	assert_int_equal(left[0], 2);
+	assert_int_equal(left[2], 0);
+	assert_int_equal(left[3], 2); /* the second block */
+	assert_int_equal(count_rows(f->dir, "SELECT count(*) FROM serial_reserve"), 2);
+	assert_int_equal(count_rows(f->dir, "SELECT count(*) FROM serials"), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -552,6 +618,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_one_attempt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_finalize_caa_recheck, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_finalize_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_finalize_serial_blocks, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("orders", tests, group_setup, group_teardown);
 }

@@ -14,6 +14,7 @@ struct evhttp;
 struct api {
 	const struct config *cfg;
 	struct ca *ca;
+	struct serials *serials;  /* shared by the loops: serials reserved in blocks */
 	struct store *store;      /* this loop's own handle */
 	struct nonce_ctx *nonces;
 	struct va_pool *pool;

@@ -459,7 +459,7 @@ static void h_finalize(struct api *a, struct evhttp_request *req, const char *ur
 		goto done;
 	if (au.post_as_get) {
 		reply_problem(a, req, problem_new("malformed", 400, "finalize needs a payload with \"csr\""));
-	} else if (orders_finalize(a->store, a->ca, a->cfg, a->resolver, &o, au.payload, now_s(), &p)) {
+	} else if (orders_finalize(a->store, a->ca, a->serials, a->cfg, a->resolver, &o, au.payload, now_s(), &p)) {
 		reply_problem(a, req, p);
 	} else {
 		char loc[600];

@@ -3,6 +3,7 @@
 #include "orders.h"
 #include "b64url.h"
 #include "issuance/csrcheck.h"
+#include "issuance/serials.h"
 #include "log.h"
 #include "policy.h"
 #include "rand.h"
@@ -40,6 +41,21 @@ static struct problem *authz_failure(const struct store_authz *az, const char *s
 	return problem_new("unauthorized", 403, "authorization for %s is %s", az->ident_value, st);
 }
 
+/* One authorization's part in its order's status: clears *all_valid unless it is valid;
+ * 1 (with *err_out, if asked for, saying why) if it makes the order invalid. */
+static int authz_verdict(const struct store_authz *az, int64_t now, int *all_valid, struct problem **err_out)
+{
+	const char *st = orders_authz_status(az, now);
+	if (strcmp(st, "valid") != 0)
+		*all_valid = 0;
+	if (strcmp(st, "pending") != 0 && strcmp(st, "valid") != 0) {
+		if (err_out)
+			*err_out = authz_failure(az, st);
+		return 1;
+	}
+	return 0;
+}
+
 const char *orders_order_status(struct store *s, const struct store_order *o, int64_t now,
                                 struct problem **err_out)
 {
@@ -63,17 +79,25 @@ const char *orders_order_status(struct store *s, const struct store_order *o, in
 		struct store_authz az;
 		if (store_authz_get(s, o->authz_ids[i], &az) != STORE_OK)
 			return "pending"; /* storage trouble: do not claim a final state */
-		const char *st = orders_authz_status(&az, now);
-		if (strcmp(st, "valid") != 0)
-			all_valid = 0;
-		if (strcmp(st, "pending") != 0 && strcmp(st, "valid") != 0) {
-			if (err_out)
-				*err_out = authz_failure(&az, st);
-			store_authz_clear(&az);
-			return "invalid";
-		}
+		int failed = authz_verdict(&az, now, &all_valid, err_out);
 		store_authz_clear(&az);
+		if (failed)
+			return "invalid";
 	}
+	return all_valid ? "ready" : "pending";
+}
+
+/* As orders_order_status, from the order's authorizations az[0..o->nauthz) already loaded. */
+static const char *status_from(const struct store_order *o, const struct store_authz *az, int64_t now)
+{
+	if (strcmp(o->status, "pending") != 0)
+		return o->status;
+	if (o->expires <= now)
+		return "invalid";
+	int all_valid = 1;
+	for (size_t i = 0; i < o->nauthz; i++)
+		if (authz_verdict(&az[i], now, &all_valid, NULL))
+			return "invalid";
 	return all_valid ? "ready" : "pending";
 }
 
@@ -308,15 +332,13 @@ static void fail_order(struct store *s, const char *id, struct problem *p)
 
 /* CAA again before issuance for every dns authorization of the order whose check (made when
  * its challenge validated) is older than ORDERS_CAA_RECHECK_SECONDS. NULL if issuance may go on. */
-static struct problem *caa_recheck(struct store *s, const struct config *c, struct resolver *r,
-                                   const struct store_order *o, int64_t now)
+static struct problem *caa_recheck(const struct config *c, struct resolver *r, const struct store_order *o,
+                                   const struct store_authz *azs, int64_t now)
 {
 	char acct_uri[700];
 	snprintf(acct_uri, sizeof acct_uri, "%s/acme/acct/%s", c->base_url, o->account_id);
 	for (size_t i = 0; i < o->nauthz; i++) {
-		struct store_authz az;
-		if (store_authz_get(s, o->authz_ids[i], &az) != STORE_OK)
-			return problem_new("serverInternal", 500, "could not load authorization %s", o->authz_ids[i]);
+		const struct store_authz az = azs[i];
 		const struct store_challenge *ch = NULL;
 		for (size_t k = 0; k < az.nchall; k++)
 			if (strcmp(az.chall[k].status, "valid") == 0)
@@ -337,11 +359,17 @@ static struct problem *caa_recheck(struct store *s, const struct config *c, stru
 			if (p && !p->identifier)
 				p->identifier = json_pack("{s:s, s:s}", "type", az.ident_type, "value", az.ident_value);
 		}
-		store_authz_clear(&az);
 		if (p)
 			return p;
 	}
 	return NULL;
+}
+
+static void authzs_free(struct store_authz *azs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_authz_clear(&azs[i]);
+	free(azs);
 }
 
 /* The CSR's key must not be on the block list (keys revoked for keyCompromise): the hash is
@@ -363,10 +391,13 @@ static struct problem *key_blocked(struct store *s, const struct csr *csr)
 	return problem_new("serverInternal", 500, "could not check the key block list");
 }
 
-int orders_finalize(struct store *s, struct ca *ca, const struct config *c, struct resolver *res,
-                    struct store_order *o, const json_t *payload, int64_t now, struct problem **prob)
+
+/* orders_finalize after the authorizations (azs, o->nauthz of them) were loaded. */
+static int finalize(struct store *s, struct ca *ca, struct serials *serials, const struct config *c,
+                    struct resolver *res, struct store_order *o, const struct store_authz *azs,
+                    const json_t *payload, int64_t now, struct problem **prob)
 {
-	const char *st = orders_order_status(s, o, now, NULL);
+	const char *st = status_from(o, azs, now);
 	if (strcmp(st, "ready") != 0) {
 		/* RFC 8555 §7.4: finalizing an order that is not ready is orderNotReady (403). */
 		*prob = problem_new("orderNotReady", 403, "order is \"%s\", not \"ready\"%s", st,
@@ -414,22 +445,15 @@ int orders_finalize(struct store *s, struct ca *ca, const struct config *c, stru
 	}
 	/* CAA is rechecked after the order left pending, so a second finalize cannot race it; a
 	 * refusal fails the order (the client starts a new one after fixing its CAA records). */
-	if ((*prob = caa_recheck(s, c, res, o, now)) != NULL) {
+	if ((*prob = caa_recheck(c, res, o, azs, now)) != NULL) {
 		log_info("order %s: refused at finalize: %s", o->id, (*prob)->detail);
 		fail_order(s, o->id, *prob);
 		goto done;
 	}
-	/* design.md §4: the serial is durable before anything is signed with it. */
+	/* design.md §4: the serial is durable before anything is signed with it (reserved in
+	 * blocks, serials.h; store_cert_insert_for_order binds it to this order). */
 	char serial[STORE_ID_MAX];
-	int tries = 0;
-	do {
-		if (ca_new_serial(serial)) {
-			r = STORE_ERR;
-			break;
-		}
-		r = store_serial_reserve(s, serial, o->id, now);
-	} while (r == STORE_CONFLICT && ++tries < 5);
-	if (r != STORE_OK) {
+	if (serials_take(serials, s, now, serial) != 0) {
 		*prob = problem_new("serverInternal", 500, "could not reserve a serial number");
 		fail_order(s, o->id, *prob);
 		goto done;
@@ -458,13 +482,9 @@ int orders_finalize(struct store *s, struct ca *ca, const struct config *c, stru
 		goto done;
 	}
 	log_info("issued %s for order %s (%zu names, first %s)", serial, o->id, n, n ? names[0] : "");
-	char id[STORE_ID_MAX];
-	memcpy(id, o->id, sizeof id);
-	store_order_clear(o);
-	if (store_order_get(s, id, o) != STORE_OK) {
-		*prob = problem_new("serverInternal", 500, "could not reload the order");
-		goto done;
-	}
+	/* What store_cert_insert_for_order changed, without reading the order back. */
+	snprintf(o->status, sizeof o->status, "valid");
+	snprintf(o->cert_serial, sizeof o->cert_serial, "%s", serial);
 	rc = 0;
 done:
 	OPENSSL_free(cert);
@@ -472,5 +492,29 @@ done:
 	free(names);
 	json_decref(ids);
 	free(der);
+	return rc;
+}
+
+int orders_finalize(struct store *s, struct ca *ca, struct serials *serials, const struct config *c,
+                    struct resolver *res, struct store_order *o, const json_t *payload, int64_t now,
+                    struct problem **prob)
+{
+	/* The authorizations are loaded once: for the status and for the CAA recheck. */
+	struct store_authz *azs = calloc(o->nauthz ? o->nauthz : 1, sizeof *azs);
+	size_t nazs = 0;
+	if (!azs) {
+		*prob = problem_new("serverInternal", 500, "out of memory");
+		return -1;
+	}
+	for (; nazs < o->nauthz; nazs++) {
+		if (store_authz_get(s, o->authz_ids[nazs], &azs[nazs]) != STORE_OK) {
+			*prob = problem_new("serverInternal", 500, "could not load authorization %s",
+			                    o->authz_ids[nazs]);
+			authzs_free(azs, nazs);
+			return -1;
+		}
+	}
+	int rc = finalize(s, ca, serials, c, res, o, azs, payload, now, prob);
+	authzs_free(azs, nazs);
 	return rc;
 }

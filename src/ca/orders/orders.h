@@ -31,11 +31,14 @@ int orders_create(struct store *s, const struct config *c, const char *account_i
 /* finalize (§7.4): order must be ready; CSR (base64url DER in payload "csr") must match; then
  * CAA is checked again through r for every dns authorization validated more than
  * ORDERS_CAA_RECHECK_SECONDS ago (a refusal or failed lookup makes the order invalid with the
- * caa or dns problem, as Boulder does); then serial reserved, certificate signed and stored,
- * order valid. On success reloads *o. */
+ * caa or dns problem, as Boulder does); then a serial taken from serials (reserved durably
+ * in blocks), certificate signed and stored, order valid. On success *o shows the order
+ * as stored (valid, with its certificate's serial). */
 struct resolver;
-int orders_finalize(struct store *s, struct ca *ca, const struct config *c, struct resolver *r,
-                    struct store_order *o, const json_t *payload, int64_t now, struct problem **prob);
+struct serials;
+int orders_finalize(struct store *s, struct ca *ca, struct serials *serials, const struct config *c,
+                    struct resolver *r, struct store_order *o, const json_t *payload, int64_t now,
+                    struct problem **prob);
 
 /* CA/B BR §3.2.2.8: CAA is checked within 8 hours before issuance; a CAA check made at
  * validation time older than this is made again at finalize. */

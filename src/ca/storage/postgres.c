@@ -50,6 +50,8 @@ enum stmt_id {
 	ST_ORDER_ISSUED,
 	ST_SERIAL_INSERT,
 	ST_SERIAL_ORDER,
+	ST_SERIAL_POOL_ADD,
+	ST_SERIAL_POOL_TAKE,
 	ST_CERT_INSERT,
 	ST_CERT_GET,
 	ST_CERT_EXISTS,
@@ -138,6 +140,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                    " WHERE id = $1 AND status = 'processing' AND account_id = $3",
 	[ST_SERIAL_INSERT] = "INSERT INTO serials (serial, order_id, reserved_at) VALUES ($1, $2, $3)",
 	[ST_SERIAL_ORDER] = "SELECT order_id FROM serials WHERE serial = $1",
+	[ST_SERIAL_POOL_ADD] = "INSERT INTO serial_reserve (serial, reserved_at) SELECT $1::text, $2::bigint"
+	                       " WHERE NOT EXISTS (SELECT 1 FROM serials WHERE serial = $1::text)",
+	[ST_SERIAL_POOL_TAKE] = "DELETE FROM serial_reserve WHERE serial = $1 RETURNING reserved_at",
 	[ST_CERT_INSERT] = "INSERT INTO certs (" CERT_COLS ")"
 	                   " VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0)",
 	[ST_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE serial = $1",
@@ -992,12 +997,42 @@ static int pg_serial_reserve(struct store *s, const char *serial, const char *or
 	return run(pg_of(s), ST_SERIAL_INSERT, NULL, "ttI", serial, order_id, now);
 }
 
+static int pg_serials_reserve(struct store *s, const char (*serials)[STORE_ID_MAX], size_t n, int64_t now)
+{
+	struct pg_store *q = pg_of(s);
+	int rc = tx_begin(q, 0);
+	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
+		int changes = 0;
+		rc = run(q, ST_SERIAL_POOL_ADD, &changes, "tI", serials[i], now);
+		if (rc == STORE_OK && changes == 0)
+			rc = STORE_CONFLICT; /* reserved for an order already */
+	}
+	if (rc == STORE_OK)
+		rc = tx_commit(q);
+	tx_rollback(q);
+	return rc;
+}
+
 static int pg_cert_insert_for_order(struct store *s, const struct store_cert *c)
 {
 	struct pg_store *q = pg_of(s);
 	PGresult *r = NULL;
 	int changes = 0;
 	int rc = tx_begin(q, 0);
+	if (rc != STORE_OK)
+		goto out;
+	/* A serial from a reserved block is bound to this order now. */
+	r = row(q, ST_SERIAL_POOL_TAKE, &rc, c->serial);
+	if (r) {
+		int64_t reserved_at = col_i64(r, 0, 0);
+		PQclear(r);
+		r = NULL;
+		rc = run(q, ST_SERIAL_INSERT, NULL, "ttI", c->serial, c->order_id, reserved_at);
+		if (rc == STORE_NOTFOUND) /* no such order */
+			rc = STORE_CONFLICT;
+	} else if (rc == STORE_NOTFOUND) {
+		rc = STORE_OK;
+	}
 	if (rc != STORE_OK)
 		goto out;
 	r = row(q, ST_SERIAL_ORDER, &rc, c->serial);
@@ -1185,6 +1220,7 @@ const struct store_ops store_postgres_ops = {
 	.order_list = pg_order_list,
 	.order_set_status = pg_order_set_status,
 	.serial_reserve = pg_serial_reserve,
+	.serials_reserve = pg_serials_reserve,
 	.cert_insert_for_order = pg_cert_insert_for_order,
 	.cert_get = pg_cert_get,
 	.cert_revoke = pg_cert_revoke,

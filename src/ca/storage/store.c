@@ -314,6 +314,14 @@ int store_serial_reserve(struct store *s, const char *serial, const char *order_
 	return CALL(s, serial_reserve, serial, order_id, now);
 }
 
+int store_serials_reserve(struct store *s, const char (*serials)[STORE_ID_MAX], size_t n, int64_t now)
+{
+	CHECK_ARGS(s && serials && n > 0, __func__);
+	for (size_t i = 0; i < n; i++)
+		CHECK_ARGS(serials[i][0] && memchr(serials[i], 0, STORE_ID_MAX), __func__);
+	return CALL(s, serials_reserve, serials, n, now);
+}
+
 int store_cert_insert_for_order(struct store *s, const struct store_cert *c)
 {
 	CHECK_ARGS(s && c && c->der && c->der_len > 0, __func__);
@@ -411,7 +419,9 @@ int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, uin
                        int64_t expires, int64_t now)
 {
 	CHECK_ARGS(s && id && len > 0 && seq > 0, __func__);
-	return CALL(s, nonce_redeem, id, len, seq, expires, now);
+	/* Not bracketed by enter/leave (store_backend.h): one redemption per request would
+	 * otherwise take the shared SQLite connection's mutex for an in-memory check. */
+	return s->ops->nonce_redeem(s, id, len, seq, expires, now);
 }
 
 int store_meta_get(struct store *s, const char *key, char *out, size_t outlen)

@@ -159,8 +159,14 @@ void store_cert_clear(struct store_cert *c);
 /* Durably reserves a serial for an order before signing (nothing issued is ever lost).
  * CONFLICT if the serial exists. */
 int store_serial_reserve(struct store *s, const char *serial, const char *order_id, int64_t now);
+/* Durably reserves n serials for no order yet (issue 7: one commit, one WAL sync, for a block
+ * that later finalizes take from; see issuance/serials.c), all or none. CONFLICT if one of
+ * them is reserved already, in the block or for an order. */
+int store_serials_reserve(struct store *s, const char (*serials)[STORE_ID_MAX], size_t n, int64_t now);
 /* In one transaction: stores the certificate and moves its order processing -> valid with
- * cert_serial set. CONFLICT if the order is not processing (or not c->account_id's) or the
+ * cert_serial set. The serial is either reserved for this order (store_serial_reserve) or
+ * reserved for none (store_serials_reserve), and is then bound to this order in the same
+ * transaction. CONFLICT if the order is not processing (or not c->account_id's) or the
  * serial was reserved for another order; NOTFOUND if the serial was never reserved. */
 int store_cert_insert_for_order(struct store *s, const struct store_cert *c);
 int store_cert_get(struct store *s, const char *serial, struct store_cert *out);

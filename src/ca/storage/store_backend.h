@@ -46,6 +46,7 @@ struct store_ops {
 
 	int (*serial_reserve)(struct store *s, const char *serial, const char *order_id,
 	                      int64_t now);
+	int (*serials_reserve)(struct store *s, const char (*serials)[STORE_ID_MAX], size_t n, int64_t now);
 	int (*cert_insert_for_order)(struct store *s, const struct store_cert *c);
 	int (*cert_get)(struct store *s, const char *serial, struct store_cert *out);
 	int (*cert_revoke)(struct store *s, const char *serial, int reason, int64_t now);
@@ -71,7 +72,8 @@ struct store_ops {
 	int (*lock_try)(struct store *s, const char *name);
 	int (*lock_release)(struct store *s, const char *name);
 	/* Optional: store.c calls enter before and leave after every call above except open,
-	 * close and unavailable; leave returns the call's result, or another code (a durable
+	 * close, unavailable and nonce_redeem (a backend whose redemption uses the connection
+	 * must serialise it itself; SQLite's is an in-memory window with its own mutex); leave returns the call's result, or another code (a durable
 	 * commit that could not be synced returns STORE_ERR). */
 	void (*enter)(struct store *s);
 	int (*leave)(struct store *s, int rc);
