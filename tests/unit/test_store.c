@@ -714,6 +714,29 @@ static void test_challenge_list_processing(void **state)
 
 /* Leases: one worker at a time validates a challenge; a lease that ran out (its worker
  * died) is taken over, oldest first. */
+/* Issue 7: a challenge started with a lease is claimed as if its owner had claimed it. */
+static void test_challenge_start_leased(void **state)
+{
+	struct fx *f = *state;
+	char id[STORE_ID_MAX];
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 2, NULL, 0), STORE_OK);
+	assert_int_equal(store_challenge_start_leased(f->s, "o1-a0-c0", "pool1", 100, 60), STORE_OK);
+	assert_int_equal(store_challenge_start_leased(f->s, "o1-a0-c0", "pool1", 101, 60), STORE_CONFLICT);
+	assert_int_equal(store_challenge_start_leased(f->s, "ghost", "pool1", 101, 60), STORE_NOTFOUND);
+	assert_int_equal(store_challenge_start_leased(f->s, "o1-a1-c0", "", 101, 60), STORE_ERR);
+	/* processing, leased to pool1 until 160 */
+	assert_int_equal(store_challenge_claim(f->s, "o1-a0-c0", "pool2", 150, 60, NULL), STORE_CONFLICT);
+	assert_int_equal(store_challenge_claim(f->s, NULL, "pool2", 150, 60, id), STORE_NOTFOUND);
+	assert_int_equal(store_challenge_claim(f->s, "o1-a0-c0", "pool1", 150, 60, NULL), STORE_OK);
+	assert_int_equal(store_challenge_claim(f->s, NULL, "pool2", 211, 60, id), STORE_OK);
+	assert_string_equal(id, "o1-a0-c0"); /* pool1's renewed lease (210) ran out */
+	/* Without a lease (store_challenge_start) any worker takes it at once. */
+	assert_int_equal(store_challenge_start(f->s, "o1-a1-c0"), STORE_OK);
+	assert_int_equal(store_challenge_claim(f->s, NULL, "pool3", 212, 60, id), STORE_OK);
+	assert_string_equal(id, "o1-a1-c0");
+}
+
 static void test_challenge_claim(void **state)
 {
 	struct fx *f = *state;
@@ -1685,6 +1708,7 @@ int main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_challenge_list_processing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_challenge_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_challenge_start_leased, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_authz_valid_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_authz_find_reusable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_reserve, setup, teardown),

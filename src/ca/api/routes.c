@@ -566,11 +566,9 @@ static void h_challenge(struct api *a, struct evhttp_request *req, const char *u
 			reply_problem(a, req, problem_new("malformed", 400, "authorization is %s; this challenge can no longer be answered", ast));
 			goto free_ch;
 		}
-		r = store_challenge_start(a->store, ch.id);
+		r = va_pool_start_challenge(a->pool, a->store, ch.id);
 		if (r == STORE_OK) {
 			snprintf(ch.status, sizeof ch.status, "processing");
-			if (va_pool_submit(a->pool, ch.id))
-				log_warn("validation queue full; challenge %s waits for a restart", ch.id);
 		} else if (r == STORE_CONFLICT) {
 			/* Another challenge of this authorization is being validated; report the current state. */
 			store_challenge_clear(&ch);

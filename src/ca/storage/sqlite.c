@@ -323,7 +323,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                       " ORDER BY position",
 	[ST_CHALL_EXISTS] = "SELECT 1 FROM challenges WHERE id = ?",
 	/* RFC 8555 §7.5.1: only a pending challenge of a pending authorization starts. */
-	[ST_CHALL_START] = "UPDATE challenges SET status = 'processing'"
+	[ST_CHALL_START] = "UPDATE challenges SET status = 'processing', lease_owner = ?2, lease_until = ?3"
 	                   " WHERE id = ?1 AND status = 'pending' AND (SELECT a.status FROM authzs a"
 	                   " WHERE a.id = challenges.authz_id) = 'pending'",
 	[ST_CHALL_FINISH] = "UPDATE challenges SET status = ?2, validated_at = ?3, error = ?4,"
@@ -1190,21 +1190,21 @@ static int sq_authz_set_status(struct store *s, const char *id, const char *from
 	return rc;
 }
 
-static int sq_challenge_start_tx(struct store *s, const char *chall_id)
+static int sq_challenge_start_tx(struct store *s, const char *chall_id, const char *owner, int64_t until)
 {
 	struct sqlite_store *q = sq_of(s);
 	int changes = 0;
-	int rc = run(q, ST_CHALL_START, &changes, "t", chall_id);
+	int rc = run(q, ST_CHALL_START, &changes, "tTI", chall_id, owner, until);
 	if (rc == STORE_OK && changes == 0)
 		rc = cas_missed(q, ST_CHALL_EXISTS, chall_id);
 	return rc;
 }
 
 /* Relaxed durability (see relaxed()). */
-static int sq_challenge_start(struct store *s, const char *chall_id)
+static int sq_challenge_start(struct store *s, const char *chall_id, const char *owner, int64_t until)
 {
 	relaxed(sq_of(s));
-	int rc = sq_challenge_start_tx(s, chall_id);
+	int rc = sq_challenge_start_tx(s, chall_id, owner, until);
 	strict(sq_of(s));
 	return rc;
 }

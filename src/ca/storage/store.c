@@ -225,7 +225,14 @@ int store_authz_set_status(struct store *s, const char *id, const char *from, co
 int store_challenge_start(struct store *s, const char *chall_id)
 {
 	CHECK_ARGS(s && chall_id, __func__);
-	return CALL(s, challenge_start, chall_id);
+	return CALL(s, challenge_start, chall_id, NULL, 0);
+}
+
+int store_challenge_start_leased(struct store *s, const char *chall_id, const char *owner, int64_t now,
+                                 int64_t lease_seconds)
+{
+	CHECK_ARGS(s && chall_id && owner && *owner && lease_seconds > 0, __func__);
+	return CALL(s, challenge_start, chall_id, owner, now + lease_seconds);
 }
 
 int store_challenge_finish(struct store *s, const char *chall_id, int valid, const char *error_json,

@@ -91,6 +91,11 @@ int store_authz_set_status(struct store *s, const char *id, const char *from, co
 /* Moves a pending challenge of a pending authorization to processing (§7.5.1).
  * CONFLICT if the challenge or authorization is no longer pending. */
 int store_challenge_start(struct store *s, const char *chall_id);
+/* The same, and in the same statement leased to owner until now + lease_seconds as
+ * store_challenge_claim would (issue 7: the validation pool's queue no longer needs a
+ * commit of its own to claim what the request just started). */
+int store_challenge_start_leased(struct store *s, const char *chall_id, const char *owner, int64_t now,
+                                 int64_t lease_seconds);
 /* Records a validation result: the challenge becomes valid or invalid, with error and
  * record (either may be NULL), and its authorization becomes valid or invalid with it.
  * A valid result sets the authorization's expiry to valid_until when that is non-zero (a

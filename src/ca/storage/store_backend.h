@@ -27,7 +27,8 @@ struct store_ops {
 	int (*challenge_get)(struct store *s, const char *id, struct store_challenge *out,
 	                     struct store_authz *authz_out);
 	int (*authz_set_status)(struct store *s, const char *id, const char *from, const char *to);
-	int (*challenge_start)(struct store *s, const char *chall_id);
+	/* owner NULL: no lease (until is then 0). */
+	int (*challenge_start)(struct store *s, const char *chall_id, const char *owner, int64_t until);
 	int (*challenge_finish)(struct store *s, const char *chall_id, int valid,
 	                        const char *error_json, const char *record_json, int64_t now,
 	                        int64_t valid_until);

@@ -26,7 +26,6 @@
 struct worker {
 	struct va_pool *pool;
 	struct store *store;
-	char name[96]; /* lease owner: host:pid:index */
 	pthread_t thread;
 	int started;
 };
@@ -39,16 +38,19 @@ struct va_pool {
 	pthread_cond_t cv;
 	int stopping;
 	char (*queue)[STORE_ID_MAX]; /* ring of cap ids */
+	int64_t *leased_at;          /* per queue slot: when the request leased it, or 0 */
+	char owner[96];              /* lease owner of this pool's workers: host:pid */
 	size_t cap, head, count;
 	int nworkers;
 	struct worker *workers;
 };
 
 /* Caller holds p->mu. */
-static int enqueue_locked(struct va_pool *p, const char *id)
+static int enqueue_locked(struct va_pool *p, const char *id, int64_t leased_at)
 {
 	if (p->count == p->cap)
 		return -1;
+	p->leased_at[(p->head + p->count) % p->cap] = leased_at;
 	snprintf(p->queue[(p->head + p->count) % p->cap], STORE_ID_MAX, "%s", id);
 	p->count++;
 	pthread_cond_signal(&p->cv);
@@ -114,13 +116,15 @@ static int claim(struct worker *w, const char *id, char *out)
 	for (int i = 0; i < FINISH_RETRIES && rc == STORE_ERR; i++) {
 		if (i)
 			usleep(100 * 1000 * (unsigned)i); /* a connection that broke reconnects */
-		rc = store_challenge_claim(w->store, id, w->name, (int64_t)time(NULL),
+		rc = store_challenge_claim(w->store, id, w->pool->owner, (int64_t)time(NULL),
 		                           lease_seconds(w->pool), out);
 	}
 	return rc;
 }
 
-static void validate(struct worker *w, const char *id)
+/* leased_at: when the challenge was leased to this pool (va_pool_start_challenge, or the
+ * sweep's claim), 0 if not; a lease younger than half its length is not renewed. */
+static void validate(struct worker *w, const char *id, int64_t leased_at)
 {
 	struct va_pool *p = w->pool;
 	struct store_challenge ch = {0};
@@ -131,7 +135,9 @@ static void validate(struct worker *w, const char *id)
 	struct caa_pending *caa = NULL;
 	int valid = 0;
 
-	int rc = claim(w, id, NULL);
+	int rc = STORE_OK;
+	if (!leased_at || (int64_t)time(NULL) - leased_at >= lease_seconds(p) / 2)
+		rc = claim(w, id, NULL);
 	if (rc != STORE_OK) {
 		if (rc == STORE_CONFLICT)
 			log_info("validation: challenge %s is leased by another worker or done; skipped", id);
@@ -254,7 +260,7 @@ static void *worker_main(void *arg)
 			next_sweep = time(NULL) + SWEEP_SECONDS;
 			if (claim(w, NULL, id) == STORE_OK) {
 				log_info("validation: took over challenge %s (its lease had run out)", id);
-				validate(w, id);
+				validate(w, id, (int64_t)time(NULL));
 			}
 			continue;
 		}
@@ -265,10 +271,11 @@ static void *worker_main(void *arg)
 			break;
 		}
 		memcpy(id, p->queue[p->head], STORE_ID_MAX);
+		int64_t leased_at = p->leased_at[p->head];
 		p->head = (p->head + 1) % p->cap;
 		p->count--;
 		pthread_mutex_unlock(&p->mu);
-		validate(w, id);
+		validate(w, id, leased_at);
 	}
 	return NULL;
 }
@@ -301,10 +308,11 @@ int va_pool_start(const struct va_settings *set, struct resolver *r, const struc
 		goto nomem;
 	char host[64] = "";
 	gethostname(host, sizeof host - 1);
+	/* One owner for the pool: the request that starts a challenge leases it to the pool
+	 * (va_pool_start_challenge) and any of its workers validates it. */
+	snprintf(p->owner, sizeof p->owner, "%s:%ld", host, (long)getpid());
 	for (int i = 0; i < nworkers; i++) {
 		p->workers[i].pool = p;
-		snprintf(p->workers[i].name, sizeof p->workers[i].name, "%s:%ld:%d", host,
-		         (long)getpid(), i);
 		if (store_open(store_spec, &p->workers[i].store, err, errlen) != STORE_OK)
 			goto fail;
 	}
@@ -316,10 +324,11 @@ int va_pool_start(const struct va_settings *set, struct resolver *r, const struc
 	}
 	p->cap = nids > POOL_QUEUE_CAP ? nids : POOL_QUEUE_CAP;
 	p->queue = calloc(p->cap, sizeof *p->queue);
-	if (!p->queue)
+	p->leased_at = calloc(p->cap, sizeof *p->leased_at);
+	if (!p->queue || !p->leased_at)
 		goto nomem;
 	for (size_t i = 0; i < nids; i++)
-		enqueue_locked(p, ids[i]);
+		enqueue_locked(p, ids[i], 0);
 	if (nids)
 		log_info("validation: requeued %zu challenge(s) left in processing", nids);
 	free(ids);
@@ -348,10 +357,27 @@ int va_pool_submit(struct va_pool *p, const char *chall_id)
 	if (!p || !chall_id || strlen(chall_id) >= STORE_ID_MAX)
 		return -1;
 	pthread_mutex_lock(&p->mu);
-	int rc = p->stopping ? -1 : enqueue_locked(p, chall_id);
+	int rc = p->stopping ? -1 : enqueue_locked(p, chall_id, 0);
 	pthread_mutex_unlock(&p->mu);
 	if (rc != 0)
 		log_warn("validation: queue full or stopping; challenge %s not queued", chall_id);
+	return rc;
+}
+
+int va_pool_start_challenge(struct va_pool *p, struct store *s, const char *chall_id)
+{
+	if (!p)
+		return store_challenge_start(s, chall_id);
+	int64_t now = (int64_t)time(NULL);
+	int rc = store_challenge_start_leased(s, chall_id, p->owner, now, lease_seconds(p));
+	if (rc != STORE_OK || strlen(chall_id) >= STORE_ID_MAX)
+		return rc;
+	pthread_mutex_lock(&p->mu);
+	int q = p->stopping ? -1 : enqueue_locked(p, chall_id, now);
+	pthread_mutex_unlock(&p->mu);
+	if (q != 0)
+		log_warn("validation: queue full or stopping; challenge %s waits for its lease to run out "
+		         "(then any worker takes it over)", chall_id);
 	return rc;
 }
 
@@ -372,6 +398,7 @@ void va_pool_stop(struct va_pool *p)
 		store_close(p->workers[i].store);
 	free(p->workers);
 	free(p->queue);
+	free(p->leased_at);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);

@@ -23,6 +23,12 @@ int va_pool_start(const struct va_settings *set, struct resolver *r, const struc
  * invalid with a caa or dns problem) and records the result with store_challenge_finish().
  * Non-blocking; -1 if the queue is full (the caller answers with a retryable problem). */
 int va_pool_submit(struct va_pool *p, const char *chall_id);
+/* What a POST to a challenge does (RFC 8555 §7.5.1): store_challenge_start_leased moves it to
+ * processing, leased to this pool, in one commit, and it is queued as by va_pool_submit (the
+ * worker does not claim it again). Returns the store's code (CONFLICT: not pending any
+ * more). A full queue is logged; the challenge is then taken over by a worker's lease sweep
+ * once the lease runs out. p NULL: store_challenge_start only. */
+int va_pool_start_challenge(struct va_pool *p, struct store *s, const char *chall_id);
 /* Stops accepting, finishes or abandons queued work (abandoned challenges stay processing
  * and are requeued at next start), joins the threads. */
 void va_pool_stop(struct va_pool *p);
