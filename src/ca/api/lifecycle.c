@@ -219,7 +219,7 @@ void lifecycle_crl(struct api *a, struct evhttp_request *req, const char *name)
 	int shard = lifecycle_parse_crl_name(name, ca_crl_shards(a->ca));
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	if (shard < 0) {
-		evhttp_send_error(req, 404, "no such CRL");
+		reply_text(req, 404, "no such CRL\n");
 		return;
 	}
 	size_t len = 0;
@@ -230,16 +230,17 @@ void lifecycle_crl(struct api *a, struct evhttp_request *req, const char *name)
 		evbuffer_add(b, der, len); /* der is borrowed until the next crl_get: copy under the lock */
 	pthread_mutex_unlock(&crls_mu);
 	if (!der) {
-		evhttp_send_error(req, 503, "CRL unavailable");
+		reply_text(req, 503, "CRL unavailable\n");
 		return;
 	}
 	if (!b) {
-		evhttp_send_error(req, 500, NULL);
+		reply_text(req, 500, "out of memory\n");
 		return;
 	}
 	evhttp_add_header(h, "Content-Type", "application/pkix-crl");
 	evhttp_add_header(h, "Cache-Control", "public, max-age=60");
-	evhttp_send_reply(req, 200, "OK", b);
+	/* GET and HEAD, on the ACME and the public listener: reply_send leaves HEAD's body out. */
+	reply_send(req, 200, "OK", b);
 	evbuffer_free(b);
 }
 

@@ -1,13 +1,18 @@
-/* The public plain-HTTP listener: GET/HEAD /crl/<shard>.crl and nothing else. Small limits:
- * requests carry no body. */
+/* The public plain-HTTP listener: GET/HEAD /crl/<shard>.crl, OCSP (GET/HEAD /ocsp/<request>,
+ * POST /ocsp) and nothing else. Small limits. Every response goes through reply_send
+ * (reply.c), which keeps the body of a HEAD response off the keep-alive connection. */
 #include "pubserver.h"
 #include "issuance/ocsp.h"
 #include "lifecycle.h"
+#include "reply.h"
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/evp.h>
 #include <time.h>
 #include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +21,7 @@
 struct pubserver {
 	struct evhttp *http;
 	struct api *a;
+	int port; /* the bound port (cfg->public_port, or the one the kernel chose for 0) */
 };
 
 static void send_ocsp(struct pubserver *p, struct evhttp_request *req, const unsigned char *der, size_t len)
@@ -23,22 +29,14 @@ static void send_ocsp(struct pubserver *p, struct evhttp_request *req, const uns
 	unsigned char *out = NULL;
 	size_t n = 0;
 	if (ocsp_respond(p->a->ca, p->a->store, der, len, (int64_t)time(NULL), &out, &n) != 0) {
-		evhttp_send_error(req, 500, NULL);
+		reply_text(req, 500, "could not answer the OCSP request\n");
 		return;
 	}
-	struct evbuffer *b = evbuffer_new();
-	if (!b) {
-		OPENSSL_free(out);
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	evbuffer_add(b, out, n);
-	OPENSSL_free(out);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	evhttp_add_header(h, "Content-Type", "application/ocsp-response");
 	evhttp_add_header(h, "Cache-Control", "public, max-age=3600");
-	evhttp_send_reply(req, 200, "OK", b);
-	evbuffer_free(b);
+	/* GET or HEAD (or POST): reply.c leaves HEAD's body out (RFC 9110 §9.3.2). */
+	reply_plain(req, 200, "application/ocsp-response", out, n);
+	OPENSSL_free(out);
 }
 
 /* RFC 6960 Appendix A.1: GET {url}/{url-encoding of base-64 encoding of the DER request}. */
@@ -79,7 +77,10 @@ static void handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_send_error(req, 405, "Method Not Allowed");
+		/* POST elsewhere than /ocsp (evhttp answers other methods 501). RFC 9110 §15.5.6: a
+		 * 405 lists the allowed methods. */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+		reply_text(req, 405, "method not allowed\n");
 		return;
 	}
 	if (p->a->cfg->ocsp && path && strncmp(path, "/ocsp/", 6) == 0) {
@@ -90,7 +91,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		lifecycle_crl(p->a, req, path + 5);
 		return;
 	}
-	evhttp_send_error(req, 404, "Not Found");
+	reply_text(req, 404, "not found\n");
 }
 
 struct pubserver *pubserver_start(struct api *a, char *err, size_t errlen)
@@ -109,14 +110,27 @@ struct pubserver *pubserver_start(struct api *a, char *err, size_t errlen)
 	evhttp_set_allowed_methods(p->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
 	evhttp_set_gencb(p->http, handle, p);
 	errno = 0;
-	if (!evhttp_bind_socket_with_handle(p->http, c->public_host, (ev_uint16_t)c->public_port)) {
+	struct evhttp_bound_socket *bs =
+	    evhttp_bind_socket_with_handle(p->http, c->public_host, (ev_uint16_t)c->public_port);
+	if (!bs) {
 		int e = errno;
 		snprintf(err, errlen, "cannot listen on %s:%d (publicListen): %s", c->public_host, c->public_port,
 		         e ? strerror(e) : "bad address");
 		pubserver_stop(p);
 		return NULL;
 	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	p->port = c->public_port;
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
+		p->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+		                                         : ((struct sockaddr_in *)&ss)->sin_port);
 	return p;
+}
+
+int pubserver_port(const struct pubserver *p)
+{
+	return p->port;
 }
 
 void pubserver_stop(struct pubserver *p)

@@ -9,5 +9,7 @@ struct pubserver;
 /* Binds cfg->public_host:public_port on a->base. NULL with a reason in err. */
 struct pubserver *pubserver_start(struct api *a, char *err, size_t errlen);
 void pubserver_stop(struct pubserver *p);
+/* The port it listens on (the kernel's choice when publicListen's port is 0: tests). */
+int pubserver_port(const struct pubserver *p);
 
 #endif

@@ -4,6 +4,7 @@
 #include "log.h"
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
@@ -70,11 +71,6 @@ static void send_reply(struct api *a, struct evhttp_request *req, int status, co
 	reply_headers(a, req, wants_nonce(req), !(path && strcmp(path, "/directory") == 0));
 	if (ctype)
 		evhttp_add_header(h, "Content-Type", ctype);
-	/* A response to HEAD has no content (RFC 9110 §9.3.2). libevent 2.1 leaves out its
-	 * Content-Length but sends the body anyway, which a keep-alive client then reads as the
-	 * start of the next response. */
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
-		len = 0;
 	struct evbuffer *b = evbuffer_new();
 	if (len)
 		evbuffer_add(b, data, len);
@@ -87,6 +83,20 @@ static void send_reply(struct api *a, struct evhttp_request *req, int status, co
 
 void reply_send(struct evhttp_request *req, int status, const char *why, struct evbuffer *body)
 {
+	/* A response to HEAD has no content (RFC 9110 §9.3.2). libevent 2.1 leaves out its
+	 * Content-Length but sends the body anyway, which a keep-alive client then reads as the
+	 * start of the next response: the body is dropped here, and its length goes in the
+	 * Content-Length a GET would have had (§8.6: a HEAD response may send it). */
+	if (body && evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		size_t n = evbuffer_get_length(body);
+		struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+		if (n && !evhttp_find_header(h, "Content-Length")) {
+			char cl[24];
+			snprintf(cl, sizeof cl, "%zu", n);
+			evhttp_add_header(h, "Content-Length", cl);
+		}
+		evbuffer_drain(body, n);
+	}
 	/* evhttp puts the status line and headers in the connection's output buffer, then moves
 	 * the body's chains behind them, and bufferevent_openssl makes one SSL_write, hence one
 	 * TLS record and one write(2), per chain: two records per response, and the client woke
@@ -103,13 +113,38 @@ void reply_send(struct evhttp_request *req, int status, const char *why, struct 
 	size_t len = idle ? evbuffer_get_length(out) : 0;
 	if (!len)
 		return;
-	evbuffer_pullup(out, len < REPLY_RECORD_MAX ? -1 : REPLY_RECORD_MAX);
+	/* Only for TLS: a plain socket bufferevent (the public listener, pubserver.c) writes
+	 * every chain in one writev(2) anyway. */
+	if (bufferevent_openssl_get_ssl(bev))
+		evbuffer_pullup(out, len < REPLY_RECORD_MAX ? -1 : REPLY_RECORD_MAX);
 	/* Run the bufferevent's write callback in this loop iteration instead of after the next
 	 * epoll_wait: the socket is almost always writable (if not, SSL_write says so and the
 	 * write event, still added, waits for EPOLLOUT as before). evhttp's own callback that
 	 * ends the request stays deferred (BEV_OPT_DEFER_CALLBACKS, server.c), so nothing is
-	 * freed under the caller. */
+	 * freed under the caller. On the public listener's socket bufferevents (no deferred
+	 * callbacks) evhttp's callback runs from the write event too, after the caller returned:
+	 * event_active only queues the event. */
 	event_active(&bev->ev_write, EV_WRITE, 1);
+}
+
+void reply_plain(struct evhttp_request *req, int status, const char *ctype, const void *data, size_t len)
+{
+	struct evbuffer *b = evbuffer_new();
+	if (!b) {
+		reply_send(req, 500, reason(500), NULL);
+		return;
+	}
+	if (ctype)
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+	if (len)
+		evbuffer_add(b, data, len);
+	reply_send(req, status, reason(status), b);
+	evbuffer_free(b);
+}
+
+void reply_text(struct evhttp_request *req, int status, const char *text)
+{
+	reply_plain(req, status, "text/plain; charset=utf-8", text, strlen(text));
 }
 
 void reply_raw(struct api *a, struct evhttp_request *req, int status, const char *ctype, const void *data,
