@@ -50,6 +50,20 @@ N0=$(crl_number "$T/crl0.pem")
 out=$(openssl verify -crl_check -CAfile "$CA_BUNDLE" -untrusted "$CHAIN" -CRLfile "$T/crl0.pem" "$GONE" 2>&1) ||
 	fail "unrevoked certificate fails -crl_check: $out"
 log "CRL $(crldp_url "$GONE") number $N0 verifies; certificate passes -crl_check"
+# HEAD then GET on one keep-alive connection, sequential and pipelined (RFC 9110 §9.3.2): the
+# HEAD's Content-Length is the GET's length and no body follows it (libevent 2.1 sent one),
+# on the public listener and on the ACME listener, for the CRLs and an unknown shard.
+head_get() { # head_get LABEL head_get.py-args...
+	local label=$1
+	shift
+	run_logged "$T/head-get-$label.log" python3 "$INTEROP_DIR/head_get.py" "$@" ||
+		fail "HEAD then GET ($label) on one connection" "$T/head-get-$label.log"
+}
+head_get pub-crl --expect 200 "$(crldp_url "$GONE")" "$(crldp_url "$KEEP")" "http://127.0.0.1:$PUBPORT/crl/0.crl"
+head_get pub-404 --expect 404 "http://127.0.0.1:$PUBPORT/crl/99.crl" "http://127.0.0.1:$PUBPORT/nothing"
+ACME_BASE=${DIRECTORY%/directory}
+head_get acme-crl --cafile "$CA_BUNDLE" --expect 200 "$ACME_BASE/crl/0.crl" "$ACME_BASE/crl/1.crl"
+log "HEAD then GET of CRLs on one connection (public and ACME listener): Content-Length, no body"
 
 certbot_do revoke revoke --cert-path "$GONE" --reason keycompromise --no-delete-after-revoke ||
 	fail "certbot revoke failed" "$T/certbot-revoke.log"
@@ -99,6 +113,8 @@ curl -sf --max-time 10 "$OCSP_URL/$enc" -o "$T/ocsp-resp.der" || fail "OCSP GET 
 out=$(openssl ocsp -respin "$T/ocsp-resp.der" -issuer "$CHAIN" -cert "$KEEP" -CAfile "$CA_BUNDLE" \
 	-verify_other "$CHAIN" -no_nonce 2>&1)
 echo "$out" | grep -q "$KEEP: good" || fail "OCSP GET does not say good: $out"
+# HEAD then GET of it on one connection (each answer is signed anew: lengths within 8 bytes).
+head_get pub-ocsp --slack 8 --expect 200 "$OCSP_URL/$enc"
 # A certificate of another issuer: unknown. Garbage: malformedRequest, and the server lives on.
 out=$(timeout 30 openssl ocsp -issuer "$CA_BUNDLE" -cert "$CHAIN" -url "$OCSP_URL" -noverify 2>&1)
 echo "$out" | grep -q ": unknown" || fail "OCSP for another issuer's certificate is not unknown: $out"
