@@ -376,13 +376,11 @@ static int parse_authority(const char *a, size_t n, struct url *u, char *err, si
 	return parse_port(rest + 1, rl - 1, &u->port, err, errlen);
 }
 
-int url_parse(const char *s, struct url *u, char *err, size_t errlen)
+/* url_parse on an already split reference. */
+static int parse_split(const struct ref *rr, struct url *u, char *err, size_t errlen)
 {
-	struct ref r;
+	const struct ref r = *rr;
 	int rc;
-	memset(u, 0, sizeof *u);
-	if ((rc = split(s, &r, err, errlen)) != 0)
-		return rc;
 	if (!r.has_scheme) {
 		seterr(err, errlen, "not an absolute URL (no scheme)");
 		return URL_EINVALID;
@@ -418,6 +416,96 @@ int url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		return URL_ETOOLONG;
 	}
 	return 0;
+}
+
+int url_parse(const char *s, struct url *u, char *err, size_t errlen)
+{
+	struct ref r;
+	int rc;
+	memset(u, 0, sizeof *u);
+	if ((rc = split(s, &r, err, errlen)) != 0)
+		return rc;
+	return parse_split(&r, u, err, errlen);
+}
+
+static int hexval(int c)
+{
+	return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* §2.1: decodes n bytes of a userinfo part (already checked by chars_ok) into out. */
+static int pct_decode(const char *s, size_t n, char *out, const char *what, char *err, size_t errlen)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '%') {
+			c = (unsigned char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+			i += 2;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			seterr(err, errlen, "the %s holds a control character", what);
+			return URL_EINVALID;
+		}
+		if (k >= URL_MAX_USERINFO) {
+			seterr(err, errlen, "the %s is longer than %d bytes", what, URL_MAX_USERINFO);
+			return URL_ETOOLONG;
+		}
+		out[k++] = (char)c;
+	}
+	out[k] = '\0';
+	return 0;
+}
+
+int url_parse_userinfo(const char *s, struct url *u, struct url_userinfo *ui, char *err, size_t errlen)
+{
+	struct ref r;
+	int rc;
+	memset(u, 0, sizeof *u);
+	memset(ui, 0, sizeof *ui);
+	/* split() would name a character it refuses, which may be the password's: find the
+	 * userinfo first and check it with messages that do not quote it. */
+	size_t sl = strcspn(s, ":/?#");
+	if (s[sl] == ':' && s[sl + 1] == '/' && s[sl + 2] == '/') {
+		const char *a = s + sl + 3;
+		size_t al = strcspn(a, "/?#");
+		const char *at = memchr(a, '@', al);
+		if (at) {
+			size_t ul = (size_t)(at - a);
+			if (memchr(at + 1, '@', al - ul - 1)) {
+				seterr(err, errlen, "an '@' in the user name or password must be written %%40");
+				return URL_EINVALID;
+			}
+			if (chars_ok(a, ul, ":", "userinfo", NULL, 0) != 0) {
+				seterr(err, errlen,
+				       "the user name or password holds a character that must be percent-encoded");
+				return URL_EINVALID;
+			}
+			const char *colon = memchr(a, ':', ul);
+			size_t userl = colon ? (size_t)(colon - a) : ul;
+			ui->present = 1;
+			if ((rc = pct_decode(a, userl, ui->user, "user name", err, errlen)) != 0 ||
+			    (colon && (rc = pct_decode(colon + 1, ul - userl - 1, ui->pass, "password", err, errlen)) != 0)) {
+				memset(ui, 0, sizeof *ui);
+				return rc;
+			}
+		}
+	}
+	if ((rc = split(s, &r, err, errlen)) != 0)
+		goto fail;
+	if (ui->present && r.has_auth) { /* the host and port follow the '@' (§3.2) */
+		const char *at = memchr(r.auth, '@', r.auth_len);
+		if (at) {
+			r.auth_len -= (size_t)(at + 1 - r.auth);
+			r.auth = at + 1;
+		}
+	}
+	if ((rc = parse_split(&r, u, err, errlen)) != 0)
+		goto fail;
+	return 0;
+fail:
+	memset(ui, 0, sizeof *ui);
+	return rc;
 }
 
 int url_host_header(const struct url *u, char *out, size_t outlen)

@@ -28,6 +28,21 @@ struct url {
  * fragment is dropped. Returns 0, or URL_E* with a reason in err. */
 int url_parse(const char *s, struct url *u, char *err, size_t errlen);
 
+/* Userinfo (RFC 3986 §3.2.1) of a proxy URL, percent-decoded (§2.1). */
+#define URL_MAX_USERINFO 255 /* decoded bytes of the user name, and of the password */
+struct url_userinfo {
+	int present;                     /* the URL had "...@" (possibly empty) */
+	char user[URL_MAX_USERINFO + 1]; /* before the first ':' */
+	char pass[URL_MAX_USERINFO + 1]; /* after it ("" without one) */
+};
+
+/* url_parse for a URL that may carry "user[:password]@" before the host (a proxy setting):
+ * the userinfo is checked against §3.2.1's characters (an '@' in it must be "%40"), split at
+ * its first ':' and percent-decoded into *ui; the rest is parsed as url_parse does. A decoded
+ * NUL or control character is refused (RFC 7617 §2 forbids them in credentials). Error
+ * messages never quote the userinfo. Wipe *ui after use (OPENSSL_cleanse). */
+int url_parse_userinfo(const char *s, struct url *u, struct url_userinfo *ui, char *err, size_t errlen);
+
 /* RFC 3986 §5.2.2: resolves reference ref (absolute or relative) against the absolute URI
  * base, for any scheme, into out (fragment kept as §5.2.2 says). Both must be URI
  * references made of the characters RFC 3986 allows. Returns 0 or URL_E*. */

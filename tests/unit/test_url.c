@@ -234,6 +234,99 @@ static void test_parse_errors(void **state)
 	assert_int_equal(url_parse(buf, &u, err, sizeof err), 0);
 }
 
+/* RFC 3986 §3.2.1 userinfo in a proxy URL: split at the first ':', percent-decoded (§2.1). */
+static void test_parse_userinfo(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		int present;
+		const char *user, *pass, *host;
+		int port;
+	} ok[] = {
+		{"http://proxy:3128", 0, "", "", "proxy", 3128},
+		{"http://alice:s3cret@proxy.corp:3128/", 1, "alice", "s3cret", "proxy.corp", 3128},
+		{"http://alice@proxy", 1, "alice", "", "proxy", 80},
+		{"http://alice:@proxy", 1, "alice", "", "proxy", 80},
+		{"http://:pw@proxy", 1, "", "pw", "proxy", 80},
+		{"http://@proxy", 1, "", "", "proxy", 80},
+		{"http://a%40b.example:p%40ss%3Aw%25rd%2F%3F%23@[::1]:8080", 1, "a@b.example", "p@ss:w%rd/?#", "::1", 8080},
+		{"http://u:a:b:c@127.0.0.1:1", 1, "u", "a:b:c", "127.0.0.1", 1}, /* the first ':' splits */
+		{"http://DOMAIN%5Cuser:p%20w@proxy", 1, "DOMAIN\\user", "p w", "proxy", 80},
+		{"http://j%C3%BCrgen:%E2%82%AC!$&'()*+,;=-._~@proxy", 1, "j\xc3\xbcrgen", "\xe2\x82\xac!$&'()*+,;=-._~",
+		 "proxy", 80},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		struct url u;
+		struct url_userinfo ui;
+		char err[160] = "";
+		if (url_parse_userinfo(ok[i].in, &u, &ui, err, sizeof err) != 0)
+			fail_msg("\"%s\": %s", ok[i].in, err);
+		assert_int_equal(ui.present, ok[i].present);
+		assert_string_equal(ui.user, ok[i].user);
+		assert_string_equal(ui.pass, ok[i].pass);
+		assert_string_equal(u.host, ok[i].host);
+		assert_int_equal(u.port, ok[i].port);
+		assert_string_equal(u.path, "/");
+	}
+	static const struct {
+		const char *in;
+		int rc;
+		const char *err;
+	} bad[] = {
+		{"http://a@b@proxy", URL_EINVALID, "%40"},
+		{"http://u:p w@proxy", URL_EINVALID, "must be percent-encoded"},
+		{"http://u:p\"w@proxy", URL_EINVALID, "must be percent-encoded"},
+		{"http://u:p[1]@proxy", URL_EINVALID, "must be percent-encoded"},
+		{"http://u:p%zz@proxy", URL_EINVALID, "must be percent-encoded"},
+		{"http://u:p%4@proxy", URL_EINVALID, "must be percent-encoded"},
+		{"http://u:p%00w@proxy", URL_EINVALID, "control character"},
+		{"http://u%0D%0AX:p@proxy", URL_EINVALID, "user name holds a control character"},
+		{"http://u:p%7F@proxy", URL_EINVALID, "password holds a control character"},
+		{"http://u:p@", URL_EINVALID, "no host"},
+		{"http://u:p@:3128", URL_EINVALID, "no host"},
+		{"http://u:p@proxy:99999", URL_EINVALID, "out of range"},
+		{"socks5://u:p@proxy", URL_ESCHEME, "not supported"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct url u;
+		struct url_userinfo ui;
+		char err[160] = "";
+		int rc = url_parse_userinfo(bad[i].in, &u, &ui, err, sizeof err);
+		if (rc != bad[i].rc)
+			fail_msg("\"%s\": rc %d, want %d (%s)", bad[i].in, rc, bad[i].rc, err);
+		if (!strstr(err, bad[i].err))
+			fail_msg("\"%s\": error \"%s\" lacks \"%s\"", bad[i].in, err, bad[i].err);
+		assert_int_equal(ui.present, 0); /* nothing of the credentials is left behind */
+		assert_string_equal(ui.pass, "");
+		/* the messages never quote the password's characters */
+		assert_null(strstr(err, "p w"));
+		assert_null(strstr(err, "u:p"));
+		assert_null(strstr(err, "\r"));
+	}
+	/* 255 decoded bytes fit, 256 do not */
+	char buf[1024], err[160];
+	struct url u;
+	struct url_userinfo ui;
+	memset(buf, 0, sizeof buf);
+	memcpy(buf, "http://u:", 9);
+	memset(buf + 9, 'x', 255);
+	strcat(buf, "@proxy");
+	assert_int_equal(url_parse_userinfo(buf, &u, &ui, err, sizeof err), 0);
+	assert_int_equal(strlen(ui.pass), 255);
+	memcpy(buf + 9, "%78", 3); /* still 255 decoded */
+	memset(buf + 12, 'x', 254);
+	strcpy(buf + 266, "@proxy");
+	assert_int_equal(url_parse_userinfo(buf, &u, &ui, err, sizeof err), 0);
+	assert_int_equal(strlen(ui.pass), 255);
+	memset(buf + 9, 'x', 256);
+	strcpy(buf + 265, "@proxy");
+	assert_int_equal(url_parse_userinfo(buf, &u, &ui, err, sizeof err), URL_ETOOLONG);
+	assert_non_null(strstr(err, "password is longer than 255"));
+	/* url_parse itself still refuses credentials (ACME URLs, redirects) */
+	assert_int_equal(url_parse("http://alice:s3cret@proxy:3128", &u, err, sizeof err), URL_EINVALID);
+}
+
 static void test_format(void **state)
 {
 	(void)state;
@@ -277,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_resolve_errors),
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_userinfo),
 		cmocka_unit_test(test_format),
 	};
 	return cmocka_run_group_tests_name("url", tests, NULL, NULL);
