@@ -4,8 +4,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -810,13 +813,40 @@ static char *build_request(const struct httpc *c, const struct httpc_request *re
 	return buf;
 }
 
+int httpc_basic_credentials(const char *user, const char *pass, char *out, size_t outlen)
+{
+	size_t ul = strlen(user), pl = strlen(pass);
+	if (strchr(user, ':'))
+		return -1;
+	for (const char *s = user; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return -1;
+	for (const char *s = pass; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return -1;
+	size_t in = ul + 1 + pl;
+	if (in > INT_MAX / 2 || outlen < 6 + 4 * ((in + 2) / 3) + 1)
+		return -1;
+	unsigned char *raw = malloc(in);
+	if (!raw)
+		return -1;
+	memcpy(raw, user, ul);
+	raw[ul] = ':';
+	memcpy(raw + ul + 1, pass, pl);
+	memcpy(out, "Basic ", 6);
+	int n = EVP_EncodeBlock((unsigned char *)out + 6, raw, (int)in); /* RFC 4648 §4, padded */
+	OPENSSL_cleanse(raw, in);
+	free(raw);
+	return n < 0 ? -1 : 6 + n;
+}
+
 /* RFC 9110 §9.3.6: asks the proxy on c->fd for a tunnel to the URL's host and port. */
 static int proxy_tunnel(struct httpc *c, const struct httpc_request *req, int timeout_ms, long long deadline,
                         struct httpc_error *e)
 {
 	const struct url *u = req->url;
 	int v6 = u->host_type == URL_HOST_IPV6;
-	char head[URL_MAX_HOST * 2 + 512];
+	char head[URL_MAX_HOST * 2 + 2048]; /* room for 1 KiB of Proxy-Authorization */
 	if (req->proxy_auth && strpbrk(req->proxy_auth, "\r\n"))
 		return seterr(e, HTTPC_EARG, "invalid proxy credentials");
 	int n = snprintf(head, sizeof head, "CONNECT %s%s%s:%d HTTP/1.1\r\nHost: %s%s%s:%d\r\n%s%s%s\r\n",
@@ -825,7 +855,9 @@ static int proxy_tunnel(struct httpc *c, const struct httpc_request *req, int ti
 	                 req->proxy_auth ? req->proxy_auth : "", req->proxy_auth ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof head)
 		return seterr(e, HTTPC_EARG, "proxy credentials too long");
-	if (conn_write(c, head, (size_t)n, deadline, e, timeout_ms, req->proxy_addr, req->proxy_port) != 0)
+	int wr = conn_write(c, head, (size_t)n, deadline, e, timeout_ms, req->proxy_addr, req->proxy_port);
+	OPENSSL_cleanse(head, sizeof head); /* the credentials */
+	if (wr != 0)
 		return -1;
 	struct httpc_response r;
 	struct httpc_parser p;
@@ -851,6 +883,15 @@ static int proxy_tunnel(struct httpc *c, const struct httpc_request *req, int ti
 			break;
 	}
 	if (r.status < 200 || r.status > 299) {
+		e->proxy_status = r.status;
+		const char *ch = httpc_header(&r, "Proxy-Authenticate");
+		if (ch) { /* §11.1: auth-scheme is a token */
+			size_t k = 0;
+			while (ch[k] && k < sizeof e->proxy_scheme - 1 && is_tchar((unsigned char)ch[k]))
+				k++;
+			memcpy(e->proxy_scheme, ch, k);
+			e->proxy_scheme[k] = '\0';
+		}
 		seterr(e, HTTPC_EPROXY, "proxy %s port %d refused the tunnel to %s:%d with status %d", req->proxy_addr,
 		       req->proxy_port, u->host, u->port, r.status);
 		goto out;
@@ -1004,6 +1045,8 @@ out:
 	}
 	if (pinit)
 		httpc_parser_free(&p);
+	if (req->proxy_auth)
+		OPENSSL_cleanse(reqbuf, reqlen);
 	free(reqbuf);
 	return ret;
 }

@@ -25,6 +25,11 @@ struct httpc_error {
 	enum httpc_err code;
 	int connected;  /* a TCP connection was established */
 	char msg[256];  /* one line, no trailing period */
+	/* HTTPC_EPROXY: the proxy's status for CONNECT (407: it wants credentials, RFC 9110
+	 * §15.5.8), 0 if it sent none; and the auth-scheme of its first Proxy-Authenticate
+	 * (§11.7.1), e.g. "Basic" or "Negotiate", "" if none. */
+	int proxy_status;
+	char proxy_scheme[32];
 };
 
 /* Parser limits; zero fields take the defaults below. */
@@ -117,8 +122,16 @@ struct httpc_request {
 	 * it is only part of the keep-alive key. */
 	const char *proxy_addr;       /* IP text */
 	int proxy_port;
-	const char *proxy_auth;       /* optional Proxy-Authorization value, e.g. "Basic ..." */
+	const char *proxy_auth;       /* optional Proxy-Authorization value, e.g. "Basic ..."
+	                                 (httpc_basic_credentials); sent on CONNECT, or with each
+	                                 request for http */
 };
+
+/* RFC 7617 §2: writes the credentials value "Basic " base64(user ":" pass) into out (the
+ * bytes as given; UTF-8 is what RFC 7617 §2.1 suggests). Returns its length, or -1 when user
+ * holds ':', either holds a control character (§2 forbids both) or out is too small.
+ * Wipe out after use (OPENSSL_cleanse): it is the password in clear. */
+int httpc_basic_credentials(const char *user, const char *pass, char *out, size_t outlen);
 
 /* Sends one request and reads its response. Returns 0 when a complete response arrived (any
  * status), else -1 with *err (resp is cleared on error). A reused connection that the

@@ -716,10 +716,48 @@ static void test_tls_resumption(void **state)
 	assert_int_equal(s.resumed, 2);
 }
 
+/* RFC 7617 §2 and §2.1's examples, plus what must be refused. */
+static void test_basic_credentials(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *user, *pass, *want;
+	} ok[] = {
+		{"Aladdin", "open sesame", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="},
+		{"test", "123\xc2\xa3", "Basic dGVzdDoxMjPCow=="}, /* §2.1: UTF-8 */
+		{"", "", "Basic Og=="},
+		{"u", "", "Basic dTo="},
+		{"u", "p", "Basic dTpw"},
+		{"u", "a:b", "Basic dTphOmI="}, /* ':' is fine in the password */
+	};
+	char out[64];
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		int n = httpc_basic_credentials(ok[i].user, ok[i].pass, out, sizeof out);
+		assert_int_equal(n, (int)strlen(ok[i].want));
+		assert_string_equal(out, ok[i].want);
+	}
+	assert_int_equal(httpc_basic_credentials("a:b", "p", out, sizeof out), -1);
+	assert_int_equal(httpc_basic_credentials("u", "p\r\nX-Injected: 1", out, sizeof out), -1);
+	assert_int_equal(httpc_basic_credentials("u\x7f", "p", out, sizeof out), -1);
+	/* "Basic " + 4 for "u:p" + NUL = 11 bytes exactly */
+	assert_int_equal(httpc_basic_credentials("u", "p", out, 11), 10);
+	assert_int_equal(httpc_basic_credentials("u", "p", out, 10), -1);
+	/* the longest credentials the agent passes (255 + 255 bytes) fit a CONNECT to the longest host */
+	char user[256], pass[256], big[800];
+	memset(user, 'u', 255);
+	user[255] = '\0';
+	memset(pass, 'p', 255);
+	pass[255] = '\0';
+	assert_int_equal(httpc_basic_credentials(user, pass, big, sizeof big), 6 + 684);
+}
+
 /* ---- through a proxy ---- */
 struct proxy {
 	int fd, port, stop[2];
 	int deny;       /* answer CONNECT with 407 */
+	const char *want;   /* answer 407 unless Proxy-Authorization is exactly this */
+	const char *scheme; /* the 407's Proxy-Authenticate challenge (default Basic) */
+	int n407;           /* 407s sent */
 	pthread_t thread;
 	char first[512]; /* the first request line seen */
 	char auth[128];  /* its Proxy-Authorization */
@@ -771,9 +809,16 @@ static void *proxy_main(void *arg)
 		if (a && !px->auth[0])
 			snprintf(px->auth, sizeof px->auth, "%.*s", (int)strcspn(a + 23, "\r"), a + 23);
 		int port = 0;
-		if (px->deny) {
-			static const char no[] = "HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n";
-			send(c, no, sizeof no - 1, MSG_NOSIGNAL);
+		char got[256];
+		snprintf(got, sizeof got, "%.*s", a ? (int)strcspn(a + 23, "\r") : 0, a ? a + 23 : "");
+		if (px->deny || (px->want && strcmp(got, px->want) != 0)) {
+			char no[256];
+			int nl = snprintf(no, sizeof no,
+			                  "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: %s\r\n"
+			                  "Content-Length: 5\r\n\r\nnope\n",
+			                  px->scheme ? px->scheme : "Basic realm=\"test\"");
+			send(c, no, (size_t)nl, MSG_NOSIGNAL);
+			px->n407++;
 		} else if (sscanf(req, "CONNECT localhost:%d ", &port) == 1) {
 			int up = socket(AF_INET, SOCK_STREAM, 0);
 			struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
@@ -862,7 +907,45 @@ static void test_proxy(void **state)
 	proxy_call(h, url, &px3, NULL, &c);
 	expect_err(&c, HTTPC_EPROXY, "refused the tunnel");
 	assert_non_null(strstr(c.err.msg, "status 407"));
+	assert_int_equal(c.err.proxy_status, 407);
+	assert_string_equal(c.err.proxy_scheme, "Basic");
 	proxy_stop(&px3);
+	assert_int_equal(px3.n407, 1); /* no retry */
+
+	/* a proxy that wants Basic credentials (RFC 7617): none, wrong, then right ones */
+	char good[128], wrong[128];
+	assert_true(httpc_basic_credentials("Aladdin", "open sesame", good, sizeof good) > 0);
+	assert_true(httpc_basic_credentials("Aladdin", "open sesame!", wrong, sizeof wrong) > 0);
+	struct proxy px4 = {.want = good};
+	proxy_start(&px4);
+	proxy_call(h, url, &px4, NULL, &c);
+	expect_err(&c, HTTPC_EPROXY, "status 407");
+	assert_int_equal(c.err.proxy_status, 407);
+	proxy_call(h, url, &px4, wrong, &c);
+	expect_err(&c, HTTPC_EPROXY, "status 407");
+	assert_int_equal(c.err.proxy_status, 407);
+	proxy_call(h, url, &px4, good, &c);
+	if (c.rc != 0)
+		fail_msg("%s", c.err.msg);
+	assert_int_equal(c.resp.status, 200);
+	assert_string_equal(c.resp.body, "secret");
+	httpc_response_clear(&c.resp);
+	proxy_stop(&px4);
+	assert_int_equal(px4.n407, 2); /* one per request without the right credentials */
+
+	/* a proxy that wants another scheme: its name comes back, token characters only */
+	struct proxy px5 = {.deny = 1, .scheme = "Negotiate, NTLM"};
+	proxy_start(&px5);
+	proxy_call(h, url, &px5, good, &c);
+	expect_err(&c, HTTPC_EPROXY, "status 407");
+	assert_string_equal(c.err.proxy_scheme, "Negotiate");
+	/* for http the 407 is the response (the caller's to judge), not a proxy error */
+	proxy_call(h, "http://origin.example/", &px5, NULL, &c);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.resp.status, 407);
+	assert_int_equal(c.err.proxy_status, 0);
+	httpc_response_clear(&c.resp);
+	proxy_stop(&px5);
 	httpc_free(h);
 	srv_stop(&s);
 	SSL_CTX_free(s.tls);
@@ -974,6 +1057,7 @@ int main(void)
 		cmocka_unit_test(test_keep_alive_and_post),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_tls_resumption),
+		cmocka_unit_test(test_basic_credentials),
 		cmocka_unit_test(test_proxy),
 		cmocka_unit_test(test_parser_splits),
 	};
