@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* snprintf that fails the test instead of truncating. */
@@ -982,6 +983,138 @@ static void test_cert_insert_for_order(void **state)
 	assert_int_equal(store_cert_get(f->s, "0a03", &got), STORE_NOTFOUND);
 }
 
+/* An interrupted finalize (orders.c): start_processing records the finalize's deadline; the
+ * order is failed once, by a compare-and-set that misses while the finalize may still run,
+ * after its certificate was stored, and after a first failure; a certificate arriving after
+ * the failure is refused. */
+static void test_order_interrupted(void **state)
+{
+	struct fx *f = *state;
+	unsigned char der[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+	const char *err1 = "{\"type\":\"urn:ietf:params:acme:error:serverInternal\",\"detail\":\"first\"}";
+	const char *err2 = "{\"type\":\"urn:ietf:params:acme:error:serverInternal\",\"detail\":\"second\"}";
+	struct store_order o;
+	struct store_cert c, got;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	for (int i = 1; i <= 4; i++) {
+		char oid[8];
+		fill(oid, sizeof oid, "o%d", i);
+		assert_int_equal(add_order(f->s, "acct1", oid, 100, 1, NULL, 0), STORE_OK);
+	}
+	/* A new order has no deadline, and only a processing order can be failed as interrupted. */
+	assert_int_equal(store_order_get(f->s, "o1", &o), STORE_OK);
+	assert_int_equal(o.processing_until, 0);
+	store_order_clear(&o);
+	assert_int_equal(store_order_fail_interrupted(f->s, "o1", 5000, err1), STORE_CONFLICT);
+	assert_status_of_order(f->s, "o1", "pending");
+	assert_int_equal(store_order_fail_interrupted(f->s, "ghost", 5000, err1), STORE_NOTFOUND);
+
+	assert_int_equal(store_order_start_processing(f->s, "o1", 1100), STORE_OK);
+	assert_int_equal(store_order_start_processing(f->s, "o1", 1200), STORE_CONFLICT); /* lost the race */
+	assert_int_equal(store_order_start_processing(f->s, "ghost", 1100), STORE_NOTFOUND);
+	assert_int_equal(store_order_get(f->s, "o1", &o), STORE_OK);
+	assert_string_equal(o.status, "processing");
+	assert_int_equal(o.processing_until, 1100);
+	store_order_clear(&o);
+
+	/* Before the deadline the finalize may still be running: untouched. */
+	assert_int_equal(store_order_fail_interrupted(f->s, "o1", 1099, err1), STORE_CONFLICT);
+	assert_status_of_order(f->s, "o1", "processing");
+	/* At it: failed, once. */
+	assert_int_equal(store_order_fail_interrupted(f->s, "o1", 1100, err1), STORE_OK);
+	assert_int_equal(store_order_fail_interrupted(f->s, "o1", 9000, err2), STORE_CONFLICT);
+	assert_int_equal(store_order_get(f->s, "o1", &o), STORE_OK);
+	assert_string_equal(o.status, "invalid");
+	assert_string_equal(o.error, err1);
+	assert_string_equal(o.cert_serial, "");
+	store_order_clear(&o);
+
+	/* The interrupted finalize's certificate, had it got that far, is refused: reserved for
+	 * the order, or from a block. */
+	assert_int_equal(store_serial_reserve(f->s, "0b01", "o1", 10), STORE_OK);
+	fill_cert(&c, "0b01", "acct1", "o1", der, sizeof der);
+	assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_CONFLICT);
+	assert_int_equal(store_cert_get(f->s, "0b01", &got), STORE_NOTFOUND);
+	const char block[1][STORE_ID_MAX] = {"0b02"};
+	assert_int_equal(store_serials_reserve(f->s, block, 1, 10), STORE_OK);
+	fill_cert(&c, "0b02", "acct1", "o1", der, sizeof der);
+	assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_CONFLICT);
+	assert_int_equal(store_cert_get(f->s, "0b02", &got), STORE_NOTFOUND);
+	assert_status_of_order(f->s, "o1", "invalid");
+
+	/* A certificate stored in time wins over a late failure. */
+	assert_int_equal(store_order_start_processing(f->s, "o2", 1100), STORE_OK);
+	assert_int_equal(store_serial_reserve(f->s, "0b03", "o2", 10), STORE_OK);
+	fill_cert(&c, "0b03", "acct1", "o2", der, sizeof der);
+	assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_OK);
+	assert_int_equal(store_order_fail_interrupted(f->s, "o2", 9000, err1), STORE_CONFLICT);
+	assert_int_equal(store_order_get(f->s, "o2", &o), STORE_OK);
+	assert_string_equal(o.status, "valid");
+	assert_string_equal(o.cert_serial, "0b03");
+	assert_null(o.error);
+	store_order_clear(&o);
+
+	/* Processing without a recorded deadline (store_order_set_status, or before migration 4)
+	 * counts as past it. */
+	assert_int_equal(store_order_set_status(f->s, "o3", "pending", "processing", NULL), STORE_OK);
+	assert_int_equal(store_order_fail_interrupted(f->s, "o3", 1, err1), STORE_OK);
+	assert_status_of_order(f->s, "o3", "invalid");
+
+	/* The order a finalize failed itself stays as it failed it. */
+	assert_int_equal(store_order_start_processing(f->s, "o4", 1100), STORE_OK);
+	assert_int_equal(store_order_set_status(f->s, "o4", "processing", "invalid", err2), STORE_OK);
+	assert_int_equal(store_order_fail_interrupted(f->s, "o4", 9000, err1), STORE_CONFLICT);
+	assert_int_equal(store_order_get(f->s, "o4", &o), STORE_OK);
+	assert_string_equal(o.error, err2);
+	store_order_clear(&o);
+}
+
+/* Migration 4 on a database of version 3 holding a processing order: SQLite (one instance
+ * per file: the finalize is gone) leaves no deadline, so the order can be failed at once;
+ * PostgreSQL (instances of version 3 may still be finalizing) gives it 360 s from now. */
+static void test_migration_processing_until(void **state)
+{
+	struct fx *f = *state;
+	char err[256] = "";
+	struct store_order o;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o2", 100, 1, NULL, 0), STORE_OK);
+	assert_int_equal(store_order_set_status(f->s, "o1", "pending", "processing", NULL), STORE_OK);
+	store_close(f->s);
+	f->s = NULL;
+	const char *down = "ALTER TABLE orders DROP COLUMN processing_until";
+	int64_t t0 = (int64_t)time(NULL);
+	if (pg_url) {
+		pg_sql(down);
+		pg_sql("DELETE FROM cobble_schema WHERE version = 4");
+		assert_int_equal(store_open(f->spec, &f->s, err, sizeof err), STORE_ERR); /* version 3 */
+		assert_int_equal(store_migrate(f->spec, err, sizeof err), STORE_OK);
+	} else {
+		sqlite3 *db;
+		assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, down, NULL, NULL, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+	}
+	assert_int_equal(store_open(f->spec, &f->s, err, sizeof err), STORE_OK);
+	assert_int_equal(store_order_get(f->s, "o1", &o), STORE_OK);
+	assert_string_equal(o.status, "processing");
+	if (pg_url) {
+		assert_in_range(o.processing_until, t0 + 359, (int64_t)time(NULL) + 361);
+		assert_int_equal(store_order_fail_interrupted(f->s, "o1", t0 + 300, NULL), STORE_CONFLICT);
+		assert_int_equal(store_order_fail_interrupted(f->s, "o1", o.processing_until, NULL), STORE_OK);
+	} else {
+		assert_int_equal(o.processing_until, 0);
+		assert_int_equal(store_order_fail_interrupted(f->s, "o1", 1, NULL), STORE_OK);
+	}
+	store_order_clear(&o);
+	assert_int_equal(store_order_get(f->s, "o2", &o), STORE_OK);
+	assert_string_equal(o.status, "pending");
+	assert_int_equal(o.processing_until, 0);
+	store_order_clear(&o);
+}
+
 /* Issue 7: serials reserved in a block for no order, then bound to an order by the
  * certificate insert; all-or-nothing reservation; a bound serial cannot serve again. */
 static void test_serials_block(void **state)
@@ -1498,6 +1631,8 @@ static void test_null_arguments(void **state)
 	assert_int_equal(store_challenge_list_processing(f->s, NULL, &n), STORE_ERR);
 	assert_int_equal(store_nonce_redeem(f->s, NULL, 16, 1, 1, 1), STORE_ERR);
 	assert_int_equal(store_meta_get(f->s, "k", v, 0), STORE_ERR);
+	assert_int_equal(store_order_start_processing(f->s, NULL, 1), STORE_ERR);
+	assert_int_equal(store_order_fail_interrupted(NULL, "o1", 1, NULL), STORE_ERR);
 	store_close(NULL);
 	store_account_clear(NULL);
 	store_authz_clear(NULL);
@@ -1713,6 +1848,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_authz_find_reusable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_insert_for_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_interrupted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_processing_until, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serials_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_list_revoked_backends, setup, teardown),

@@ -2,6 +2,7 @@
  * Derived states (ready, expired, invalid-by-authz) are computed on read, never stored twice. */
 #include "orders.h"
 #include "b64url.h"
+#include "deadline.h"
 #include "issuance/csrcheck.h"
 #include "issuance/serials.h"
 #include "log.h"
@@ -13,6 +14,7 @@
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 const char *orders_authz_status(const struct store_authz *az, int64_t now)
 {
@@ -56,11 +58,49 @@ static int authz_verdict(const struct store_authz *az, int64_t now, int *all_val
 	return 0;
 }
 
+int64_t orders_processing_seconds(const struct config *c)
+{
+	int64_t t = 3 * (((int64_t)c->validation_timeout_ms + 999) / 1000);
+	return t > ORDERS_PROCESSING_MIN_SECONDS ? t : ORDERS_PROCESSING_MIN_SECONDS;
+}
+
+/* A processing order past its processing_until: the finalize that moved it there died before
+ * storing the certificate or failing the order (a crash, kill -9, power cut). RFC 8555 §7.1.6
+ * makes processing transient, and a client polls it until valid or invalid, so the order is
+ * failed here, once, by a compare-and-set that a certificate stored meanwhile (valid) or a
+ * finalize given a later deadline makes miss: then it still reads processing, and the next
+ * poll sees what is stored. */
+static const char *interrupted(struct store *s, const struct store_order *o, int64_t now,
+                               struct problem **err_out)
+{
+	struct problem *p = problem_new("serverInternal", 500, "issuance was interrupted; create a new order");
+	json_t *j = p ? problem_to_json(p) : NULL;
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	int r = text ? store_order_fail_interrupted(s, o->id, now, text) : STORE_ERR;
+	free(text);
+	if (r != STORE_OK) {
+		if (r != STORE_CONFLICT)
+			log_error("order %s: could not fail the interrupted finalize", o->id);
+		problem_free(p);
+		return "processing";
+	}
+	log_warn("order %s: finalize interrupted (processing until %lld, now %lld): invalid", o->id,
+	         (long long)o->processing_until, (long long)now);
+	if (err_out)
+		*err_out = p;
+	else
+		problem_free(p);
+	return "invalid";
+}
+
 const char *orders_order_status(struct store *s, const struct store_order *o, int64_t now,
                                 struct problem **err_out)
 {
 	if (err_out)
 		*err_out = NULL;
+	if (strcmp(o->status, "processing") == 0 && o->processing_until <= now)
+		return interrupted(s, o, now, err_out);
 	if (strcmp(o->status, "pending") != 0) {
 		if (err_out && o->error) {
 			json_t *j = json_loads(o->error, 0, NULL);
@@ -325,15 +365,28 @@ static void fail_order(struct store *s, const char *id, struct problem *p)
 	json_t *j = problem_to_json(p);
 	char *text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	if (store_order_set_status(s, id, "processing", "invalid", text) != STORE_OK)
+	int r = store_order_set_status(s, id, "processing", "invalid", text);
+	if (r == STORE_CONFLICT) /* failed as interrupted meanwhile (orders_order_status) */
+		log_warn("order %s: no longer processing when its failure was to be recorded", id);
+	else if (r != STORE_OK)
 		log_error("order %s: could not record the failure", id);
 	free(text);
 }
 
+/* 1 once CLOCK_MONOTONIC reached *t. */
+static int passed(const struct timespec *t)
+{
+	struct timespec n;
+	clock_gettime(CLOCK_MONOTONIC, &n);
+	return n.tv_sec > t->tv_sec || (n.tv_sec == t->tv_sec && n.tv_nsec >= t->tv_nsec);
+}
+
 /* CAA again before issuance for every dns authorization of the order whose check (made when
- * its challenge validated) is older than ORDERS_CAA_RECHECK_SECONDS. NULL if issuance may go on. */
+ * its challenge validated) is older than ORDERS_CAA_RECHECK_SECONDS. NULL if issuance may go on.
+ * No lookup starts after stop (CLOCK_MONOTONIC): each takes at most validationTimeoutMs, so the
+ * recheck ends within one of them after stop, and the finalize before its processing_until. */
 static struct problem *caa_recheck(const struct config *c, struct resolver *r, const struct store_order *o,
-                                   const struct store_authz *azs, int64_t now)
+                                   const struct store_authz *azs, int64_t now, const struct timespec *stop)
 {
 	char acct_uri[700];
 	snprintf(acct_uri, sizeof acct_uri, "%s/acme/acct/%s", c->base_url, o->account_id);
@@ -348,6 +401,9 @@ static struct problem *caa_recheck(const struct config *c, struct resolver *r, c
 		if (strcmp(az.ident_type, "dns") == 0 && (!ch || now - ch->validated_at > ORDERS_CAA_RECHECK_SECONDS)) {
 			if (!r) {
 				p = problem_new("serverInternal", 500, "no resolver to recheck CAA for %s", az.ident_value);
+			} else if (passed(stop)) {
+				p = problem_new("serverInternal", 500,
+				                "CAA rechecks took too long (at %s); create a new order", az.ident_value);
 			} else if (caa_check_name(r, az.ident_value, az.wildcard, (const char *const *)c->caa_identities,
 			                          c->ncaa_identities, acct_uri, ch ? ch->type : NULL, &p) == 1) {
 				log_info("order %s: CAA rechecked for %s%s (validated %lld s ago): permitted", o->id,
@@ -434,7 +490,12 @@ static int finalize(struct store *s, struct ca *ca, struct serials *serials, con
 		names[i] = json_string_value(json_object_get(json_array_get(ids, i), "value"));
 	if (csrcheck_verify(der, der_len, names, n, &req, prob) || (*prob = key_blocked(s, &req)) != NULL)
 		goto done;
-	int r = store_order_set_status(s, o->id, "pending", "processing", NULL);
+	/* From here until the certificate is stored the order is processing; processing_until
+	 * bounds that for readers (orders_order_status), so that a finalize interrupted by a crash
+	 * does not leave the order processing for ever, and half of it bounds the CAA recheck. */
+	int64_t budget = orders_processing_seconds(c);
+	struct timespec stop = deadline_after_ms((int)(budget * 1000 / 2));
+	int r = store_order_start_processing(s, o->id, now + budget);
 	if (r == STORE_CONFLICT) {
 		*prob = problem_new("orderNotReady", 403, "order is already being finalized");
 		goto done;
@@ -445,7 +506,7 @@ static int finalize(struct store *s, struct ca *ca, struct serials *serials, con
 	}
 	/* CAA is rechecked after the order left pending, so a second finalize cannot race it; a
 	 * refusal fails the order (the client starts a new one after fixing its CAA records). */
-	if ((*prob = caa_recheck(c, res, o, azs, now)) != NULL) {
+	if ((*prob = caa_recheck(c, res, o, azs, now, &stop)) != NULL) {
 		log_info("order %s: refused at finalize: %s", o->id, (*prob)->detail);
 		fail_order(s, o->id, *prob);
 		goto done;
@@ -476,7 +537,10 @@ static int finalize(struct store *s, struct ca *ca, struct serials *serials, con
 	sc.issued_at = now;
 	sc.not_before = nb;
 	sc.not_after = na;
-	if (store_cert_insert_for_order(s, &sc) != STORE_OK) {
+	if ((r = store_cert_insert_for_order(s, &sc)) != STORE_OK) {
+		if (r == STORE_CONFLICT)
+			log_warn("order %s: no longer processing when its certificate %s was to be stored "
+			         "(failed as interrupted after %lld s?)", o->id, serial, (long long)budget);
 		*prob = problem_new("serverInternal", 500, "could not store the certificate");
 		fail_order(s, o->id, *prob);
 		goto done;

@@ -13,9 +13,14 @@
  * valid authorization is past its expiry (§7.1.6). */
 const char *orders_authz_status(const struct store_authz *az, int64_t now);
 
-/* Status a client sees for an order. Stored processing/valid/invalid stand; a pending order
- * becomes "invalid" when it expired or one of its authorizations failed, "ready" when all are
- * valid (§7.1.6). If err_out is non-NULL it gets a new problem explaining an invalid order. */
+/* Status a client sees for an order. Stored valid/invalid stand; a pending order becomes
+ * "invalid" when it expired or one of its authorizations failed, "ready" when all are valid
+ * (§7.1.6). A processing order stands until its processing_until (the bound its finalize
+ * was given, orders_processing_seconds); after it the finalize was interrupted, and the order
+ * is stored invalid with a serverInternal problem ("issuance was interrupted; create a new
+ * order") by a compare-and-set (store_order_fail_interrupted) that a certificate stored
+ * meanwhile makes miss (it then still reads processing). If err_out is non-NULL it gets a
+ * new problem explaining an invalid order. */
 const char *orders_order_status(struct store *s, const struct store_order *o, int64_t now,
                                 struct problem **err_out);
 
@@ -39,6 +44,16 @@ struct serials;
 int orders_finalize(struct store *s, struct ca *ca, struct serials *serials, const struct config *c,
                     struct resolver *r, struct store_order *o, const json_t *payload, int64_t now,
                     struct problem **prob);
+
+/* How long a finalize may keep its order processing: max(ORDERS_PROCESSING_MIN_SECONDS,
+ * 3 x validationTimeoutMs). A finalize takes milliseconds (CSR check, a compare-and-set,
+ * signing, one commit) plus its CAA recheck, whose lookups take at most validationTimeoutMs
+ * each and which starts none after half of this: so it ends by 5/6 of it, and the rest
+ * covers a commit waiting on a busy database (SQLite waits 5 s) and scheduling stalls.
+ * An order still processing after its finalize's bound counts as interrupted. Instances
+ * sharing a database may differ in it: each records its own in the order. */
+#define ORDERS_PROCESSING_MIN_SECONDS 60
+int64_t orders_processing_seconds(const struct config *c);
 
 /* CA/B BR §3.2.2.8: CAA is checked within 8 hours before issuance; a CAA check made at
  * validation time older than this is made again at finalize. */

@@ -47,6 +47,8 @@ enum stmt_id {
 	ST_ORDER_LIST,
 	ST_ORDER_EXISTS,
 	ST_ORDER_SET_STATUS,
+	ST_ORDER_START_PROCESSING,
+	ST_ORDER_FAIL_INTERRUPTED,
 	ST_ORDER_ISSUED,
 	ST_SERIAL_INSERT,
 	ST_SERIAL_ORDER,
@@ -128,7 +130,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ORDER_LINK] = "INSERT INTO order_authzs (order_id, authz_id, position)"
 	                  " SELECT $1::text, id, $3::integer FROM authzs"
 	                  " WHERE id = $2 AND account_id = $4",
-	[ST_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders WHERE id = $1",
+	[ST_ORDER_GET] = "SELECT " ORDER_COLS ", processing_until FROM orders WHERE id = $1",
 	[ST_ORDER_AUTHZ_IDS] = "SELECT authz_id FROM order_authzs WHERE order_id = $1"
 	                       " ORDER BY position",
 	[ST_ORDER_LIST] = "SELECT id FROM orders WHERE account_id = $1"
@@ -136,6 +138,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ORDER_EXISTS] = "SELECT 1 FROM orders WHERE id = $1",
 	[ST_ORDER_SET_STATUS] = "UPDATE orders SET status = $3, error = $4 WHERE id = $1"
 	                        " AND status = $2",
+	/* Finalize: processing_until bounds the finalize (orders.c); an order still processing
+	 * after it is failed by the compare-and-set below, which a stored certificate (valid) or
+	 * a finalize that may still run (a later processing_until) makes miss. */
+	[ST_ORDER_START_PROCESSING] = "UPDATE orders SET status = 'processing', processing_until = $2"
+	                              " WHERE id = $1 AND status = 'pending'",
+	[ST_ORDER_FAIL_INTERRUPTED] = "UPDATE orders SET status = 'invalid', error = $3 WHERE id = $1"
+	                              " AND status = 'processing' AND processing_until <= $2",
 	[ST_ORDER_ISSUED] = "UPDATE orders SET status = 'valid', cert_serial = $2"
 	                    " WHERE id = $1 AND status = 'processing' AND account_id = $3",
 	[ST_SERIAL_INSERT] = "INSERT INTO serials (serial, order_id, reserved_at) VALUES ($1, $2, $3)",
@@ -950,6 +959,7 @@ static int pg_order_get(struct store *s, const char *id, struct store_order *o)
 	o->created_at = col_i64(r, 0, 4);
 	o->not_before = col_i64(r, 0, 5);
 	o->not_after = col_i64(r, 0, 6);
+	o->processing_until = col_i64(r, 0, 10);
 	PQclear(r);
 
 	r = query(q, ST_ORDER_AUTHZ_IDS, &rc, "t", id);
@@ -984,6 +994,28 @@ static int pg_order_set_status(struct store *s, const char *id, const char *from
 	struct pg_store *q = pg_of(s);
 	int changes = 0;
 	int rc = run(q, ST_ORDER_SET_STATUS, &changes, "tttT", id, from, to, error_json);
+	if (rc == STORE_OK && changes == 0)
+		rc = cas_missed(q, ST_ORDER_EXISTS, id);
+	return rc;
+}
+
+static int pg_order_start_processing(struct store *s, const char *id, int64_t until)
+{
+	struct pg_store *q = pg_of(s);
+	int changes = 0;
+	int rc = run(q, ST_ORDER_START_PROCESSING, &changes, "tI", id, until);
+	if (rc == STORE_OK && changes == 0)
+		rc = cas_missed(q, ST_ORDER_EXISTS, id);
+	return rc;
+}
+
+/* Under READ COMMITTED an UPDATE racing the certificate's commit waits for it and re-checks
+ * status on the committed row: a stored certificate wins. */
+static int pg_order_fail_interrupted(struct store *s, const char *id, int64_t now, const char *error_json)
+{
+	struct pg_store *q = pg_of(s);
+	int changes = 0;
+	int rc = run(q, ST_ORDER_FAIL_INTERRUPTED, &changes, "tIT", id, now, error_json);
 	if (rc == STORE_OK && changes == 0)
 		rc = cas_missed(q, ST_ORDER_EXISTS, id);
 	return rc;
@@ -1219,6 +1251,8 @@ const struct store_ops store_postgres_ops = {
 	.order_get = pg_order_get,
 	.order_list = pg_order_list,
 	.order_set_status = pg_order_set_status,
+	.order_start_processing = pg_order_start_processing,
+	.order_fail_interrupted = pg_order_fail_interrupted,
 	.serial_reserve = pg_serial_reserve,
 	.serials_reserve = pg_serials_reserve,
 	.cert_insert_for_order = pg_cert_insert_for_order,

@@ -270,6 +270,8 @@ enum stmt_id {
 	ST_ORDER_LIST,
 	ST_ORDER_EXISTS,
 	ST_ORDER_SET_STATUS,
+	ST_ORDER_START_PROCESSING,
+	ST_ORDER_FAIL_INTERRUPTED,
 	ST_ORDER_ISSUED,
 	ST_SERIAL_INSERT,
 	ST_SERIAL_ORDER,
@@ -341,7 +343,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	/* Only the order's own account's authorizations may be linked to it. */
 	[ST_ORDER_LINK] = "INSERT INTO order_authzs (order_id, authz_id, position)"
 	                  " SELECT ?1, id, ?3 FROM authzs WHERE id = ?2 AND account_id = ?4",
-	[ST_ORDER_GET] = "SELECT " ORDER_COLS " FROM orders WHERE id = ?",
+	[ST_ORDER_GET] = "SELECT " ORDER_COLS ", processing_until FROM orders WHERE id = ?",
 	[ST_ORDER_AUTHZ_IDS] = "SELECT authz_id FROM order_authzs WHERE order_id = ?"
 	                       " ORDER BY position",
 	[ST_ORDER_LIST] = "SELECT id FROM orders WHERE account_id = ?"
@@ -349,6 +351,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ORDER_EXISTS] = "SELECT 1 FROM orders WHERE id = ?",
 	[ST_ORDER_SET_STATUS] = "UPDATE orders SET status = ?3, error = ?4 WHERE id = ?1"
 	                        " AND status = ?2",
+	/* Finalize: processing_until bounds the finalize (orders.c); an order still processing
+	 * after it is failed by the compare-and-set below, which a stored certificate (valid) or
+	 * a finalize that may still run (a later processing_until) makes miss. */
+	[ST_ORDER_START_PROCESSING] = "UPDATE orders SET status = 'processing', processing_until = ?2"
+	                              " WHERE id = ?1 AND status = 'pending'",
+	[ST_ORDER_FAIL_INTERRUPTED] = "UPDATE orders SET status = 'invalid', error = ?3 WHERE id = ?1"
+	                              " AND status = 'processing' AND processing_until <= ?2",
 	[ST_ORDER_ISSUED] = "UPDATE orders SET status = 'valid', cert_serial = ?2"
 	                    " WHERE id = ?1 AND status = 'processing' AND account_id = ?3",
 	[ST_SERIAL_INSERT] = "INSERT INTO serials (serial, order_id, reserved_at) VALUES (?, ?, ?)",
@@ -1364,6 +1373,7 @@ static int sq_order_get(struct store *s, const char *id, struct store_order *o)
 	o->created_at = sqlite3_column_int64(st, 4);
 	o->not_before = sqlite3_column_int64(st, 5);
 	o->not_after = sqlite3_column_int64(st, 6);
+	o->processing_until = sqlite3_column_int64(st, 10);
 	release(st);
 
 	st = query(q, ST_ORDER_AUTHZ_IDS, "t", id);
@@ -1408,6 +1418,32 @@ static int sq_order_set_status(struct store *s, const char *id, const char *from
 	relaxed(sq_of(s));
 	int rc = sq_order_set_status_tx(s, id, from, to, error_json);
 	strict(sq_of(s));
+	return rc;
+}
+
+/* Relaxed durability (see relaxed()): a power cut that rolls the change back leaves the
+ * order pending (the client finalizes again) or processing (failed again on read). */
+static int sq_order_start_processing(struct store *s, const char *id, int64_t until)
+{
+	struct sqlite_store *q = sq_of(s);
+	int changes = 0;
+	relaxed(q);
+	int rc = run(q, ST_ORDER_START_PROCESSING, &changes, "tI", id, until);
+	if (rc == STORE_OK && changes == 0)
+		rc = cas_missed(q, ST_ORDER_EXISTS, id);
+	strict(q);
+	return rc;
+}
+
+static int sq_order_fail_interrupted(struct store *s, const char *id, int64_t now, const char *error_json)
+{
+	struct sqlite_store *q = sq_of(s);
+	int changes = 0;
+	relaxed(q);
+	int rc = run(q, ST_ORDER_FAIL_INTERRUPTED, &changes, "tIT", id, now, error_json);
+	if (rc == STORE_OK && changes == 0)
+		rc = cas_missed(q, ST_ORDER_EXISTS, id);
+	strict(q);
 	return rc;
 }
 
@@ -1668,6 +1704,8 @@ const struct store_ops store_sqlite_ops = {
 	.order_get = sq_order_get,
 	.order_list = sq_order_list,
 	.order_set_status = sq_order_set_status,
+	.order_start_processing = sq_order_start_processing,
+	.order_fail_interrupted = sq_order_fail_interrupted,
 	.serial_reserve = sq_serial_reserve,
 	.serials_reserve = sq_serials_reserve,
 	.cert_insert_for_order = sq_cert_insert_for_order,

@@ -315,6 +315,18 @@ int store_order_set_status(struct store *s, const char *id, const char *from, co
 	return CALL(s, order_set_status, id, from, to, error_json);
 }
 
+int store_order_start_processing(struct store *s, const char *id, int64_t until)
+{
+	CHECK_ARGS(s && id, __func__);
+	return CALL(s, order_start_processing, id, until);
+}
+
+int store_order_fail_interrupted(struct store *s, const char *id, int64_t now, const char *error_json)
+{
+	CHECK_ARGS(s && id, __func__);
+	return CALL(s, order_fail_interrupted, id, now, error_json);
+}
+
 int store_serial_reserve(struct store *s, const char *serial, const char *order_id, int64_t now)
 {
 	CHECK_ARGS(s && serial && *serial && order_id, __func__);

@@ -132,6 +132,10 @@ struct store_order {
 	char *identifiers;         /* JSON array text [{"type":"dns","value":"..."}] */
 	char *error;               /* problem JSON text or NULL */
 	char cert_serial[STORE_ID_MAX]; /* "" until issued */
+	/* While processing: until when (unix seconds) its finalize may run; an order still
+	 * processing then was left by a finalize that was interrupted (store_order_start_processing).
+	 * 0 if not recorded. Not written by store_order_insert. */
+	int64_t processing_until;
 	size_t nauthz;
 	char (*authz_ids)[STORE_ID_MAX]; /* nauthz ids, in identifier order */
 };
@@ -148,6 +152,15 @@ int store_order_list(struct store *s, const char *account_id, size_t offset, siz
 /* Compare-and-set of an order's status; error_json (may be NULL) is stored with it. */
 int store_order_set_status(struct store *s, const char *id, const char *from, const char *to,
                            const char *error_json);
+/* Finalize (RFC 8555 §7.4): compare-and-set pending -> processing that records until (unix
+ * seconds) as the order's processing_until, the time by which the finalize will have stored
+ * its certificate or failed the order. CONFLICT if the order is not pending. */
+int store_order_start_processing(struct store *s, const char *id, int64_t until);
+/* An interrupted finalize (§7.1.6: processing is transient): compare-and-set processing ->
+ * invalid with error_json, only if the order's processing_until is at or before now (0
+ * counts as before). CONFLICT if the order is no longer processing (a certificate stored
+ * meanwhile wins) or its finalize may still be running. */
+int store_order_fail_interrupted(struct store *s, const char *id, int64_t now, const char *error_json);
 
 /* ---- certificates ---- */
 struct store_cert {

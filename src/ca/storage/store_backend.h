@@ -44,6 +44,8 @@ struct store_ops {
 	                  char (**ids)[STORE_ID_MAX], size_t *n);
 	int (*order_set_status)(struct store *s, const char *id, const char *from, const char *to,
 	                        const char *error_json);
+	int (*order_start_processing)(struct store *s, const char *id, int64_t until);
+	int (*order_fail_interrupted)(struct store *s, const char *id, int64_t now, const char *error_json);
 
 	int (*serial_reserve)(struct store *s, const char *serial, const char *order_id,
 	                      int64_t now);
