@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sqlite3.h>
 #include <unistd.h>
 #include "b64url.h"
@@ -33,11 +35,13 @@
 #define T_CAA 257
 
 /* ---- a UDP DNS server: CAA for forbid.test (another CA only) and ok.test (this CA);
- * SERVFAIL for anything under broken.test; empty answers elsewhere ---- */
+ * SERVFAIL for anything under broken.test; empty answers elsewhere, those under hold.test only
+ * once dns_hold is cleared ---- */
 static int dns_fd = -1, dns_port, dns_stop[2];
 static pthread_t dns_thread;
 static pthread_mutex_t dns_mu = PTHREAD_MUTEX_INITIALIZER;
 static int dns_queries;
+static int dns_hold; /* set: queries under hold.test wait (in the server) until it is cleared */
 
 static size_t caa_rr(unsigned char *b, size_t o, const char *tag, const char *value)
 {
@@ -74,6 +78,12 @@ static void dns_answer(const unsigned char *q, size_t qlen, struct sockaddr_in *
 	size_t qend = p + 5;
 	pthread_mutex_lock(&dns_mu);
 	dns_queries++;
+	size_t hl = strlen(name);
+	while (dns_hold && hl >= 9 && strcmp(name + hl - 9, "hold.test") == 0) {
+		pthread_mutex_unlock(&dns_mu);
+		usleep(5000);
+		pthread_mutex_lock(&dns_mu);
+	}
 	pthread_mutex_unlock(&dns_mu);
 	memcpy(b, q, qend);
 	b[2] = 0x84 | (q[2] & 1);
@@ -610,6 +620,180 @@ static void test_finalize_serial_blocks(void **state)
 	assert_int_equal(count_rows(f->dir, "SELECT count(*) FROM serials"), 4);
 }
 
+static void set_hold(int on)
+{
+	pthread_mutex_lock(&dns_mu);
+	dns_hold = on;
+	pthread_mutex_unlock(&dns_mu);
+}
+
+/* A finalize of o at t in a child process of its own (its own store handle and resolver, as
+ * another instance or the cobbled that crashes), for names whose CAA recheck waits on
+ * hold.test. The child exits 0 if it issued, 1 if the certificate could not be stored, 2
+ * otherwise. f->s is closed while the child runs (SQLite handles do not cross fork). */
+static pid_t finalize_in_child(struct fx *f, struct store_order *o, const char *names, int64_t t)
+{
+	char spec[128], fwd[64], err[256];
+	char *csr = csr_b64(names);
+	snprintf(spec, sizeof spec, "sqlite:%s/t.db", f->dir);
+	snprintf(fwd, sizeof fwd, "127.0.0.1:%d", dns_port);
+	store_close(f->s);
+	f->s = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *s = NULL;
+		struct resolver *r = NULL;
+		struct problem *p = NULL;
+		if (store_open(spec, &s, err, sizeof err) != STORE_OK || resolver_new(fwd, 30000, &r, err, sizeof err))
+			_exit(3);
+		json_t *payload = json_pack("{s:s}", "csr", csr);
+		int rc = orders_finalize(s, f->ca, f->serials, &f->c, r, o, payload, t, &p);
+		int code = rc == 0 ? 0 : p && strstr(p->detail, "could not store the certificate") ? 1 : 2;
+		if (code == 2)
+			fprintf(stderr, "child finalize: %s\n", p ? p->detail : "?");
+		_exit(code);
+	}
+	free(csr);
+	assert_int_equal(store_open(spec, &f->s, err, sizeof err), STORE_OK);
+	/* Wait until the child's finalize has moved the order to processing. */
+	for (int i = 0; i < 2000; i++) {
+		struct store_order now;
+		assert_int_equal(store_order_get(f->s, o->id, &now), STORE_OK);
+		int processing = strcmp(now.status, "processing") == 0;
+		store_order_clear(&now);
+		if (processing)
+			return pid;
+		usleep(5000);
+	}
+	kill(pid, SIGKILL);
+	fail_msg("the child's finalize did not reach processing");
+	return -1;
+}
+
+static int child_exit(pid_t pid)
+{
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/* The order as stored reads `want` at t; for "invalid", with the interrupted problem. */
+static void assert_reads(struct fx *f, const char *id, int64_t t, const char *want)
+{
+	struct store_order o;
+	struct problem *p = NULL;
+	assert_int_equal(store_order_get(f->s, id, &o), STORE_OK);
+	assert_string_equal(orders_order_status(f->s, &o, t, &p), want);
+	if (strcmp(want, "invalid") == 0) {
+		assert_non_null(p);
+		assert_string_equal(problem_short_type(p), "serverInternal");
+		assert_int_equal(p->status, 500);
+		assert_string_equal(p->detail, "issuance was interrupted; create a new order");
+	} else {
+		assert_null(p);
+	}
+	problem_free(p);
+	store_order_clear(&o);
+}
+
+/* RFC 8555 §7.1.6: processing is transient. A finalize killed (SIGKILL) between the order's
+ * move to processing and its certificate leaves the order processing only until the bound
+ * (orders_processing_seconds); a read after it stores the order invalid, once; a read before
+ * it leaves a running finalize alone; a finalize that outlives its bound cannot store its
+ * certificate; a normal finalize is unaffected. */
+static void test_finalize_interrupted(void **state)
+{
+	struct fx *f = *state;
+	struct store_order o, stored;
+	struct problem *p = NULL;
+	f->c.lab = 1;
+	f->c.authz_reuse = 0;
+	assert_int_equal(orders_processing_seconds(&f->c), 60); /* validationTimeoutMs 10000 */
+	f->c.validation_timeout_ms = 45000;
+	assert_int_equal(orders_processing_seconds(&f->c), 135);
+	f->c.validation_timeout_ms = 10000;
+	const int64_t bound = 60, old = 9 * 3600; /* validated 9 h ago: CAA is rechecked */
+
+	/* A finalize killed while its CAA recheck waits on DNS. */
+	assert_int_equal(create(f, "acct1", "[{\"type\":\"dns\",\"value\":\"a.hold.test\"}]", NOW, &o, &p), 0);
+	validate(f, o.authz_ids[0], "dns-01", 1, NOW);
+	int64_t t = NOW + old;
+	set_hold(1);
+	pid_t pid = finalize_in_child(f, &o, "a.hold.test", t);
+	assert_int_equal(store_order_get(f->s, o.id, &stored), STORE_OK);
+	assert_int_equal(stored.processing_until, t + bound);
+	store_order_clear(&stored);
+	assert_reads(f, o.id, t + bound - 1, "processing"); /* running: left alone */
+	assert_reads(f, o.id, t, "processing");
+	kill(pid, SIGKILL);
+	assert_int_equal(child_exit(pid), 128 + SIGKILL);
+	set_hold(0);
+	assert_reads(f, o.id, t + bound - 1, "processing"); /* dead, but within the bound */
+	assert_int_equal(store_order_get(f->s, o.id, &stored), STORE_OK);
+	assert_string_equal(stored.status, "processing");
+	assert_reads(f, o.id, t + bound, "invalid");
+	/* Stored once: a reader still holding the processing order misses the compare-and-set
+	 * and says processing (its client polls again), the stored problem is the first one. */
+	assert_string_equal(orders_order_status(f->s, &stored, t + bound + 5, &p), "processing");
+	assert_null(p);
+	store_order_clear(&stored);
+	assert_int_equal(store_order_get(f->s, o.id, &stored), STORE_OK);
+	assert_string_equal(stored.status, "invalid");
+	assert_non_null(strstr(stored.error, "issuance was interrupted; create a new order"));
+	assert_non_null(strstr(stored.error, "serverInternal"));
+	assert_reads(f, o.id, t + 10 * bound, "invalid");
+	/* It cannot be finalized again, and a certificate for it is refused. */
+	assert_int_equal(finalize(f, &stored, "a.hold.test", t + bound + 10, &p), -1);
+	assert_string_equal(problem_short_type(p), "orderNotReady");
+	problem_free(p);
+	char serial[STORE_ID_MAX];
+	assert_int_equal(serials_take(f->serials, f->s, t, serial), 0);
+	unsigned char der[] = {0x30, 0x03, 0x02, 0x01, 0x00};
+	struct store_cert c = {.der = der, .der_len = sizeof der, .issued_at = t, .not_before = t, .not_after = t + 86400};
+	snprintf(c.serial, sizeof c.serial, "%s", serial);
+	snprintf(c.account_id, sizeof c.account_id, "acct1");
+	snprintf(c.order_id, sizeof c.order_id, "%s", o.id);
+	assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_CONFLICT);
+	assert_int_equal(store_order_get(f->s, o.id, &stored), STORE_OK);
+	assert_string_equal(stored.status, "invalid");
+	assert_string_equal(stored.cert_serial, "");
+	store_order_clear(&stored);
+	store_order_clear(&o);
+
+	/* A finalize that outlives its bound (here: DNS held past it) is failed under it, and
+	 * its certificate is refused when it comes. */
+	assert_int_equal(create(f, "acct1", "[{\"type\":\"dns\",\"value\":\"b.hold.test\"}]", NOW, &o, &p), 0);
+	validate(f, o.authz_ids[0], "dns-01", 1, NOW);
+	set_hold(1);
+	pid = finalize_in_child(f, &o, "b.hold.test", t);
+	assert_reads(f, o.id, t + bound, "invalid");
+	set_hold(0);
+	assert_int_equal(child_exit(pid), 1); /* signed, but "could not store the certificate" */
+	assert_reads(f, o.id, t + bound, "invalid");
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM certs WHERE order_id = '%s'", o.id);
+	assert_int_equal(count_rows(f->dir, sql), 0);
+	store_order_clear(&o);
+
+	/* A normal finalize: valid, and stays valid long after its bound. */
+	assert_int_equal(create(f, "acct1", "[{\"type\":\"dns\",\"value\":\"c.example.com\"}]", NOW, &o, &p), 0);
+	validate(f, o.authz_ids[0], "http-01", 1, NOW);
+	if (finalize(f, &o, "c.example.com", NOW + 1, &p) != 0)
+		fail_msg("finalize: %s", p ? p->detail : "?");
+	assert_int_equal(store_order_get(f->s, o.id, &stored), STORE_OK);
+	assert_string_equal(stored.status, "valid");
+	assert_int_equal(stored.processing_until, NOW + 1 + bound);
+	assert_string_equal(orders_order_status(f->s, &stored, NOW + 1 + 100 * bound, &p), "valid");
+	assert_null(p);
+	assert_string_equal(stored.cert_serial, o.cert_serial);
+	store_order_clear(&stored);
+	assert_int_equal(store_order_get(f->s, o.id, &stored), STORE_OK);
+	assert_string_equal(stored.status, "valid");
+	store_order_clear(&stored);
+	store_order_clear(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +803,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_finalize_caa_recheck, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_finalize_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_finalize_serial_blocks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_finalize_interrupted, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("orders", tests, group_setup, group_teardown);
 }
