@@ -755,6 +755,7 @@ static void test_finalize_interrupted(void **state)
 	snprintf(c.account_id, sizeof c.account_id, "acct1");
 	snprintf(c.order_id, sizeof c.order_id, "%s", o.id);
 	assert_int_equal(store_cert_insert_for_order(f->s, &c), STORE_CONFLICT);
+	store_order_clear(&stored);
 	assert_int_equal(store_order_get(f->s, o.id, &stored), STORE_OK);
 	assert_string_equal(stored.status, "invalid");
 	assert_string_equal(stored.cert_serial, "");
