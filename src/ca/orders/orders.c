@@ -1,5 +1,6 @@
 /* Order and authorization logic (RFC 8555 §7.1.6 state machines, §7.4 issuance flow).
- * Derived states (ready, expired, invalid-by-authz) are computed on read, never stored twice. */
+ * Derived states (ready, expired, invalid-by-authz) are computed on read, never stored twice;
+ * an interrupted finalize (processing past its processing_until) is stored invalid on read, once. */
 #include "orders.h"
 #include "b64url.h"
 #include "deadline.h"
