@@ -8,6 +8,7 @@
 #include "str.h"
 #include "url.h"
 #include <netdb.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@ struct http_client {
 	char host[URL_MAX_HOST + 1];
 	char addrs[HTTP_MAX_ADDRS][64];
 	size_t naddrs;
+	/* the proxy (name and credentials) that answered 407, and what to say about it */
+	char *refused_key;
+	char refused_msg[512];
 };
 
 struct http_client *http_client_new(const char *ca_bundle)
@@ -52,6 +56,10 @@ void http_client_free(struct http_client *h)
 	if (!h)
 		return;
 	httpc_free(h->hc);
+	if (h->refused_key) {
+		OPENSSL_cleanse(h->refused_key, strlen(h->refused_key));
+		free(h->refused_key);
+	}
 	free(h);
 }
 
@@ -134,36 +142,119 @@ static int no_proxy_for(const char *host)
 	return 0;
 }
 
+/* The proxy a request goes through: where to connect, how to name it in messages (never
+ * with the credentials), and the Proxy-Authorization value when its URL carries them. */
+struct proxy {
+	char addr[64];
+	int port;
+	const char *var;                /* the environment variable it came from */
+	char name[URL_MAX_HOST + 16];   /* "http://host:port" */
+	char auth[6 + 4 * ((2 * URL_MAX_USERINFO + 1 + 2) / 3) + 1]; /* "Basic ..." or "" */
+};
+
 /* The proxy for u from the environment (https_proxy / HTTPS_PROXY for https, http_proxy for
- * http, as curl reads them; its default port is 1080, as curl's): its address and port.
- * 0 none, 1 found, -1 unusable (err). */
-static int proxy_for(const struct url *u, char *addr, size_t addrlen, int *port, char *err, size_t errlen)
+ * http, as curl reads them; its default port is 1080, as curl's). "user:password@" in its URL
+ * (RFC 3986 §3.2.1, percent-decoded) becomes Basic credentials (RFC 7617) for the proxy.
+ * 0 none, 1 found, -1 unusable (err, which names the variable but never quotes its value).
+ * The caller wipes px->auth. */
+static int proxy_for(const struct url *u, struct proxy *px, char *err, size_t errlen)
 {
 	int tls = strcmp(u->scheme, "https") == 0;
-	const char *v = tls ? getenv("https_proxy") : getenv("http_proxy");
-	if (tls && (!v || !*v))
-		v = getenv("HTTPS_PROXY");
+	px->var = tls ? "https_proxy" : "http_proxy";
+	const char *v = getenv(px->var);
+	if (tls && (!v || !*v)) {
+		px->var = "HTTPS_PROXY";
+		v = getenv(px->var);
+	}
 	if (!v || !*v || no_proxy_for(u->host))
 		return 0;
 	char s[URL_MAX_LEN], perr[160];
-	snprintf(s, sizeof s, "%s%s", strstr(v, "://") ? "" : "http://", v);
-	struct url p;
-	if (url_parse(s, &p, perr, sizeof perr) != 0 || strcmp(p.scheme, "http") != 0 || strchr(s + 7, '@')) {
-		snprintf(err, errlen, "proxy %s: not usable (an http:// proxy without credentials is)", v);
+	const char *sep = strstr(v, "://");
+	if (snprintf(s, sizeof s, "%s%s", sep ? "" : "http://", v) >= (int)sizeof s) {
+		snprintf(err, errlen, "%s: the proxy URL is longer than %d bytes", px->var, URL_MAX_LEN - 1);
 		return -1;
 	}
-	*port = p.port_explicit ? p.port : 1080;
+	struct url p;
+	struct url_userinfo ui;
+	int rc = url_parse_userinfo(s, &p, &ui, perr, sizeof perr);
+	OPENSSL_cleanse(s, sizeof s);
+	if (rc != 0) {
+		/* an '@' outside the authority: a password with '/', '?' or '#' the parser took for
+		 * the path, whose characters its reason might quote */
+		const char *a = sep ? sep + 3 : v;
+		const char *at = strchr(v, '@');
+		if (at && at >= a + strcspn(a, "/?#"))
+			snprintf(perr, sizeof perr, "percent-encode '/', '?', '#' and '@' in the user name and password");
+		snprintf(err, errlen, "%s: not a usable proxy URL: %s", px->var, perr);
+		return -1;
+	}
+	int v6 = p.host_type == URL_HOST_IPV6;
+	px->port = p.port_explicit ? p.port : 1080;
+	snprintf(px->name, sizeof px->name, "%s://%s%s%s:%d", p.scheme, v6 ? "[" : "", p.host, v6 ? "]" : "",
+	         px->port);
+	if (strcmp(p.scheme, "http") != 0) {
+		OPENSSL_cleanse(&ui, sizeof ui);
+		snprintf(err, errlen, "%s: proxy %s: only http:// proxies are supported", px->var, px->name);
+		return -1;
+	}
+	px->auth[0] = '\0';
+	if (ui.present && httpc_basic_credentials(ui.user, ui.pass, px->auth, sizeof px->auth) < 0) {
+		OPENSSL_cleanse(&ui, sizeof ui);
+		snprintf(err, errlen, "%s: proxy %s: a user name with ':' cannot be sent (RFC 7617 §2)", px->var,
+		         px->name);
+		return -1;
+	}
+	OPENSSL_cleanse(&ui, sizeof ui);
 	struct addrinfo hints, *res = NULL;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
 	int gai = getaddrinfo(p.host, NULL, &hints, &res);
-	if (gai != 0 || getnameinfo(res->ai_addr, res->ai_addrlen, addr, (socklen_t)addrlen, NULL, 0, NI_NUMERICHOST) != 0) {
-		snprintf(err, errlen, "proxy %.100s: cannot resolve %s", v, p.host);
+	if (gai != 0 || getnameinfo(res->ai_addr, res->ai_addrlen, px->addr, sizeof px->addr, NULL, 0, NI_NUMERICHOST) != 0) {
+		snprintf(err, errlen, "%s: proxy %s: cannot resolve %s", px->var, px->name, p.host);
 		if (res)
 			freeaddrinfo(res);
+		OPENSSL_cleanse(px->auth, sizeof px->auth);
 		return -1;
 	}
 	freeaddrinfo(res);
+	return 1;
+}
+
+/* The one-line error for a 407 from the proxy (RFC 9110 §15.5.8); scheme is the auth-scheme
+ * of its Proxy-Authenticate ("" if none). No retry: the same credentials would fail again. */
+static int proxy_407(struct http_client *h, const struct proxy *px, const char *url, const char *scheme,
+                     char *err, size_t errlen)
+{
+	char other[96] = "";
+	if (*scheme && strcasecmp(scheme, "Basic") != 0)
+		snprintf(other, sizeof other, " (it asks for %.32s authentication; cobble sends Basic only)", scheme);
+	if (px->auth[0])
+		snprintf(h->refused_msg, sizeof h->refused_msg, "proxy %s (%s) answered 407 Proxy Authentication "
+		         "Required: it refused the user name and password of the proxy URL%s", px->name, px->var, other);
+	else
+		snprintf(h->refused_msg, sizeof h->refused_msg, "proxy %s (%s) answered 407 Proxy Authentication "
+		         "Required: it wants credentials, as %s=http://USER:PASSWORD@host:port%s", px->name, px->var,
+		         px->var, other);
+	if (h->refused_key) {
+		OPENSSL_cleanse(h->refused_key, strlen(h->refused_key));
+		free(h->refused_key);
+	}
+	size_t kl = strlen(px->name) + strlen(px->auth) + 2;
+	if ((h->refused_key = malloc(kl)) != NULL)
+		snprintf(h->refused_key, kl, "%s|%s", px->name, px->auth);
+	snprintf(err, errlen, "%s: %s", url, h->refused_msg);
+	return HTTP_EFINAL;
+}
+
+/* 1 if px already answered 407 to these credentials (then err says so again). */
+static int proxy_refused(const struct http_client *h, const struct proxy *px, const char *url, char *err,
+                         size_t errlen)
+{
+	size_t nl = strlen(px->name);
+	const char *k = h->refused_key;
+	if (!k || strncmp(k, px->name, nl) != 0 || k[nl] != '|' || strcmp(k + nl + 1, px->auth) != 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s", url, h->refused_msg);
 	return 1;
 }
 
@@ -177,15 +268,24 @@ int http_request(struct http_client *h, const char *method, const char *url, con
                  struct http_resp *resp, char *err, size_t errlen)
 {
 	struct url u;
-	char uerr[512], paddr[64];
-	int pport = 0;
+	char uerr[1024];
+	struct proxy px;
 	memset(resp, 0, sizeof *resp);
+	memset(&px, 0, sizeof px);
 	if (url_parse(url, &u, uerr, sizeof uerr) != 0) {
 		snprintf(err, errlen, "%s: %s", url, uerr);
 		return -1;
 	}
-	int prx = proxy_for(&u, paddr, sizeof paddr, &pport, uerr, sizeof uerr);
-	if (prx < 0 || (!prx && resolve(h, &u, uerr, sizeof uerr) != 0)) {
+	int prx = proxy_for(&u, &px, uerr, sizeof uerr);
+	if (prx < 0) {
+		snprintf(err, errlen, "%s: %s", url, uerr);
+		return HTTP_EFINAL;
+	}
+	if (prx && proxy_refused(h, &px, url, err, errlen)) {
+		OPENSSL_cleanse(px.auth, sizeof px.auth);
+		return HTTP_EFINAL;
+	}
+	if (!prx && resolve(h, &u, uerr, sizeof uerr) != 0) {
 		snprintf(err, errlen, "%s: %s", url, uerr);
 		return -1;
 	}
@@ -199,8 +299,9 @@ int http_request(struct http_client *h, const char *method, const char *url, con
 	    .body_len = post && body ? strlen(body) : 0,
 	    .timeout_ms = HTTP_TIMEOUT_MS,
 	    .keep_alive = 1,
-	    .proxy_addr = prx ? paddr : NULL,
-	    .proxy_port = pport,
+	    .proxy_addr = prx ? px.addr : NULL,
+	    .proxy_port = px.port,
+	    .proxy_auth = prx && px.auth[0] ? px.auth : NULL, /* RFC 9110 §11.7.1 */
 	};
 	struct httpc_response r;
 	struct httpc_error e;
@@ -223,14 +324,34 @@ int http_request(struct http_client *h, const char *method, const char *url, con
 			break;
 	}
 	if (rc != 0) {
+		int ret = -1;
 		if (http_interrupted || e.code == HTTPC_ECANCEL)
 			snprintf(err, errlen, "interrupted");
 		else if (e.code == HTTPC_ETOOBIG)
 			snprintf(err, errlen, "%s: response body larger than %d bytes", url, HTTP_MAX_BODY);
+		else if (prx && e.code == HTTPC_EPROXY && e.proxy_status == 407)
+			ret = proxy_407(h, &px, url, e.proxy_scheme, err, errlen);
+		else if (prx && e.code == HTTPC_EPROXY && e.proxy_status)
+			snprintf(err, errlen, "%s: proxy %s (%s) refused the tunnel to %s:%d with status %d", url, px.name,
+			         px.var, u.host, u.port, e.proxy_status);
+		else if (prx)
+			snprintf(err, errlen, "%s: %s (through proxy %s from %s)", url, e.msg, px.name, px.var);
 		else
 			snprintf(err, errlen, "%s: %s", url, e.msg);
-		return -1;
+		OPENSSL_cleanse(px.auth, sizeof px.auth);
+		return ret;
 	}
+	if (prx && !strcmp(u.scheme, "http") && r.status == 407) { /* the proxy's, not the server's */
+		const char *ch = httpc_header(&r, "Proxy-Authenticate");
+		char scheme[32];
+		size_t k = ch ? strcspn(ch, " \t,") : 0;
+		snprintf(scheme, sizeof scheme, "%.*s", (int)(k < sizeof scheme ? k : sizeof scheme - 1), ch ? ch : "");
+		int ret = proxy_407(h, &px, url, scheme, err, errlen);
+		OPENSSL_cleanse(px.auth, sizeof px.auth);
+		httpc_response_clear(&r);
+		return ret;
+	}
+	OPENSSL_cleanse(px.auth, sizeof px.auth);
 	resp->status = r.status;
 	resp->body = r.body ? r.body : strdup("");
 	resp->body_len = r.body ? r.body_len : 0;

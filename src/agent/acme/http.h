@@ -30,7 +30,11 @@ void http_client_free(struct http_client *h);
 
 /* method "GET", "HEAD" or "POST"; body only for POST (sent as application/jose+json).
  * Fills *resp (clear it with http_resp_clear). Returns 0 when an HTTP response arrived
- * (any status), -1 on a transport error with a one-line reason in err. */
+ * (any status), -1 on a transport error with a one-line reason in err, HTTP_EFINAL when
+ * trying again cannot help: the proxy setting is unusable, or the proxy answered 407 (after
+ * which this client does not ask that proxy with those credentials again: a retry loop of
+ * wrong passwords can lock a corporate account). */
+#define HTTP_EFINAL (-2)
 int http_request(struct http_client *h, const char *method, const char *url, const char *body,
                  struct http_resp *resp, char *err, size_t errlen);
 void http_resp_clear(struct http_resp *r);
