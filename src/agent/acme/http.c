@@ -83,7 +83,7 @@ static int resolve(struct http_client *h, const struct url *u, char *err, size_t
 	h->naddrs = 0;
 	h->host[0] = '\0';
 	if (u->host_type != URL_HOST_NAME) {
-		snprintf(h->addrs[0], sizeof h->addrs[0], "%s", u->host);
+		snprintf(h->addrs[0], sizeof h->addrs[0], "%.63s", u->host); /* an IP literal: short */
 		h->naddrs = 1;
 	} else {
 		struct addrinfo hints, *res = NULL;
