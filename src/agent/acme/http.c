@@ -155,8 +155,8 @@ struct proxy {
 /* The proxy for u from the environment (https_proxy / HTTPS_PROXY for https, http_proxy for
  * http, as curl reads them; its default port is 1080, as curl's). "user:password@" in its URL
  * (RFC 3986 §3.2.1, percent-decoded) becomes Basic credentials (RFC 7617) for the proxy.
- * 0 none, 1 found, -1 unusable (err, which names the variable but never quotes its value).
- * The caller wipes px->auth. */
+ * 0 none, 1 found, -1 unusable (err, which names the variable but never quotes its value),
+ * -2 its name did not resolve (which may pass). The caller wipes px->auth. */
 static int proxy_for(const struct url *u, struct proxy *px, char *err, size_t errlen)
 {
 	int tls = strcmp(u->scheme, "https") == 0;
@@ -214,7 +214,7 @@ static int proxy_for(const struct url *u, struct proxy *px, char *err, size_t er
 		if (res)
 			freeaddrinfo(res);
 		OPENSSL_cleanse(px->auth, sizeof px->auth);
-		return -1;
+		return -2;
 	}
 	freeaddrinfo(res);
 	return 1;
@@ -279,7 +279,7 @@ int http_request(struct http_client *h, const char *method, const char *url, con
 	int prx = proxy_for(&u, &px, uerr, sizeof uerr);
 	if (prx < 0) {
 		snprintf(err, errlen, "%s: %s", url, uerr);
-		return HTTP_EFINAL;
+		return prx == -1 ? HTTP_EFINAL : -1;
 	}
 	if (prx && proxy_refused(h, &px, url, err, errlen)) {
 		OPENSSL_cleanse(px.auth, sizeof px.auth);
