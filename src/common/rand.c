@@ -3,18 +3,39 @@
 #include "rand.h"
 #include "b64url.h"
 #include <openssl/rand.h>
+#include <string.h>
+#include <time.h>
 
 int rand_fill(void *buf, size_t n)
 {
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
 }
 
+/* The base64url characters in ASCII order: a number written with them compares as text the
+ * way it compares as a number. */
+static const char sorted64[] = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+
+uint64_t rand_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int rand_id(char *out)
 {
-	unsigned char b[16];
+	/* 8 characters of time (48 bits of milliseconds), then 14 of randomness (84 bits, from
+	 * 11 bytes: the last character carries 6 of the 88 bits). */
+	uint64_t ms = rand_now_ms() & ((UINT64_C(1) << 48) - 1);
+	for (int i = 7; i >= 0; i--, ms >>= 6)
+		out[i] = sorted64[ms & 63];
+	unsigned char b[11];
+	char tail[16];
 	if (rand_fill(b, sizeof b))
 		return -1;
-	b64url_encode_to(b, sizeof b, out);
+	b64url_encode_to(b, sizeof b, tail); /* 15 characters */
+	memcpy(out + 8, tail, RAND_ID_LEN - 8);
+	out[RAND_ID_LEN] = '\0';
 	return 0;
 }
 

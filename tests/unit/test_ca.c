@@ -627,6 +627,26 @@ static void test_new_serial(void **state)
 		assert_int_equal(ca_new_serial(b), 0);
 		assert_string_not_equal(a, b);
 	}
+	/* Issue 7: serials drawn a few milliseconds apart sort in that order (the first 12 hex
+	 * digits are the time), and the last 20 hex digits (80 bits) differ within a millisecond. */
+	char prev[33] = "";
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(ca_new_serial(a), 0);
+		if (prev[0])
+			assert_true(strcmp(prev, a) < 0);
+		memcpy(prev, a, sizeof prev);
+		usleep(2000);
+	}
+	char c[33], d[33];
+	assert_int_equal(ca_new_serial(c), 0);
+	assert_int_equal(ca_new_serial(d), 0);
+	assert_true(strcmp(c + 12, d + 12) != 0);
+	char hx[13];
+	memcpy(hx, c, 12);
+	hx[12] = '\0';
+	unsigned long long ms = strtoull(hx, NULL, 16);
+	long long skew = (long long)ms - (long long)time(NULL) * 1000;
+	assert_true(skew > -5000 && skew < 5000);
 }
 
 static void test_rsa_intermediate(void **state)

@@ -45,8 +45,8 @@ int ca_crl_url(const struct ca *ca, int shard, char *out, size_t outlen);
 /* DER of the intermediate certificate (served at /ca/intermediate.der). */
 const unsigned char *ca_intermediate_der(const struct ca *ca, size_t *len);
 
-/* A fresh serial: 16 bytes from the CSPRNG, top bit cleared so it stays positive, first byte
- * non-zero; hex into out (33 bytes). */
+/* A fresh serial: 16 bytes, the time in milliseconds (6 bytes) and 80 bits from the CSPRNG,
+ * positive with a non-zero first byte; hex into out (33 bytes). */
 int ca_new_serial(char *out);
 /* Issues a leaf for the CSR's public key (its SubjectPublicKeyInfo copied as sent): the given names as SANs (dNSName, or iPAddress for
  * an IPv4/IPv6 literal; the first DNS name that fits 64 bytes is the CN, none for IP-only),
