@@ -105,12 +105,14 @@ static void set_problem(struct acme_client *c, const struct http_resp *r, const 
 		snprintf(c->err, sizeof c->err, "HTTP %ld from %s without a problem document", r->status, url);
 }
 
+/* 0, or http_request's error (-1, or HTTP_EFINAL: retrying cannot help) with c->err set. */
 static int fetch(struct acme_client *c, const char *method, const char *url, struct http_resp *r)
 {
 	char err[600];
-	if (http_request(c->http, method, url, NULL, r, err, sizeof err) != 0) {
+	int rc = http_request(c->http, method, url, NULL, r, err, sizeof err);
+	if (rc != 0) {
 		snprintf(c->err, sizeof c->err, "%s", err);
-		return -1;
+		return rc;
 	}
 	if (r->nonce) {
 		free(c->nonce);
@@ -140,7 +142,8 @@ int acme_directory(struct acme_client *c)
 {
 	struct http_resp r;
 	for (int attempt = 1;; attempt++) {
-		if (fetch(c, "GET", c->dir_url, &r) == 0) {
+		int rc = fetch(c, "GET", c->dir_url, &r);
+		if (rc == 0) {
 			if (r.status == 200)
 				break;
 			snprintf(c->err, sizeof c->err, "directory %s: HTTP %ld", c->dir_url, r.status);
@@ -149,7 +152,8 @@ int acme_directory(struct acme_client *c)
 				return -1;
 			}
 			http_resp_clear(&r);
-		} else if (attempt >= ACME_MAX_ATTEMPTS || http_interrupted || backoff(c, NULL, attempt) != 0) {
+		} else if (rc == HTTP_EFINAL || attempt >= ACME_MAX_ATTEMPTS || http_interrupted ||
+		           backoff(c, NULL, attempt) != 0) {
 			return -1;
 		}
 	}
@@ -186,7 +190,8 @@ static int new_nonce(struct acme_client *c)
 	free(c->nonce);
 	c->nonce = NULL;
 	for (int attempt = 1;; attempt++) {
-		if (fetch(c, "HEAD", url, &r) == 0) {
+		int rc = fetch(c, "HEAD", url, &r);
+		if (rc == 0) {
 			int ok = c->nonce != NULL;
 			if (!ok)
 				snprintf(c->err, sizeof c->err, "%s: HTTP %ld without a Replay-Nonce header", url, r.status);
@@ -196,7 +201,8 @@ static int new_nonce(struct acme_client *c)
 				return ok ? 0 : -1;
 			}
 			http_resp_clear(&r);
-		} else if (attempt >= ACME_MAX_ATTEMPTS || http_interrupted || backoff(c, NULL, attempt) != 0) {
+		} else if (rc == HTTP_EFINAL || attempt >= ACME_MAX_ATTEMPTS || http_interrupted ||
+		           backoff(c, NULL, attempt) != 0) {
 			return -1;
 		}
 	}
@@ -242,7 +248,9 @@ int acme_post(struct acme_client *c, EVP_PKEY *key, const char *kid, const char 
 		free(jws);
 		if (rc != 0) {
 			snprintf(c->err, sizeof c->err, "%s", terr);
-			if (http_interrupted || attempt >= ACME_MAX_ATTEMPTS || backoff(c, NULL, attempt) != 0)
+			/* A proxy that refused our credentials (407) is not asked again. */
+			if (rc == HTTP_EFINAL || http_interrupted || attempt >= ACME_MAX_ATTEMPTS ||
+			    backoff(c, NULL, attempt) != 0)
 				return -1;
 			attempt++;
 			continue;
