@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Generated from migrations/sqlite/NNN_*.sql by tools/embed.py, in file-name order. */
 extern const char *const store_sqlite_migrations[];
@@ -873,8 +874,15 @@ static int sq_leave(struct store *s, int rc)
 	struct sq_file *f = q->f;
 	int sync = q->need_sync, ckpt = f->need_checkpoint;
 	if (f->wal_pages >= f->hard_next) { /* SQ_WAL_HARD_PAGES */
+		int pages = f->wal_pages;
 		f->hard_next = f->wal_pages + SQ_CHECKPOINT_PAGES; /* a reader may pin the WAL */
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		checkpoint(f, 1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		/* Every store call waited for this one: worth an operator's notice. */
+		log_info("store: sqlite: WAL of %s at %d pages: checkpointed with writes held for %.0f ms",
+		         f->path, pages, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 		ckpt = 0;
 	}
 	q->need_sync = 0;
