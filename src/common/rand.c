@@ -27,8 +27,11 @@ int rand_id(char *out)
 	/* 8 characters of time (48 bits of milliseconds), then 14 of randomness (84 bits, from
 	 * 11 bytes: the last character carries 6 of the 88 bits). */
 	uint64_t ms = rand_now_ms() & ((UINT64_C(1) << 48) - 1);
-	for (int i = 7; i >= 0; i--, ms >>= 6)
+	for (int i = 7; i >= 1; i--, ms >>= 6)
 		out[i] = sorted64[ms & 63];
+	/* The top 6 bits are 0 until the year 2109: shifted by one so that no id starts with '-'
+	 * (which a command line would take for an option); still monotonic (63 from year 8800). */
+	out[0] = sorted64[ms < 63 ? ms + 1 : 63];
 	unsigned char b[11];
 	char tail[16];
 	if (rand_fill(b, sizeof b))

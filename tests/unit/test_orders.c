@@ -216,7 +216,18 @@ static int create(struct fx *f, const char *acct, const char *idents_json, int64
 	json_t *payload = json_loads(buf, 0, NULL);
 	assert_non_null(payload);
 	*p = NULL;
-	int rc = orders_create(f->s, &f->c, acct, payload, now, o, p);
+	const char *st = "unset";
+	int rc = orders_create(f->s, &f->c, acct, payload, now, o, &st, p);
+	/* The status orders_create reports is what reading the order back gives. */
+	if (rc == 0) {
+		struct problem *perr = NULL;
+		const char *back = orders_order_status(f->s, o, now, &perr);
+		if (!st || strcmp(st, back) != 0)
+			fail_msg("orders_create said %s, the store says %s", st ? st : "NULL", back);
+		problem_free(perr);
+	} else {
+		assert_null(st);
+	}
 	json_decref(payload);
 	return rc;
 }

@@ -365,11 +365,12 @@ done:
 
 /* ---- orders (§7.4) ---- */
 
+/* known: the order's derived status when the caller already has it (a new order), else NULL. */
 static void send_order(struct api *a, struct evhttp_request *req, int status, const struct store_order *o,
-                       const char *location)
+                       const char *location, const char *known)
 {
 	struct problem *err = NULL;
-	const char *st = orders_order_status(a->store, o, now_s(), &err);
+	const char *st = known ? known : orders_order_status(a->store, o, now_s(), &err);
 	if (strcmp(st, "processing") == 0)
 		retry_after(a, req);
 	json_t *j = render_order(a, o, st, err);
@@ -391,8 +392,9 @@ static void h_new_order(struct api *a, struct evhttp_request *req, const char *u
 		goto done;
 	}
 	char replaces[STORE_ID_MAX];
+	const char *st = NULL;
 	if (lifecycle_check_replaces(a, au.acct.id, au.payload, replaces, &p) ||
-	    orders_create(a->store, a->cfg, au.acct.id, au.payload, now_s(), &o, &p)) {
+	    orders_create(a->store, a->cfg, au.acct.id, au.payload, now_s(), &o, &st, &p)) {
 		reply_problem(a, req, p);
 		goto done;
 	}
@@ -403,7 +405,7 @@ static void h_new_order(struct api *a, struct evhttp_request *req, const char *u
 	}
 	char loc[600];
 	url_of(a, loc, sizeof loc, "order", o.id);
-	send_order(a, req, 201, &o, loc);
+	send_order(a, req, 201, &o, loc, st);
 	store_order_clear(&o);
 done:
 	auth_clear(&au);
@@ -440,7 +442,7 @@ static void h_order(struct api *a, struct evhttp_request *req, const char *url, 
 	}
 	struct store_order o;
 	if (load_own_order(a, req, &au, id, &o) == 0) {
-		send_order(a, req, 200, &o, NULL);
+		send_order(a, req, 200, &o, NULL, NULL);
 		store_order_clear(&o);
 	}
 	auth_clear(&au);
@@ -464,7 +466,7 @@ static void h_finalize(struct api *a, struct evhttp_request *req, const char *ur
 	} else {
 		char loc[600];
 		url_of(a, loc, sizeof loc, "order", o.id);
-		send_order(a, req, 200, &o, loc);
+		send_order(a, req, 200, &o, loc, NULL);
 	}
 	store_order_clear(&o);
 done:

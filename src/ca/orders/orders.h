@@ -29,9 +29,11 @@ const char *orders_order_status(struct store *s, const struct store_order *o, in
  * validated within authzReuseSeconds, else a new pending one whose challenges are http-01,
  * dns-01 and tls-alpn-01 (wildcard: dns-01 only, the authorization is for the base name with
  * wildcard set; ip: http-01 and tls-alpn-01). The order keeps "*." in its identifiers and
- * expires no later than any of its authorizations. payload is the request. */
+ * expires no later than any of its authorizations. payload is the request. *status (if
+ * status is non-NULL) gets the new order's derived status, as orders_order_status would read
+ * it back: "ready" when every authorization was reused, else "pending". */
 int orders_create(struct store *s, const struct config *c, const char *account_id, const json_t *payload,
-                  int64_t now, struct store_order *out, struct problem **prob);
+                  int64_t now, struct store_order *out, const char **status, struct problem **prob);
 
 /* finalize (§7.4): order must be ready; CSR (base64url DER in payload "csr") must match; then
  * CAA is checked again through r for every dns authorization validated more than
