@@ -1,6 +1,7 @@
 /* HTTP/1.1 client (RFC 9112) for the CA's http-01 fetches and the agent: non-blocking
  * sockets under one deadline, optional TLS through OpenSSL, a strict bounded response parser. */
 #include "httpc.h"
+#include "deadline.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -440,13 +441,6 @@ struct httpc {
 	char sess_key[URL_MAX_HOST + 160];
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int seterr(struct httpc_error *e, enum httpc_err code, const char *fmt, ...)
 {
 	va_list ap;
@@ -505,7 +499,7 @@ static int io_wait(struct httpc *c, int fd, short ev, long long deadline, struct
 	for (;;) {
 		if (c->cfg.cancel && *c->cfg.cancel)
 			return seterr(e, HTTPC_ECANCEL, "interrupted");
-		long long left = deadline - now_ms();
+		long long left = deadline - deadline_now_ms();
 		if (left <= 0)
 			return 0;
 		if (c->cfg.cancel && left > HTTPC_CANCEL_SLICE_MS)
@@ -943,7 +937,7 @@ int httpc_request(struct httpc *c, const struct httpc_request *req, struct httpc
 		return seterr(e, HTTPC_EARG, "\"%.64s\" is not an IP address", to);
 	int https = strcmp(u->scheme, "https") == 0;
 	int timeout = req->timeout_ms > 0 ? req->timeout_ms : 30000;
-	long long deadline = now_ms() + timeout;
+	long long deadline = deadline_now_ms() + timeout;
 	char key[sizeof c->key];
 	snprintf(key, sizeof key, "%s|%s|%d|%s|%s|%d", u->scheme, req->addr ? req->addr : "-", u->port, u->host,
 	         req->proxy_addr ? req->proxy_addr : "-", req->proxy_port);

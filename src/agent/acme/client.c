@@ -2,6 +2,7 @@
  * handling and the retry policy, so the command code above it stays linear. */
 #include "agent/acme/client.h"
 #include "agent/acme/parse.h"
+#include "deadline.h"
 #include "jose.h"
 #include "agent/ui.h"
 #include <errno.h>
@@ -319,16 +320,9 @@ int acme_post_json(struct acme_client *c, const char *url, const json_t *payload
 	return 0;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int acme_poll(struct acme_client *c, const char *url, json_t **out)
 {
-	long deadline = now_ms() + c->poll_timeout * 1000L;
+	long long deadline = deadline_now_ms() + c->poll_timeout * 1000LL;
 	long delay = ACME_POLL_FIRST_MS;
 	for (;;) {
 		struct http_resp r;
@@ -360,7 +354,7 @@ int acme_poll(struct acme_client *c, const char *url, json_t **out)
 		if (ra > 0)
 			wait_ms = (ra > ACME_POLL_MAX_RETRY_AFTER ? ACME_POLL_MAX_RETRY_AFTER : ra) * 1000L;
 		delay = delay * 2 > ACME_POLL_MAX_MS ? ACME_POLL_MAX_MS : delay * 2;
-		if (now_ms() + wait_ms > deadline) {
+		if (deadline_now_ms() + wait_ms > deadline) {
 			snprintf(c->err, sizeof c->err, "%s still %s after %d s; the server may be overloaded, try again later",
 			         url, st, c->poll_timeout);
 			return -1;

@@ -2,6 +2,7 @@
  * handles one store call at a time (WAL, foreign keys), commits made durable by a group commit
  * of the WAL (wal_sync_barrier), migrations at open, cached prepared statements, and the
  * in-memory redeemed-nonce window. */
+#include "deadline.h"
 #include "log.h"
 #include "store_backend.h"
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Generated from migrations/sqlite/NNN_*.sql by tools/embed.py, in file-name order. */
 extern const char *const store_sqlite_migrations[];
@@ -876,13 +876,11 @@ static int sq_leave(struct store *s, int rc)
 	if (f->wal_pages >= f->hard_next) { /* SQ_WAL_HARD_PAGES */
 		int pages = f->wal_pages;
 		f->hard_next = f->wal_pages + SQ_CHECKPOINT_PAGES; /* a reader may pin the WAL */
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		long long t0 = deadline_now_ms();
 		checkpoint(f, 1);
-		clock_gettime(CLOCK_MONOTONIC, &t1);
 		/* Every store call waited for this one: worth an operator's notice. */
-		log_info("store: sqlite: WAL of %s at %d pages: checkpointed with writes held for %.0f ms",
-		         f->path, pages, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		log_info("store: sqlite: WAL of %s at %d pages: checkpointed with writes held for %lld ms",
+		         f->path, pages, deadline_now_ms() - t0);
 		ckpt = 0;
 	}
 	q->need_sync = 0;
@@ -1488,38 +1486,37 @@ static int sq_cert_insert_for_order(struct store *s, const struct store_cert *c)
 	int rc = tx_begin(q, 1);
 	if (rc != STORE_OK)
 		goto out;
-	/* A serial from a reserved block is bound to this order now. */
+	/* The serial must have been reserved before signing: in a block, and then it is bound to
+	 * this order now, or for this order. */
 	st = query(q, ST_SERIAL_POOL_TAKE, "t", c->serial);
 	rc = st ? step_row(q, st) : STORE_ERR;
+	int64_t reserved_at = rc == STORE_OK ? sqlite3_column_int64(st, 0) : 0;
+	release(st);
+	st = NULL;
 	if (rc == STORE_OK) {
-		int64_t reserved_at = sqlite3_column_int64(st, 0);
-		release(st);
-		st = NULL;
 		rc = run(q, ST_SERIAL_INSERT, NULL, "ttI", c->serial, c->order_id, reserved_at);
 		if (rc == STORE_NOTFOUND) /* no such order */
 			rc = STORE_CONFLICT;
+		if (rc != STORE_OK)
+			goto out;
 	} else if (rc == STORE_NOTFOUND) {
-		rc = STORE_OK;
-	}
-	release(st);
-	st = NULL;
-	if (rc != STORE_OK)
-		goto out;
-	/* The serial must have been reserved, for this order, before signing. */
-	st = query(q, ST_SERIAL_ORDER, "t", c->serial);
-	rc = st ? step_row(q, st) : STORE_ERR;
-	if (rc == STORE_NOTFOUND)
-		log_warn("store: certificate %s: serial was never reserved", c->serial);
-	if (rc != STORE_OK)
-		goto out;
-	const unsigned char *reserved_for = sqlite3_column_text(st, 0);
-	if (!reserved_for || strcmp((const char *)reserved_for, c->order_id) != 0) {
-		log_warn("store: certificate %s: serial reserved for another order", c->serial);
-		rc = STORE_CONFLICT;
+		st = query(q, ST_SERIAL_ORDER, "t", c->serial);
+		rc = st ? step_row(q, st) : STORE_ERR;
+		if (rc == STORE_NOTFOUND)
+			log_warn("store: certificate %s: serial was never reserved", c->serial);
+		if (rc != STORE_OK)
+			goto out;
+		const unsigned char *reserved_for = sqlite3_column_text(st, 0);
+		if (!reserved_for || strcmp((const char *)reserved_for, c->order_id) != 0) {
+			log_warn("store: certificate %s: serial reserved for another order", c->serial);
+			rc = STORE_CONFLICT;
+			goto out;
+		}
+		release(st);
+		st = NULL;
+	} else {
 		goto out;
 	}
-	release(st);
-	st = NULL;
 	rc = run(q, ST_CERT_INSERT, NULL, "tttbIII", c->serial, c->account_id, c->order_id,
 	         (const void *)c->der, c->der_len, c->issued_at, c->not_before, c->not_after);
 	if (rc != STORE_OK)

@@ -246,18 +246,6 @@ int resolver_add_trust_anchor(struct resolver *r, const char *rr, char *err, siz
 	return 0;
 }
 
-/* Milliseconds from now to dl on CLOCK_MONOTONIC, rounded up (0 when past). */
-static long ms_until(const struct timespec *dl)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long long ns = (long long)(dl->tv_sec - now.tv_sec) * 1000000000LL + (dl->tv_nsec - now.tv_nsec);
-	if (ns <= 0)
-		return 0;
-	ns = (ns + 999999) / 1000000;
-	return ns > INT_MAX ? INT_MAX : (long)ns;
-}
-
 /* With r->mu held, by the leader as it leaves: the role goes to a waiter that still needs
  * answers (woken to poll), or to nobody if none does (the next arrival takes it). */
 static void leader_handover(struct resolver *r, struct waiter *self)
@@ -330,7 +318,7 @@ static void queries_wait(struct resolver *r, struct waiter *w, const struct time
 	for (;;) {
 		if (waiter_ready(w))
 			break;
-		long left = ms_until(dl);
+		long left = deadline_ms_left(dl);
 		if (left <= 0)
 			break;
 		if (!r->leader)

@@ -1,6 +1,7 @@
 /* tls-alpn-01 validation (RFC 8737): a TLS handshake from the CA's vantage point that must
  * negotiate acme-tls/1 and show a certificate proving the key authorization. */
 #include "tlsalpn01.h"
+#include "deadline.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,13 +39,6 @@ struct want {
 	unsigned char ip[16]; /* binary address for ip */
 	unsigned char digest[32];
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int ip_family(const char *s, unsigned char bin[16])
 {
@@ -318,7 +312,7 @@ int tlsalpn01_check_cert_der(const unsigned char *der, size_t len, const char *i
 static int wait_fd(int fd, short events, long long deadline)
 {
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - deadline_now_ms();
 		if (left <= 0)
 			return 0;
 		struct pollfd p = {.fd = fd, .events = events};
@@ -558,7 +552,7 @@ int tlsalpn01_validate(const struct va_settings *set, struct resolver *r, const 
 		*prob = problem_new("serverInternal", 500, "tls-alpn-01: cannot set up a TLS client");
 		goto out;
 	}
-	long long start = now_ms(), deadline = start + timeout;
+	long long start = deadline_now_ms(), deadline = start + timeout;
 	const char *used = NULL;
 	int alpn_ok = 0;
 	for (int i = 0; i < 2; i++) {
