@@ -1053,7 +1053,8 @@ static int pg_cert_insert_for_order(struct store *s, const struct store_cert *c)
 	int rc = tx_begin(q, 0);
 	if (rc != STORE_OK)
 		goto out;
-	/* A serial from a reserved block is bound to this order now. */
+	/* The serial must have been reserved before signing: in a block, and then it is bound to
+	 * this order now, or for this order. */
 	r = row(q, ST_SERIAL_POOL_TAKE, &rc, c->serial);
 	if (r) {
 		int64_t reserved_at = col_i64(r, 0, 0);
@@ -1062,19 +1063,20 @@ static int pg_cert_insert_for_order(struct store *s, const struct store_cert *c)
 		rc = run(q, ST_SERIAL_INSERT, NULL, "ttI", c->serial, c->order_id, reserved_at);
 		if (rc == STORE_NOTFOUND) /* no such order */
 			rc = STORE_CONFLICT;
+		if (rc != STORE_OK)
+			goto out;
 	} else if (rc == STORE_NOTFOUND) {
-		rc = STORE_OK;
-	}
-	if (rc != STORE_OK)
-		goto out;
-	r = row(q, ST_SERIAL_ORDER, &rc, c->serial);
-	if (rc == STORE_NOTFOUND)
-		log_warn("store: certificate %s: serial was never reserved", c->serial);
-	if (!r)
-		goto out;
-	if (strcmp(PQgetvalue(r, 0, 0), c->order_id) != 0) {
-		log_warn("store: certificate %s: serial reserved for another order", c->serial);
-		rc = STORE_CONFLICT;
+		r = row(q, ST_SERIAL_ORDER, &rc, c->serial);
+		if (rc == STORE_NOTFOUND)
+			log_warn("store: certificate %s: serial was never reserved", c->serial);
+		if (!r)
+			goto out;
+		if (strcmp(PQgetvalue(r, 0, 0), c->order_id) != 0) {
+			log_warn("store: certificate %s: serial reserved for another order", c->serial);
+			rc = STORE_CONFLICT;
+			goto out;
+		}
+	} else {
 		goto out;
 	}
 	rc = run(q, ST_CERT_INSERT, NULL, "tttbIII", c->serial, c->account_id, c->order_id,
