@@ -95,6 +95,53 @@ static const char *interrupted(struct store *s, const struct store_order *o, int
 	return "invalid";
 }
 
+static void authzs_free(struct store_authz *azs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_authz_clear(&azs[i]);
+	free(azs);
+}
+
+/* The order's authorizations, in its order: 0 with *out (authzs_free(*out, o->nauthz)), or -1
+ * with *bad the index of the one that could not be loaded (o->nauthz: out of memory). */
+static int authzs_load(struct store *s, const struct store_order *o, struct store_authz **out, size_t *bad)
+{
+	struct store_authz *azs = calloc(o->nauthz ? o->nauthz : 1, sizeof *azs);
+	*out = NULL;
+	*bad = o->nauthz;
+	if (!azs)
+		return -1;
+	for (size_t i = 0; i < o->nauthz; i++) {
+		if (store_authz_get(s, o->authz_ids[i], &azs[i]) != STORE_OK) {
+			authzs_free(azs, i);
+			*bad = i;
+			return -1;
+		}
+	}
+	*out = azs;
+	return 0;
+}
+
+/* The status of a pending order: invalid once expired (azs is then not read), else from its
+ * authorizations azs[0..o->nauthz); *err_out (if asked for) says why it is invalid. Any other
+ * stored status is returned as it is. */
+static const char *pending_status(const struct store_order *o, const struct store_authz *azs, int64_t now,
+                                  struct problem **err_out)
+{
+	if (strcmp(o->status, "pending") != 0)
+		return o->status;
+	if (o->expires <= now) {
+		if (err_out)
+			*err_out = problem_new("malformed", 400, "order expired before it was finalized");
+		return "invalid";
+	}
+	int all_valid = 1;
+	for (size_t i = 0; i < o->nauthz; i++)
+		if (authz_verdict(&azs[i], now, &all_valid, err_out))
+			return "invalid";
+	return all_valid ? "ready" : "pending";
+}
+
 const char *orders_order_status(struct store *s, const struct store_order *o, int64_t now,
                                 struct problem **err_out)
 {
@@ -110,36 +157,13 @@ const char *orders_order_status(struct store *s, const struct store_order *o, in
 		}
 		return o->status;
 	}
-	if (o->expires <= now) {
-		if (err_out)
-			*err_out = problem_new("malformed", 400, "order expired before it was finalized");
-		return "invalid";
-	}
-	int all_valid = 1;
-	for (size_t i = 0; i < o->nauthz; i++) {
-		struct store_authz az;
-		if (store_authz_get(s, o->authz_ids[i], &az) != STORE_OK)
-			return "pending"; /* storage trouble: do not claim a final state */
-		int failed = authz_verdict(&az, now, &all_valid, err_out);
-		store_authz_clear(&az);
-		if (failed)
-			return "invalid";
-	}
-	return all_valid ? "ready" : "pending";
-}
-
-/* As orders_order_status, from the order's authorizations az[0..o->nauthz) already loaded. */
-static const char *status_from(const struct store_order *o, const struct store_authz *az, int64_t now)
-{
-	if (strcmp(o->status, "pending") != 0)
-		return o->status;
-	if (o->expires <= now)
-		return "invalid";
-	int all_valid = 1;
-	for (size_t i = 0; i < o->nauthz; i++)
-		if (authz_verdict(&az[i], now, &all_valid, NULL))
-			return "invalid";
-	return all_valid ? "ready" : "pending";
+	struct store_authz *azs = NULL;
+	size_t bad;
+	if (o->expires > now && authzs_load(s, o, &azs, &bad) != 0)
+		return "pending"; /* storage trouble: do not claim a final state */
+	const char *st = pending_status(o, azs, now, err_out);
+	authzs_free(azs, azs ? o->nauthz : 0);
+	return st;
 }
 
 /* One requested identifier after policy: type, the value as the order shows it ("*.x" for a
@@ -380,14 +404,6 @@ static void fail_order(struct store *s, const char *id, struct problem *p)
 	free(text);
 }
 
-/* 1 once CLOCK_MONOTONIC reached *t. */
-static int passed(const struct timespec *t)
-{
-	struct timespec n;
-	clock_gettime(CLOCK_MONOTONIC, &n);
-	return n.tv_sec > t->tv_sec || (n.tv_sec == t->tv_sec && n.tv_nsec >= t->tv_nsec);
-}
-
 /* CAA again before issuance for every dns authorization of the order whose check (made when
  * its challenge validated) is older than ORDERS_CAA_RECHECK_SECONDS. NULL if issuance may go on.
  * No lookup starts after stop (CLOCK_MONOTONIC): each takes at most validationTimeoutMs, so the
@@ -408,7 +424,7 @@ static struct problem *caa_recheck(const struct config *c, struct resolver *r, c
 		if (strcmp(az.ident_type, "dns") == 0 && (!ch || now - ch->validated_at > ORDERS_CAA_RECHECK_SECONDS)) {
 			if (!r) {
 				p = problem_new("serverInternal", 500, "no resolver to recheck CAA for %s", az.ident_value);
-			} else if (passed(stop)) {
+			} else if (deadline_ms_left(stop) == 0) {
 				p = problem_new("serverInternal", 500,
 				                "CAA rechecks took too long (at %s); create a new order", az.ident_value);
 			} else if (caa_check_name(r, az.ident_value, az.wildcard, (const char *const *)c->caa_identities,
@@ -426,13 +442,6 @@ static struct problem *caa_recheck(const struct config *c, struct resolver *r, c
 			return p;
 	}
 	return NULL;
-}
-
-static void authzs_free(struct store_authz *azs, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		store_authz_clear(&azs[i]);
-	free(azs);
 }
 
 /* The CSR's key must not be on the block list (keys revoked for keyCompromise): the hash is
@@ -460,7 +469,7 @@ static int finalize(struct store *s, struct ca *ca, struct serials *serials, con
                     struct resolver *res, struct store_order *o, const struct store_authz *azs,
                     const json_t *payload, int64_t now, struct problem **prob)
 {
-	const char *st = status_from(o, azs, now);
+	const char *st = pending_status(o, azs, now, NULL);
 	if (strcmp(st, "ready") != 0) {
 		/* RFC 8555 §7.4: finalizing an order that is not ready is orderNotReady (403). */
 		*prob = problem_new("orderNotReady", 403, "order is \"%s\", not \"ready\"%s", st,
@@ -571,21 +580,15 @@ int orders_finalize(struct store *s, struct ca *ca, struct serials *serials, con
                     struct problem **prob)
 {
 	/* The authorizations are loaded once: for the status and for the CAA recheck. */
-	struct store_authz *azs = calloc(o->nauthz ? o->nauthz : 1, sizeof *azs);
-	size_t nazs = 0;
-	if (!azs) {
-		*prob = problem_new("serverInternal", 500, "out of memory");
+	struct store_authz *azs;
+	size_t bad;
+	if (authzs_load(s, o, &azs, &bad) != 0) {
+		*prob = bad < o->nauthz ? problem_new("serverInternal", 500, "could not load authorization %s",
+		                                      o->authz_ids[bad])
+		                        : problem_new("serverInternal", 500, "out of memory");
 		return -1;
 	}
-	for (; nazs < o->nauthz; nazs++) {
-		if (store_authz_get(s, o->authz_ids[nazs], &azs[nazs]) != STORE_OK) {
-			*prob = problem_new("serverInternal", 500, "could not load authorization %s",
-			                    o->authz_ids[nazs]);
-			authzs_free(azs, nazs);
-			return -1;
-		}
-	}
 	int rc = finalize(s, ca, serials, c, res, o, azs, payload, now, prob);
-	authzs_free(azs, nazs);
+	authzs_free(azs, o->nauthz);
 	return rc;
 }
