@@ -1,16 +1,13 @@
 /* The SQLite backend of store.h: one connection per database file and process, shared by its
  * handles one store call at a time (WAL, foreign keys), commits made durable by a group commit
- * of the WAL (wal_sync_barrier), migrations at open, cached prepared statements, and the
- * in-memory redeemed-nonce window. */
-#include "deadline.h"
+ * of the WAL, migrations at open, cached prepared statements, and the in-memory
+ * redeemed-nonce window. The per-file state (the shared connection, the nonce window, the
+ * group commit, the checkpoints, the named locks) is sqlite_file.c's; this file keeps the
+ * statements, the migrations and the store operations. */
 #include "log.h"
+#include "sqlite_file.h"
 #include "store_backend.h"
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,225 +16,6 @@
 /* Generated from migrations/sqlite/NNN_*.sql by tools/embed.py, in file-name order. */
 extern const char *const store_sqlite_migrations[];
 extern const size_t store_sqlite_migrations_count;
-
-/* Another process (cobbled migrate, sqlite3) may hold the file; wait this long for it. */
-#define BUSY_TIMEOUT_MS 5000
-/* WAL size (pages) that asks for a checkpoint. SQLite's default is 1000; with 4000 (16 MiB
- * at 4 KiB pages) a page written by many commits in a row (index interior pages, a table's
- * last leaf) is copied into the database once per checkpoint instead of four times. Issue 7,
- * bench/run.sh N=1500 W=32, two runs each: pread 9.2 -> 2.7 and pwrite 81 -> 75 per
- * certificate, fdatasync 2.37 -> 2.01, 272 -> 365 certificates/s. */
-#define SQ_CHECKPOINT_PAGES 4000
-/* The checkpoint thread copies beside new commits, and SQLite rewinds the WAL only once a
- * checkpoint copied all of it: under a steady stream of commits it may never catch up (in
- * test_wal_bounded the WAL reached 103 MB). At this size the committing call copies the rest
- * itself while it holds the connection, so nothing new is written meanwhile. */
-#define SQ_WAL_HARD_PAGES (3 * SQ_CHECKPOINT_PAGES)
-
-/* ---- the redeemed-nonce window (design.md §4) ----
- * One instance owns a SQLite database and issues all of its nonces, numbered in issue order
- * (nonce.c), so the redeemed ones are one bit each in a window of the STORE_NONCE_WINDOW
- * newest sequence numbers seen, shared by every handle on the same file: 128 KiB however many
- * nonces are issued (issue 7: the hash set of ids it replaces held every id for the nonce's
- * hour, ~6 MiB per 100 000 and a hard cap of 500 000 after which every request failed).
- * A nonce older than the window is refused as too old; a client takes the fresh nonce that
- * came with the refusal (RFC 8555 §6.5) and tries again. The window lives as long as the
- * process: closing every handle must not make a redeemed nonce redeemable again. */
-
-struct sqlite_store;
-
-/* Per database file, for the life of the process: the shared connection, the nonce window and
- * the group commit.
- * One connection (issue 7): with one per handle (two event loops, the validation workers),
- * every commit by one invalidated the page caches of all the others, so each transaction read
- * its pages again (~75 pread calls per certificate) and took its locks with fcntl; writers
- * also queued for SQLite's single write lock anyway. Handles now take conn_mu for one store
- * call each (sq_enter/sq_leave, called by store.c), so the cache stays warm and SQLite's
- * locks are only ever contended by other processes. The group commit's fdatasync and the
- * checkpoint run after conn_mu is released. */
-struct sq_file {
-	struct sq_file *next;
-	char *path;
-	pthread_mutex_t mu;
-	uint64_t *redeemed; /* STORE_NONCE_WINDOW bits: bit seq % window set once seq is redeemed */
-	uint64_t top;       /* the highest sequence number seen; the window is (top - window, top] */
-	/* The connection; all below under conn_mu (db and st are set up under files_mu). */
-	pthread_mutex_t conn_mu;
-	sqlite3 *db;                /* NULL while no handle is open */
-	sqlite3_stmt **st;          /* prepared on first use, kept until the connection closes */
-	int users;                  /* open handles */
-	struct sqlite_store *cur;   /* the handle inside a store call */
-	int need_checkpoint;        /* the WAL passed the checkpoint threshold */
-	int wal_pages;              /* the WAL's size after the last commit */
-	int hard_next;              /* checkpoint while holding conn_mu at this WAL size */
-	/* Checkpoints on a connection of their own, outside conn_mu. */
-	pthread_mutex_t ckpt_mu;
-	sqlite3 *ckpt_db;
-	/* ... run by a thread of their own (started at the first request), so no request
-	 * waits for one; everything below under ckq_mu. */
-	pthread_mutex_t ckq_mu;
-	pthread_cond_t ckq_cv;
-	pthread_t ckpt_thread;
-	int ckpt_thread_on;
-	int ckpt_want; /* a checkpoint was asked for since the thread last started one */
-	int ckpt_stop;
-	/* Group commit of the WAL (wal_sync_barrier): everything below under sync_mu. */
-	pthread_mutex_t sync_mu;
-	pthread_cond_t sync_cv;
-	int wal_fd;          /* our own descriptor of PATH-wal; -1 until first needed */
-	int syncing;         /* a thread is in fdatasync */
-	uint64_t commit_gen; /* durable commits asked for so far */
-	uint64_t synced_gen; /* every one up to here is on disk */
-};
-
-static pthread_mutex_t files_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct sq_file *files;
-
-static struct sq_file *file_for(const char *path)
-{
-	struct sq_file *ns = NULL;
-
-	pthread_mutex_lock(&files_mu);
-	for (ns = files; ns; ns = ns->next)
-		if (strcmp(ns->path, path) == 0)
-			goto out;
-	ns = calloc(1, sizeof *ns);
-	if (!ns)
-		goto out;
-	ns->path = strdup(path);
-	ns->redeemed = calloc(STORE_NONCE_WINDOW / 64, sizeof *ns->redeemed);
-	if (!ns->path || !ns->redeemed || pthread_mutex_init(&ns->mu, NULL) != 0 ||
-	    pthread_mutex_init(&ns->conn_mu, NULL) != 0 || pthread_mutex_init(&ns->ckpt_mu, NULL) != 0 ||
-	    pthread_mutex_init(&ns->sync_mu, NULL) != 0 || pthread_mutex_init(&ns->ckq_mu, NULL) != 0 ||
-	    pthread_cond_init(&ns->sync_cv, NULL) != 0 || pthread_cond_init(&ns->ckq_cv, NULL) != 0) {
-		free(ns->path);
-		free(ns->redeemed);
-		free(ns);
-		ns = NULL;
-		goto out;
-	}
-	ns->wal_fd = -1;
-	ns->hard_next = SQ_WAL_HARD_PAGES;
-	ns->next = files;
-	files = ns;
-out:
-	pthread_mutex_unlock(&files_mu);
-	return ns;
-}
-
-/* OK the first time seq is redeemed, CONFLICT after, NOTFOUND once it is older than the
- * window. Sequence numbers reach us only inside nonces whose MAC verified. */
-static int nonce_set_redeem(struct sq_file *ns, uint64_t seq)
-{
-	const uint64_t w = STORE_NONCE_WINDOW;
-	int rc;
-	if (seq == 0)
-		return STORE_ERR;
-	pthread_mutex_lock(&ns->mu);
-	if (ns->top >= w && seq <= ns->top - w) {
-		rc = STORE_NOTFOUND;
-		goto out;
-	}
-	if (seq > ns->top) {
-		/* Numbers entering the window were never redeemed: clear their bits (left over
-		 * from the numbers a window ago). Each bit is cleared once per pass of the window. */
-		if (seq - ns->top >= w) {
-			memset(ns->redeemed, 0, w / 8);
-		} else {
-			for (uint64_t i = ns->top + 1; i <= seq; i++)
-				ns->redeemed[(i % w) / 64] &= ~(UINT64_C(1) << (i % 64));
-		}
-		ns->top = seq;
-	}
-	uint64_t *word = &ns->redeemed[(seq % w) / 64], bit = UINT64_C(1) << (seq % 64);
-	if (*word & bit) {
-		rc = STORE_CONFLICT;
-	} else {
-		*word |= bit;
-		rc = STORE_OK;
-	}
-out:
-	pthread_mutex_unlock(&ns->mu);
-	return rc;
-}
-
-/* ---- group commit (issue 7) ----
- * Connections run synchronous=NORMAL: a commit appends its frames to the WAL with write(2) and
- * returns without an fsync. A commit that promises durability (a serial, a certificate, a
- * revocation, an account) then waits here until the WAL is fdatasynced after its frames were
- * written. The WAL is append-only between checkpoints, so one fdatasync covers every commit
- * written before it started: concurrent committers share it instead of each paying its own
- * (the issue 7 profile had ~1.6 fsyncs per certificate, each made under the writer lock).
- * SQLite itself syncs the WAL before every checkpoint and the database after it, so frames a
- * checkpoint moved into the database stay durable when the WAL is later rewritten. */
-
-/* fdatasync of PATH-wal through our own descriptor (fsync covers the inode's data, whichever
- * descriptor wrote it). A WAL that was deleted (the last connection closed) and made again is
- * reopened; a fresh one gets its directory synced once, as SQLite does for a new journal. */
-static int wal_fdatasync(struct sq_file *ns)
-{
-	struct stat st;
-	if (ns->wal_fd >= 0 && (fstat(ns->wal_fd, &st) != 0 || st.st_nlink == 0)) {
-		close(ns->wal_fd);
-		ns->wal_fd = -1;
-	}
-	if (ns->wal_fd < 0) {
-		char wal[4096];
-		if ((size_t)snprintf(wal, sizeof wal, "%s-wal", ns->path) >= sizeof wal)
-			return -1;
-		ns->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
-		if (ns->wal_fd < 0) {
-			log_error("store: sqlite: open %s: %s", wal, strerror(errno));
-			return -1;
-		}
-		char dir[4096];
-		snprintf(dir, sizeof dir, "%s", ns->path);
-		char *slash = strrchr(dir, '/');
-		if (slash)
-			*(slash == dir ? slash + 1 : slash) = '\0';
-		int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
-	if (fdatasync(ns->wal_fd) != 0) {
-		log_error("store: sqlite: fdatasync of %s-wal: %s", ns->path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* Returns once every commit this thread finished before calling is on disk: 0, or -1 if the
- * sync failed (logged). */
-static int wal_sync_barrier(struct sq_file *ns)
-{
-	int rc = 0;
-	pthread_mutex_lock(&ns->sync_mu);
-	uint64_t mine = ++ns->commit_gen;
-	while (ns->synced_gen < mine) {
-		if (ns->syncing) {
-			pthread_cond_wait(&ns->sync_cv, &ns->sync_mu);
-			continue;
-		}
-		/* Lead a sync for every commit registered so far, ours included. */
-		ns->syncing = 1;
-		uint64_t upto = ns->commit_gen;
-		pthread_mutex_unlock(&ns->sync_mu);
-		int r = wal_fdatasync(ns);
-		pthread_mutex_lock(&ns->sync_mu);
-		ns->syncing = 0;
-		if (r == 0 && upto > ns->synced_gen)
-			ns->synced_gen = upto;
-		pthread_cond_broadcast(&ns->sync_cv);
-		if (r != 0) {
-			rc = -1;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ns->sync_mu);
-	return rc;
-}
 
 /* ---- statements ---- */
 
@@ -496,9 +274,9 @@ static sqlite3_stmt *query(struct sqlite_store *q, enum stmt_id id, const char *
 }
 
 /* After every commit in WAL mode, with SQLite's write lock already released. A durable commit
- * (not relaxed) makes its store call wait for the WAL sync in sq_leave, and a WAL past
- * SQ_CHECKPOINT_PAGES asks the file's checkpoint thread for a PASSIVE checkpoint there. This
- * replaces SQLite's auto-checkpoint (1000 pages, run by the committing call). */
+ * (not relaxed) makes its store call wait for the WAL sync in sq_leave, and a WAL past the
+ * checkpoint threshold asks the file's checkpoint thread for a checkpoint there
+ * (sqf_wal_commit). */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct sq_file *f = arg;
@@ -506,11 +284,7 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)name;
 	if (f->cur && !f->cur->relaxed)
 		f->cur->need_sync = 1;
-	f->wal_pages = pages;
-	if (pages >= SQ_CHECKPOINT_PAGES)
-		f->need_checkpoint = 1;
-	else
-		f->hard_next = SQ_WAL_HARD_PAGES; /* rewound */
+	sqf_wal_commit(f, pages);
 	return SQLITE_OK;
 }
 
@@ -663,237 +437,47 @@ static int collect_ids(struct sqlite_store *q, sqlite3_stmt *st, char (**ids)[ST
 
 /* ---- open, close, migrations ---- */
 
-/* ---- named locks (store_lock_try): one instance owns a SQLite file, so a process-wide
- * table keyed by the file (its nonce set) and the name is enough. ---- */
-
-struct sq_lock {
-	struct sq_lock *next;
-	const struct sq_file *db;
-	const struct store *owner;
-	char *name;
-};
-
-static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct sq_lock *locks;
-
+/* Named locks (store_lock_try): sqlite_file.c's table, keyed by the file. */
 static int sq_lock_try(struct store *s, const char *name)
 {
-	const struct sq_file *db = sq_of(s)->f;
-	int rc = STORE_OK;
-	pthread_mutex_lock(&locks_mu);
-	for (struct sq_lock *l = locks; l; l = l->next)
-		if (l->db == db && strcmp(l->name, name) == 0) {
-			rc = STORE_CONFLICT;
-			goto out;
-		}
-	struct sq_lock *l = calloc(1, sizeof *l);
-	if (!l || !(l->name = strdup(name))) {
-		free(l);
-		log_error("store: sqlite: out of memory taking lock %s", name);
-		rc = STORE_ERR;
-		goto out;
-	}
-	l->db = db;
-	l->owner = s;
-	l->next = locks;
-	locks = l;
-out:
-	pthread_mutex_unlock(&locks_mu);
-	return rc;
-}
-
-/* Releases name (or, with name NULL, every lock s holds). */
-static int sq_lock_drop(struct store *s, const char *name)
-{
-	int rc = STORE_NOTFOUND;
-	pthread_mutex_lock(&locks_mu);
-	for (struct sq_lock **p = &locks; *p;) {
-		struct sq_lock *l = *p;
-		if (l->owner == s && (!name || strcmp(l->name, name) == 0)) {
-			*p = l->next;
-			free(l->name);
-			free(l);
-			rc = STORE_OK;
-		} else {
-			p = &l->next;
-		}
-	}
-	pthread_mutex_unlock(&locks_mu);
-	return rc;
+	return sqf_lock_try(sq_of(s)->f, s, name);
 }
 
 static int sq_lock_release(struct store *s, const char *name)
 {
-	return sq_lock_drop(s, name);
+	return sqf_lock_drop(s, name);
 }
 
-/* Closes a connection and its cached statements. */
-static void close_db(sqlite3 *db, sqlite3_stmt **st)
-{
-	for (size_t i = 0; st && i < ST__COUNT; i++)
-		sqlite3_finalize(st[i]);
-	free(st);
-	if (db && sqlite3_close(db) != SQLITE_OK)
-		log_error("store: sqlite: close: %s", sqlite3_errmsg(db));
-}
-
-static void checkpoint_thread_stop(struct sq_file *f);
-
-/* The last handle of a file closes the shared connection (the file's nonce window and group
- * commit state stay for the life of the process). */
+/* The last handle of a file closes the shared connection (sqf_release). */
 static void sq_close(struct store *s)
 {
 	struct sqlite_store *q = sq_of(s);
-	sq_lock_drop(s, NULL);
-	struct sq_file *f = q->f;
-	if (!f) { /* open failed before the handle joined its file */
-		close_db(q->db, q->st);
-		free(q);
-		return;
+	sqf_lock_drop(s, NULL);
+	if (q->f) {
+		sqf_release(q->f);
+	} else if (q->db && sqlite3_close(q->db) != SQLITE_OK) {
+		/* open failed before the handle joined its file */
+		log_error("store: sqlite: close: %s", sqlite3_errmsg(q->db));
 	}
-	pthread_mutex_lock(&files_mu); /* no handle joins the file meanwhile */
-	pthread_mutex_lock(&f->conn_mu);
-	if (f->users == 1) {
-		/* The checkpoint thread may be waiting for conn_mu: stop it without holding it. */
-		pthread_mutex_unlock(&f->conn_mu);
-		checkpoint_thread_stop(f);
-		pthread_mutex_lock(&f->conn_mu);
-	}
-	if (--f->users == 0) {
-		close_db(f->db, f->st);
-		f->db = NULL;
-		f->st = NULL;
-		pthread_mutex_lock(&f->ckpt_mu);
-		if (f->ckpt_db)
-			sqlite3_close(f->ckpt_db);
-		f->ckpt_db = NULL;
-		pthread_mutex_unlock(&f->ckpt_mu);
-	}
-	pthread_mutex_unlock(&f->conn_mu);
-	pthread_mutex_unlock(&files_mu);
 	free(q);
 }
 
 /* store.c brackets every store call on a handle with these: one call at a time on the
  * shared connection, then (without it) the WAL sync a durable commit waits for and any
- * checkpoint due. */
+ * checkpoint due (sqf_enter, sqf_leave). */
 static void sq_enter(struct store *s)
 {
 	struct sqlite_store *q = sq_of(s);
-	pthread_mutex_lock(&q->f->conn_mu);
-	q->f->cur = q;
-}
-
-/* A PASSIVE checkpoint, one at a time: with wait 0 one that is already running is left the
- * work. */
-static void checkpoint(struct sq_file *f, int wait)
-{
-	if (wait)
-		pthread_mutex_lock(&f->ckpt_mu);
-	else if (pthread_mutex_trylock(&f->ckpt_mu) != 0)
-		return;
-	if (!f->ckpt_db) {
-		if (sqlite3_open_v2(f->path, &f->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-			log_error("store: sqlite: checkpoint connection to %s: %s", f->path,
-			          f->ckpt_db ? sqlite3_errmsg(f->ckpt_db) : "out of memory");
-			sqlite3_close(f->ckpt_db);
-			f->ckpt_db = NULL;
-		} else {
-			sqlite3_busy_timeout(f->ckpt_db, BUSY_TIMEOUT_MS);
-			/* A connection learns the file is in WAL mode only when it first reads it;
-			 * until then a checkpoint on it does nothing at all (and the WAL grows
-			 * without bound: ~40 MB/s under the issue 7 bench). */
-			if (sqlite3_exec(f->ckpt_db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
-				log_error("store: sqlite: checkpoint connection to %s: %s", f->path,
-				          sqlite3_errmsg(f->ckpt_db));
-		}
-	}
-	int nlog = 0, ndone = 0;
-	if (f->ckpt_db &&
-	    (sqlite3_wal_checkpoint_v2(f->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone) != SQLITE_OK ||
-	     nlog < 0))
-		log_warn("store: sqlite: checkpoint of %s did not run: %s", f->path, sqlite3_errmsg(f->ckpt_db));
-	pthread_mutex_unlock(&f->ckpt_mu);
-}
-
-static void *checkpoint_main(void *arg)
-{
-	struct sq_file *f = arg;
-	pthread_mutex_lock(&f->ckq_mu);
-	for (;;) {
-		while (!f->ckpt_want && !f->ckpt_stop)
-			pthread_cond_wait(&f->ckq_cv, &f->ckq_mu);
-		if (f->ckpt_stop)
-			break;
-		f->ckpt_want = 0;
-		pthread_mutex_unlock(&f->ckq_mu);
-		checkpoint(f, 0);
-		pthread_mutex_lock(&f->ckq_mu);
-	}
-	pthread_mutex_unlock(&f->ckq_mu);
-	return NULL;
-}
-
-/* Issue 7: a checkpoint copies thousands of pages and fsyncs the database; run by the
- * committing call it held that request (and, on an event loop, every request of the loop) for
- * its length. If the thread cannot be started the caller runs it as before. */
-static void checkpoint_request(struct sq_file *f)
-{
-	pthread_mutex_lock(&f->ckq_mu);
-	if (!f->ckpt_thread_on && !f->ckpt_stop)
-		f->ckpt_thread_on = pthread_create(&f->ckpt_thread, NULL, checkpoint_main, f) == 0;
-	int on = f->ckpt_thread_on;
-	if (on) {
-		f->ckpt_want = 1;
-		pthread_cond_signal(&f->ckq_cv);
-	}
-	pthread_mutex_unlock(&f->ckq_mu);
-	if (!on)
-		checkpoint(f, 0);
-}
-
-/* Before the last handle of the file closes (files_mu held, conn_mu not): the thread finishes
- * a checkpoint it is running and ends. */
-static void checkpoint_thread_stop(struct sq_file *f)
-{
-	pthread_mutex_lock(&f->ckq_mu);
-	int on = f->ckpt_thread_on;
-	f->ckpt_stop = 1;
-	pthread_cond_signal(&f->ckq_cv);
-	pthread_mutex_unlock(&f->ckq_mu);
-	if (on)
-		pthread_join(f->ckpt_thread, NULL);
-	pthread_mutex_lock(&f->ckq_mu);
-	f->ckpt_thread_on = f->ckpt_want = f->ckpt_stop = 0;
-	pthread_mutex_unlock(&f->ckq_mu);
+	sqf_enter(q->f, q);
 }
 
 static int sq_leave(struct store *s, int rc)
 {
 	struct sqlite_store *q = sq_of(s);
-	struct sq_file *f = q->f;
-	int sync = q->need_sync, ckpt = f->need_checkpoint;
-	if (f->wal_pages >= f->hard_next) { /* SQ_WAL_HARD_PAGES */
-		int pages = f->wal_pages;
-		f->hard_next = f->wal_pages + SQ_CHECKPOINT_PAGES; /* a reader may pin the WAL */
-		long long t0 = deadline_now_ms();
-		checkpoint(f, 1);
-		/* Every store call waited for this one: worth an operator's notice. */
-		log_info("store: sqlite: WAL of %s at %d pages: checkpointed with writes held for %lld ms",
-		         f->path, pages, deadline_now_ms() - t0);
-		ckpt = 0;
-	}
+	int sync = q->need_sync;
 	q->need_sync = 0;
 	q->relaxed = 0;
-	f->need_checkpoint = 0;
-	f->cur = NULL;
-	pthread_mutex_unlock(&f->conn_mu);
-	/* Committed, but not known to be on disk: the caller must not promise it is. */
-	if (sync && wal_sync_barrier(f) != 0 && rc == STORE_OK)
-		rc = STORE_ERR;
-	if (ckpt)
-		checkpoint_request(f);
-	return rc;
+	return sqf_leave(q->f, sync, rc);
 }
 
 static int migrate(struct sqlite_store *q, char *err, size_t errlen)
@@ -983,7 +567,7 @@ static int sq_open(const char *path, struct store **out, char *err, size_t errle
 		goto out;
 	}
 	sqlite3_extended_result_codes(q->db, 1);
-	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_timeout(q->db, SQF_BUSY_TIMEOUT_MS);
 	if (pragma(q, "PRAGMA journal_mode = WAL", "wal") != STORE_OK) {
 		snprintf(err, errlen, "storage: cannot put %s in WAL mode: %s", path,
 		         sqlite3_errmsg(q->db));
@@ -1005,35 +589,15 @@ static int sq_open(const char *path, struct store **out, char *err, size_t errle
 		goto out;
 	}
 	const char *file = sqlite3_db_filename(q->db, "main");
-	struct sq_file *f = file_for(file && *file ? file : path);
+	/* q->db becomes the file's connection or is closed: the handle uses the file's. */
+	struct sq_file *f = sqf_join(file && *file ? file : path, q->db, ST__COUNT, on_wal_commit);
 	if (!f) {
 		snprintf(err, errlen, "storage: out of memory");
 		goto out;
 	}
-	/* The first handle's connection becomes the file's; later handles close theirs (it
-	 * served to migrate and to name the file) and share it. */
-	pthread_mutex_lock(&files_mu);
-	pthread_mutex_lock(&f->conn_mu);
-	if (!f->db) {
-		sqlite3_stmt **st = calloc(ST__COUNT, sizeof *st);
-		if (!st) {
-			pthread_mutex_unlock(&f->conn_mu);
-			pthread_mutex_unlock(&files_mu);
-			snprintf(err, errlen, "storage: out of memory");
-			goto out;
-		}
-		sqlite3_wal_hook(q->db, on_wal_commit, f);
-		f->db = q->db;
-		f->st = st;
-	} else {
-		close_db(q->db, NULL);
-	}
 	q->db = f->db;
 	q->st = f->st;
 	q->f = f;
-	f->users++;
-	pthread_mutex_unlock(&f->conn_mu);
-	pthread_mutex_unlock(&files_mu);
 	*out = &q->base;
 	rc = STORE_OK;
 out:
@@ -1653,7 +1217,7 @@ static int sq_nonce_redeem(struct store *s, const unsigned char *id, size_t len,
 	(void)len;
 	(void)expires;
 	(void)now;
-	return nonce_set_redeem(sq_of(s)->f, seq);
+	return sqf_nonce_redeem(sq_of(s)->f, seq);
 }
 
 static int sq_meta_get(struct store *s, const char *key, char *out, size_t outlen)
