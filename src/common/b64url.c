@@ -42,20 +42,21 @@ char *b64url_encode(const uint8_t *in, size_t n)
 	return out;
 }
 
-static int val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
+/* Decoding table: the 6-bit value of each base64url character, 0xff for every other byte
+ * (issue 7: a table lookup per character instead of a chain of range tests). */
+static const uint8_t dec[256] = {
+#define R8(x) x, x, x, x, x, x, x, x
+    R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff),                   /* 0x00-0x27 */
+    0xff, 0xff, 0xff, 0xff, 0xff, 62, 0xff, 0xff,                      /* 0x28-0x2f: '-' */
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, /* '0'-'9' */
+    0xff, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,            /* '@', 'A'-'O' */
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 0xff, 0xff, 0xff, 0xff, 63, /* 'P'-'Z', '_' */
+    0xff, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,  /* '`', 'a'-'o' */
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 0xff, 0xff, 0xff, 0xff, 0xff, /* 'p'-'z' */
+    R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff),
+    R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff), R8(0xff),
+#undef R8
+};
 
 int b64url_decode(const char *in, size_t len, uint8_t **out, size_t *outlen)
 {
@@ -69,12 +70,12 @@ int b64url_decode(const char *in, size_t len, uint8_t **out, size_t *outlen)
 	uint32_t acc = 0;
 	int bits = 0;
 	for (size_t i = 0; i < len; i++) {
-		int v = val(in[i]);
-		if (v < 0) {
+		uint8_t v = dec[(unsigned char)in[i]];
+		if (v == 0xff) {
 			free(buf);
 			return -1;
 		}
-		acc = (acc << 6) | (uint32_t)v;
+		acc = (acc << 6) | v;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;

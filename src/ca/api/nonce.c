@@ -7,9 +7,11 @@
 #include "fileio.h"
 #include "rand.h"
 #include <errno.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +23,37 @@
 
 struct nonce_ctx {
 	unsigned char key[NONCE_KEY_LEN];
+	/* HMAC-SHA256 keyed with key, never used itself: each MAC works on a copy (issue 7: the
+	 * one-shot HMAC() fetched SHA-256 and hashed the key pads again for every nonce made and
+	 * redeemed; a copy costs half). Copying only reads it, so the event loops share it. */
+	EVP_MAC_CTX *keyed;
 	_Atomic uint64_t seq; /* the last sequence number issued; shared by the event loops */
 };
+
+static int set_key(struct nonce_ctx *n, const unsigned char key[NONCE_KEY_LEN])
+{
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *c = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+	EVP_MAC_free(hmac);
+	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+	                       OSSL_PARAM_construct_end()};
+	if (!c || EVP_MAC_init(c, key, NONCE_KEY_LEN, params) != 1) {
+		EVP_MAC_CTX_free(c);
+		return -1;
+	}
+	memcpy(n->key, key, NONCE_KEY_LEN);
+	EVP_MAC_CTX_free(n->keyed);
+	n->keyed = c;
+	return 0;
+}
 
 struct nonce_ctx *nonce_ctx_new_key(const unsigned char key[NONCE_KEY_LEN])
 {
 	struct nonce_ctx *n = calloc(1, sizeof *n);
-	if (n)
-		memcpy(n->key, key, NONCE_KEY_LEN);
+	if (n && set_key(n, key) != 0) {
+		free(n);
+		n = NULL;
+	}
 	return n;
 }
 
@@ -78,6 +103,7 @@ void nonce_ctx_free(struct nonce_ctx *n)
 	if (!n)
 		return;
 	OPENSSL_cleanse(n->key, sizeof n->key);
+	EVP_MAC_CTX_free(n->keyed);
 	free(n);
 }
 
@@ -87,16 +113,20 @@ int nonce_ctx_rekey_for_process(struct nonce_ctx *n)
 	unsigned int ol = 0;
 	if (rand_fill(salt, sizeof salt) || !HMAC(EVP_sha256(), n->key, NONCE_KEY_LEN, salt, sizeof salt, out, &ol))
 		return -1;
-	memcpy(n->key, out, NONCE_KEY_LEN);
+	int rc = set_key(n, out);
 	OPENSSL_cleanse(out, sizeof out);
-	return 0;
+	return rc;
 }
 
 static int mac(const struct nonce_ctx *n, const unsigned char *body, unsigned char *out)
 {
 	unsigned char full[EVP_MAX_MD_SIZE];
-	unsigned int fl = 0;
-	if (!HMAC(EVP_sha256(), n->key, NONCE_KEY_LEN, body, BODY_LEN, full, &fl))
+	size_t fl = 0;
+	EVP_MAC_CTX *c = EVP_MAC_CTX_dup(n->keyed);
+	int ok = c && EVP_MAC_update(c, body, BODY_LEN) == 1 && EVP_MAC_final(c, full, &fl, sizeof full) == 1 &&
+	         fl >= MAC_LEN;
+	EVP_MAC_CTX_free(c);
+	if (!ok)
 		return -1;
 	memcpy(out, full, MAC_LEN);
 	return 0;
