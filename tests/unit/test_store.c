@@ -405,6 +405,62 @@ static void test_account_update(void **state)
 	assert_int_equal(store_account_update(f->s, &u), STORE_NOTFOUND);
 }
 
+/* SQLite keeps account rows in memory per database file (issue 7, acctcache.c), read without
+ * the connection: a change made through any handle of the process is seen at once; one made
+ * by another process while the file is open is not (one process serves a SQLite database),
+ * and is once the file was closed and opened again. */
+static void test_account_cache(void **state)
+{
+	struct fx *f = *state;
+	if (pg_url)
+		return; /* PostgreSQL reads every account from the database */
+	struct store_account a;
+	char err[256];
+	assert_int_equal(add_account(f->s, "acct1", "tp-one", 1), STORE_OK);
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	assert_string_equal(a.status, "valid");
+	store_account_clear(&a);
+
+	/* Deactivated through another handle (another event loop): seen by this one. */
+	struct store *s2 = NULL;
+	assert_int_equal(store_open(f->spec, &s2, err, sizeof err), STORE_OK);
+	struct store_account u = {.id = "acct1", .thumbprint = "tp-one", .jwk = "{\"kty\":\"EC\"}",
+	                          .contact = "[]", .status = "deactivated"};
+	assert_int_equal(store_account_update(s2, &u), STORE_OK);
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	assert_string_equal(a.status, "deactivated");
+	assert_string_equal(a.contact, "[]");
+	store_account_clear(&a);
+	/* A refused update (another account's key) forgets the row too; the next read is right. */
+	assert_int_equal(add_account(f->s, "acct2", "tp-two", 2), STORE_OK);
+	fill(u.thumbprint, sizeof u.thumbprint, "tp-two");
+	assert_int_equal(store_account_update(s2, &u), STORE_CONFLICT);
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	assert_string_equal(a.thumbprint, "tp-one");
+	store_account_clear(&a);
+
+	/* Another process writes the row behind the open file's back: the copy stays... */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "UPDATE accounts SET contact = '[\"mailto:x@example.org\"]'"
+	                                  " WHERE id = 'acct1'", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	assert_string_equal(a.contact, "[]");
+	store_account_clear(&a);
+	/* ... until the last handle closes the file. */
+	store_close(s2);
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(store_open(f->spec, &f->s, err, sizeof err), STORE_OK);
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	assert_string_equal(a.contact, "[\"mailto:x@example.org\"]");
+	assert_string_equal(a.status, "deactivated");
+	store_account_clear(&a);
+	assert_int_equal(store_account_get(f->s, "nobody", &a), STORE_NOTFOUND);
+}
+
 /* ---- orders, authorizations, challenges ---- */
 
 static void test_order_insert_get(void **state)
@@ -1832,6 +1888,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_account_insert_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_insert_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_insert_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_list, setup, teardown),

@@ -632,7 +632,14 @@ static int account_get_by(struct sqlite_store *q, enum stmt_id id, const char *k
 	if (rc == STORE_OK)
 		rc = read_account(st, out);
 	release(st);
+	if (rc == STORE_OK) /* under conn_mu: no update can come between the read and this */
+		acctcache_put(q->f->accounts, out);
 	return rc;
+}
+
+static int sq_account_cached(struct store *s, const char *id, struct store_account *out)
+{
+	return acctcache_get(sq_of(s)->f->accounts, id, out) ? STORE_OK : STORE_NOTFOUND;
 }
 
 static int sq_account_get(struct store *s, const char *id, struct store_account *out)
@@ -648,6 +655,7 @@ static int sq_account_by_thumbprint(struct store *s, const char *tp, struct stor
 static int sq_account_update(struct store *s, const struct store_account *a)
 {
 	int changes = 0;
+	acctcache_forget(sq_of(s)->f->accounts, a->id); /* whatever the outcome */
 	int rc = run(sq_of(s), ST_ACCOUNT_UPDATE, &changes, "ttttt", a->id,
 	             a->contact ? a->contact : "[]", a->status, a->jwk, a->thumbprint);
 	if (rc == STORE_OK && changes == 0)
@@ -1262,6 +1270,7 @@ const struct store_ops store_sqlite_ops = {
 	.account_get = sq_account_get,
 	.account_by_thumbprint = sq_account_by_thumbprint,
 	.account_update = sq_account_update,
+	.account_cached = sq_account_cached,
 	.authz_get = sq_authz_get,
 	.challenge_get = sq_challenge_get,
 	.authz_set_status = sq_authz_set_status,

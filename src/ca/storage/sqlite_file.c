@@ -47,12 +47,14 @@ static struct sq_file *file_for(const char *path)
 		goto out;
 	ns->path = strdup(path);
 	ns->redeemed = calloc(STORE_NONCE_WINDOW / 64, sizeof *ns->redeemed);
-	if (!ns->path || !ns->redeemed || pthread_mutex_init(&ns->mu, NULL) != 0 ||
+	ns->accounts = acctcache_new();
+	if (!ns->path || !ns->redeemed || !ns->accounts || pthread_mutex_init(&ns->mu, NULL) != 0 ||
 	    pthread_mutex_init(&ns->conn_mu, NULL) != 0 || pthread_mutex_init(&ns->ckpt_mu, NULL) != 0 ||
 	    pthread_mutex_init(&ns->sync_mu, NULL) != 0 || pthread_mutex_init(&ns->ckq_mu, NULL) != 0 ||
 	    pthread_cond_init(&ns->sync_cv, NULL) != 0 || pthread_cond_init(&ns->ckq_cv, NULL) != 0) {
 		free(ns->path);
 		free(ns->redeemed);
+		acctcache_free(ns->accounts);
 		free(ns);
 		ns = NULL;
 		goto out;
@@ -434,6 +436,8 @@ void sqf_release(struct sq_file *f)
 		close_db(f->db, f->st, f->nst);
 		f->db = NULL;
 		f->st = NULL;
+		/* Another process may change the file before a handle opens it again. */
+		acctcache_clear(f->accounts);
 		pthread_mutex_lock(&f->ckpt_mu);
 		if (f->ckpt_db)
 			sqlite3_close(f->ckpt_db);

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "acctcache.h"
 
 /* Another process (cobbled migrate, sqlite3) may hold the file; wait this long for it. */
 #define SQF_BUSY_TIMEOUT_MS 5000
@@ -44,6 +45,9 @@ struct sq_file {
 	int need_checkpoint;        /* the WAL passed the checkpoint threshold */
 	int wal_pages;              /* the WAL's size after the last commit */
 	int hard_next;              /* checkpoint while holding conn_mu at this WAL size */
+	/* Account rows (issue 7), read without conn_mu through the cache's own mutex; put and
+	 * forgotten only under conn_mu by the store call that read or changed the row. */
+	struct acctcache *accounts;
 	/* Checkpoints on a connection of their own, outside conn_mu. */
 	pthread_mutex_t ckpt_mu;
 	sqlite3 *ckpt_db;

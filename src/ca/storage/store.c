@@ -169,6 +169,8 @@ int store_account_get(struct store *s, const char *id, struct store_account *out
 {
 	CHECK_ARGS(s && id && out, __func__);
 	memset(out, 0, sizeof *out);
+	if (s->ops->account_cached && s->ops->account_cached(s, id, out) == STORE_OK)
+		return STORE_OK;
 	int rc = CALL(s, account_get, id, out);
 	if (rc != STORE_OK)
 		store_account_clear(out);

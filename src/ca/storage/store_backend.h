@@ -70,6 +70,13 @@ struct store_ops {
 	/* Inserts key only if absent: CONFLICT if it exists (one statement, so atomic). */
 	int (*meta_insert)(struct store *s, const char *key, const char *value);
 
+	/* Optional (NULL: every account_get reads the database): the account with id from a
+	 * cache, not bracketed by enter/leave; OK (out filled) or NOTFOUND to read it with
+	 * account_get. Only for a backend that sees every change to its accounts: SQLite, where
+	 * one process serves a database (its nonce window is per process too), not PostgreSQL,
+	 * whose other instances deactivate accounts and change keys. */
+	int (*account_cached)(struct store *s, const char *id, struct store_account *out);
+
 	/* Optional (NULL means never): 1 if the last failure was a lost database connection. */
 	int (*unavailable)(struct store *s);
 	int (*lock_try)(struct store *s, const char *name);
