@@ -39,12 +39,12 @@
 #include <unbound.h>
 #include <unistd.h>
 #include "caa.h"
+#include "dnsmsg.h"
 #include "log.h"
 
 #define ROOT_KEY_FILE "/usr/share/dns/root.key" /* Debian's dns-root-data */
 #define DEFAULT_TIMEOUT_MS 10000
 #define RR_A 1
-#define RR_CNAME 5
 #define RR_TXT 16
 #define RR_AAAA 28
 #define RR_CAA 257
@@ -53,7 +53,6 @@
 #define RCODE_NXDOMAIN 3
 #define RCODE_REFUSED 5
 #define SEC_BOGUS 1 /* ub_event_callback_type's sec */
-#define WIRE_NAME_MAX 255 /* RFC 1035 §2.3.4 */
 
 /* One libevent base and the libunbound context on it; see the header comment. */
 struct slot {
@@ -78,11 +77,6 @@ struct resolver {
 	struct slot *slots;
 };
 
-/* The data of one answer RRset: offsets into the packet copy. */
-struct rdata {
-	size_t off, len;
-};
-
 struct query {
 	const char *name;
 	int rrtype;
@@ -95,7 +89,7 @@ struct query {
 	int bogus;               /* DNSSEC validation failed */
 	int malformed;           /* the answer packet could not be read */
 	char *why_bogus;
-	struct rdata *rd;        /* the answer RRset for name (after CNAMEs), nrd records; */
+	struct dnsmsg_rdata *rd; /* the answer RRset for name (after CNAMEs), nrd records; */
 	unsigned char *pkt;      /* the answer, copied: both in one malloc'd block, at block */
 	size_t nrd;
 	void *block;
@@ -373,121 +367,23 @@ int resolver_add_trust_anchor(struct resolver *r, const char *rr, char *err, siz
 
 /* ---- answers ---- */
 
-static unsigned get16(const unsigned char *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
-/* The name at *off of the packet p (len bytes), compression pointers followed (RFC 1035
- * §4.1.4), into out in wire form, lower case; *off moves past it where it sits. -1 if it is
- * malformed: out of bounds, too long, a pointer loop, an unknown label type. */
-static int wire_name(const unsigned char *p, size_t len, size_t *off, unsigned char out[WIRE_NAME_MAX],
-                     size_t *outlen)
-{
-	size_t o = *off, n = 0, end = 0;
-	int hops = 0;
-	for (;;) {
-		if (o >= len)
-			return -1;
-		unsigned l = p[o];
-		if ((l & 0xc0) == 0xc0) {
-			if (o + 1 >= len || ++hops > 64)
-				return -1;
-			if (!end)
-				end = o + 2;
-			o = (size_t)(l & 0x3f) << 8 | p[o + 1];
-			continue;
-		}
-		if (l & 0xc0)
-			return -1;
-		if (n + 1 + l > WIRE_NAME_MAX || (l && o + 1 + l >= len))
-			return -1;
-		out[n++] = (unsigned char)l;
-		if (l == 0) {
-			if (!end)
-				end = o + 1;
-			break;
-		}
-		for (size_t i = 0; i < l; i++) {
-			unsigned char c = p[o + 1 + i];
-			out[n++] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
-		}
-		o += 1 + l;
-	}
-	*off = end;
-	*outlen = n;
-	return 0;
-}
-
-/* One resource record's header at *off: owner name, type, class, rdata; *off past it. */
-struct rr {
-	unsigned char owner[WIRE_NAME_MAX];
-	size_t ownerlen;
-	unsigned type, class;
-	size_t rdoff, rdlen;
-};
-
-static int wire_rr(const unsigned char *p, size_t len, size_t *off, struct rr *rr)
-{
-	if (wire_name(p, len, off, rr->owner, &rr->ownerlen) != 0 || *off + 10 > len)
-		return -1;
-	rr->type = get16(p + *off);
-	rr->class = get16(p + *off + 2);
-	rr->rdlen = get16(p + *off + 8);
-	rr->rdoff = *off + 10;
-	if (rr->rdlen > len - rr->rdoff)
-		return -1;
-	*off = rr->rdoff + rr->rdlen;
-	return 0;
-}
-
-/* Reads the answer to q from libunbound's packet (a copy is kept in q->pkt): its rcode, and
- * the records of q's type at the name the answer section's CNAME chain leads to from the
- * question, in order, as libunbound's own result does (RFC 8659 §3's aliases, RFC 1034
- * §3.6.2). -1 if the packet is malformed. */
+/* Reads the answer to q from libunbound's packet, kept in q->pkt (dnsmsg_answer: its rcode and
+ * the records of q's type at the end of the CNAME chain, as libunbound's own result has them,
+ * RFC 8659 §3's aliases included). -1 if it is malformed (or memory is short). */
 static int answer_parse(struct query *q, const unsigned char *pkt, size_t len)
 {
-	if (len < 12 || get16(pkt + 4) != 1)
+	size_t an = dnsmsg_ancount(pkt, len);
+	if (an > len / 11) /* more records than fit: malformed (dnsmsg_answer says so too) */
 		return -1;
-	size_t an = get16(pkt + 6), o = 12;
-	unsigned char sname[WIRE_NAME_MAX];
-	size_t snamelen;
-	if (wire_name(pkt, len, &o, sname, &snamelen) != 0 || o + 4 > len)
-		return -1;
-	o += 4;
-	size_t first = o;
-	if (an > (len - o) / 11) /* 11: the smallest record (root owner, no rdata) */
-		return -1;
-	/* The chain: a CNAME whose owner is the name sought so far moves it to the target. */
-	for (size_t i = 0; i < an; i++) {
-		struct rr rr;
-		if (wire_rr(pkt, len, &o, &rr) != 0)
-			return -1;
-		if (rr.type == RR_CNAME && rr.class == CLASS_IN && (unsigned)q->rrtype != RR_CNAME &&
-		    rr.ownerlen == snamelen && memcmp(rr.owner, sname, snamelen) == 0) {
-			size_t t = rr.rdoff;
-			if (wire_name(pkt, rr.rdoff + rr.rdlen, &t, sname, &snamelen) != 0)
-				return -1;
-		}
-	}
-	/* The array first: malloc's alignment is struct rdata's. */
-	struct rdata *block = malloc(an * sizeof *block + len);
+	/* The array first: malloc's alignment is struct dnsmsg_rdata's. */
+	struct dnsmsg_rdata *block = malloc(an * sizeof *block + len);
 	if (!block)
 		return -1;
 	q->block = block;
 	q->rd = block;
 	q->pkt = (unsigned char *)(block + an);
 	memcpy(q->pkt, pkt, len);
-	q->rcode = pkt[3] & 0x0f;
-	o = first;
-	for (size_t i = 0; i < an; i++) {
-		struct rr rr;
-		wire_rr(pkt, len, &o, &rr); /* read above */
-		if (rr.type == (unsigned)q->rrtype && rr.class == CLASS_IN && rr.ownerlen == snamelen &&
-		    memcmp(rr.owner, sname, snamelen) == 0)
-			q->rd[q->nrd++] = (struct rdata){rr.rdoff, rr.rdlen};
-	}
-	return 0;
+	return dnsmsg_answer(q->pkt, len, (unsigned)q->rrtype, &q->rcode, q->rd, an, &q->nrd);
 }
 
 /* libunbound's callback: runs inside event_base_loop in the thread that holds the slot (or
