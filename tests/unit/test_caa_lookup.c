@@ -572,9 +572,9 @@ static void *delayed_main(void *arg)
 	return NULL;
 }
 
-/* Two threads waiting at once, each on its own slot (resolver.c): the one whose answer comes
- * first returns then, and the other still gets its own (later) answer; neither waits for the
- * other's lookup to end, nor past its answer. */
+/* Two waiters, one polling libunbound (the first), one asleep. When the first has its answer
+ * it hands the polling over, or the second's answer (later) is never read and it times out; an
+ * answer for the sleeper that the first reads wakes the sleeper at once, not at its deadline. */
 static void test_handover(void **state)
 {
 	(void)state;
@@ -651,48 +651,7 @@ static void test_start_finish(void **state)
 	resolver_free(r);
 }
 
-/* A walk under way keeps its thread's slot: another thread's lookups meanwhile run on another
- * slot and are not held up, and the walk's answers, come while its thread slept (longer than
- * libunbound waits before it retransmits), are read by its finish. */
-static void *allowed_main(void *arg)
-{
-	struct delayed *d = arg;
-	struct problem *p = NULL;
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	d->rc = caa_check_name(d->r, d->name, 0, ids, 2, NULL, NULL, &p);
-	d->ms = elapsed_ms(&t0);
-	problem_free(p);
-	return NULL;
-}
-
-static void test_walk_held_slot(void **state)
-{
-	(void)state;
-	struct resolver *r = new_resolver(3000);
-	struct caa_pending *cp = NULL;
-	struct problem *p = NULL;
-	assert_int_equal(caa_check_start(r, "a.b.other.test", 0, &cp, &p), 0);
-	pthread_t t;
-	struct delayed d = {.r = r, .name = "allowed.test"};
-	assert_int_equal(pthread_create(&t, NULL, allowed_main, &d), 0);
-	pthread_join(t, NULL);
-	assert_int_equal(d.rc, 1);
-	if (d.ms > 1000)
-		fail_msg("allowed.test, looked up while another thread's walk was under way: %lld ms", d.ms);
-	usleep(800 * 1000);
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(caa_check_finish(cp, ids, 2, NULL, NULL, &p), 0);
-	assert_non_null(strstr(p->detail, "CAA records at other.test"));
-	problem_free(p);
-	if (elapsed_ms(&t0) > 200)
-		fail_msg("the finish of a walk whose answers were in took %lld ms", elapsed_ms(&t0));
-	resolver_free(r);
-}
-
-/* Many threads on one resolver (slots taken and given back, each driven by one thread at a
- * time; cancelled queries' answers read later by whichever thread has the slot then), with a
+/* Many threads on one resolver (leader/follower waiting on one libunbound context), with a
  * short timeout, lookups that time out among them and cancelled queries whose answers arrive
  * later: every lookup gets its own answer, none is left waiting for one nobody reads. */
 #define CONC_THREADS 8
@@ -903,7 +862,6 @@ int main(void)
 	    cmocka_unit_test(test_handover),
 	    cmocka_unit_test(test_start_finish),
 	    cmocka_unit_test(test_concurrent),
-	    cmocka_unit_test(test_walk_held_slot),
 	    cmocka_unit_test(test_dnssec_bogus),
 	    cmocka_unit_test(test_from_rdata),
 	};

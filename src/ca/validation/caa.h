@@ -54,8 +54,7 @@ int caa_check_name(struct resolver *r, const char *name, int wildcard, const cha
  * look up (an IP address: permitted), -1 with *prob as caa_check_name's when the check cannot
  * start, 0 with *p when the lookups are under way. caa_check_finish waits for them (at most the
  * resolver's timeout from then) and returns what caa_check_name would; caa_check_cancel drops
- * them (NULL is fine). Both free p, on the thread that called caa_check_start (as
- * resolver_caa_walk_finish / _cancel). */
+ * them (NULL is fine). Both free p. */
 struct caa_pending;
 int caa_check_start(struct resolver *r, const char *name, int wildcard, struct caa_pending **p,
                     struct problem **prob);

@@ -1,45 +1,35 @@
-/* The CA's own DNS resolver: libunbound on libevent, in the calling threads.
+/* The CA's own DNS resolver: one libunbound context shared by every validation worker.
  * Each lookup is bounded by the resolver's timeout, which the synchronous API cannot do.
  *
- * Threading model (issue 7): no thread of libunbound's own. The resolver keeps a set of
- * slots, each a libevent base and a libunbound context created on it (ub_ctx_create_event),
- * so that the resolving state machines run in whichever thread runs that base. A lookup takes
- * a slot (slot_acquire: the one its thread already holds, else a free one, else a new one),
- * submits its queries (ub_resolve_event) and runs the slot's base until its answers are in or
- * its deadline passes (a timer on the base), then gives the slot back. A slot is used by one
- * thread at a time (r->mu guards who holds it), so nothing inside it needs a lock, callbacks
- * run in the waiting thread and the answers come straight from libunbound's sockets: no pipe,
- * no hand-off between threads. resolver_caa_walk_start keeps its slot until _finish or
- * _cancel, which must run on the same thread; a lookup that thread makes in between
- * (the challenge's own A/AAAA or TXT) runs the same base, so it reads the CAA answers too;
- * answers that come while the thread does something else (an HTTP fetch) wait in the socket
- * until it runs the base again (libevent runs ready sockets before expired timers, so they are
- * read before libunbound would retransmit).
- * On timeout or cancel, ub_cancel() on a query not yet answered means its callback never runs
- * (libunbound drops the answer when it comes); with one thread per slot there is no race.
- * Each slot has its own cache (libunbound has no way to share one between contexts): every
- * issuance asks fresh names, and in recursive mode the delegations and DNSSEC keys are learnt
- * once per slot; there are about as many slots as threads that resolve at once (the
- * validation workers and the event loops' CAA rechecks). A context is configured the same way
- * for every slot (forwarder, trust anchors); its first query, which makes libunbound finalize
- * it (and touch its process-wide logging state), runs under r->mu. */
+ * Threading model: one ub_ctx in threaded async mode (ub_ctx_async(ctx, 1)), so its cache
+ * is shared. Workers submit with ub_resolve_async (thread-safe in libunbound: it takes the
+ * context's own locks) and wait with a deadline, leader/follower style: of the threads
+ * waiting for answers, one at a time (the leader) polls ub_fd() and calls ub_process(), which
+ * runs our callback for whichever queries answered; the callback marks the query done and wakes
+ * its waiter if that one now has what it waits for. The others (followers) sleep on their own
+ * condition variable. A leader whose own answers are in (or whose deadline passed) hands the
+ * role to a follower still waiting, so an answer never sits unread while someone waits for it.
+ * There is no dispatcher thread: an answer for the leader wakes only the leader; one for a
+ * follower wakes the leader, then the follower, as the dispatcher did. Answers nobody waits
+ * for any more (cancelled queries) are read and dropped by the next leader.
+ * On timeout the waiter calls ub_cancel(): in threaded mode UB_NOERROR means the callback will
+ * never run (libunbound frees the answer when it arrives), anything else means the callback
+ * already ran or is about to run in the thread inside ub_process() that dequeued the answer,
+ * so the waiter waits for it (it is imminent: the answer is already dequeued). */
 #include "deadline.h"
 #include "resolver.h"
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/event.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unbound-event.h>
 #include <unbound.h>
 #include <unistd.h>
 #include "caa.h"
-#include "dnsmsg.h"
 #include "log.h"
 
 #define ROOT_KEY_FILE "/usr/share/dns/root.key" /* Debian's dns-root-data */
@@ -48,65 +38,87 @@
 #define RR_TXT 16
 #define RR_AAAA 28
 #define RR_CAA 257
-#define CLASS_IN 1
 #define RCODE_SERVFAIL 2
 #define RCODE_NXDOMAIN 3
 #define RCODE_REFUSED 5
-#define SEC_BOGUS 1 /* ub_event_callback_type's sec */
 
-/* One libevent base and the libunbound context on it; see the header comment. */
-struct slot {
-	struct slot *next;
-	struct event_base *base;
-	struct ub_ctx *ctx;
-	struct event *timer; /* a waiter's deadline */
-	int expired;         /* the timer fired */
-	int finalized;       /* a query went in (libunbound finalized the context) */
-	/* under r->mu: */
-	int holds;           /* lookups of owner's holding it (nested: a walk, then addrs) */
-	pthread_t owner;
-};
+struct waiter;
 
 struct resolver {
+	struct ub_ctx *ctx;
 	int timeout_ms;
-	char fwd[96];            /* unbound's "HOST@PORT", or "" to recurse */
-	int root_key;            /* recursing with ROOT_KEY_FILE as anchor */
-	char **tas;              /* resolver_add_trust_anchor's, for slots made later */
-	size_t ntas;
-	pthread_mutex_t mu;      /* guards the slot list, holds and owner, and finalizing */
-	struct slot *slots;
+	pthread_mutex_t mu;      /* guards every query's done/err/res, every waiter, and the two below */
+	struct waiter *waiters;  /* every thread inside run_queries */
+	struct waiter *leader;   /* the one of them polling ub_fd(), or NULL */
 };
 
 struct query {
+	struct waiter *w;
 	const char *name;
 	int rrtype;
 	int id;
 	int submitted;
 	int done;
-	int timed_out;           /* given up: the deadline passed, or the answer is no longer needed */
-	int err;                 /* libunbound error (UB_*) submitting, or 0 */
-	int rcode;               /* the answer's DNS rcode (libunbound's failure, or the packet's) */
-	int bogus;               /* DNSSEC validation failed */
-	int malformed;           /* the answer packet could not be read */
-	char *why_bogus;
-	struct dnsmsg_rdata *rd; /* the answer RRset for name (after CNAMEs), nrd records; */
-	unsigned char *pkt;      /* the answer, copied: both in one malloc'd block, at block */
-	size_t nrd;
-	void *block;
+	int timed_out;          /* given up: the deadline passed, or the answer is no longer needed */
+	int err;                /* libunbound error (UB_*), or 0 */
+	struct ub_result *res;  /* owned once done */
 };
 
-/* One set of queries submitted together on one slot, and the thread that waits for them. */
+/* One set of queries submitted together, and the thread that waits for them (inside
+ * queries_wait). Lives on that thread's stack (run_queries) or in a resolver_caa_pending; its
+ * queries point to it. */
 struct waiter {
-	struct resolver *r;
-	struct slot *slot;       /* held from submit to the end of the wait */
 	struct query *q;
 	size_t n;
-	int first_set;           /* ready once the first decisive query in order is known (CAA walk) */
+	int first_set;     /* ready once the first decisive query in order is known (CAA tree walk) */
+	int draining;      /* past the wait: waiting only for callbacks already under way */
+	pthread_cond_t cv; /* signalled when ready, when made leader, or (draining) on any answer */
+	struct waiter *next;
+	struct resolver *r;
 };
 
-/* ---- slots ---- */
+/* Is a done query an error or a non-empty answer? (For the CAA walk: anything but an empty
+ * set, which sends the walk on to the parent.) */
+static int query_decisive(const struct query *q)
+{
+	if (q->err || !q->res || q->res->bogus)
+		return 1;
+	if (q->res->rcode == RCODE_NXDOMAIN)
+		return 0;
+	if (q->res->rcode != 0)
+		return 1;
+	return q->res->data && q->res->data[0];
+}
 
-/* "HOST:PORT", "HOST", "[V6]:PORT", or a bare IPv6 address -> unbound's "HOST@PORT". */
+/* With r->mu held: has w got what it waits for? All its queries, or with first_set the
+ * answers up to and including the first decisive one. */
+static int waiter_ready(const struct waiter *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		if (!w->q[i].done)
+			return 0;
+		if (w->first_set && query_decisive(&w->q[i]))
+			return 1;
+	}
+	return 1;
+}
+
+/* Runs inside ub_process(), in whichever thread leads. */
+static void query_done(void *arg, int err, struct ub_result *res)
+{
+	struct query *q = arg;
+	struct waiter *w = q->w;
+	struct resolver *r = w->r;
+	pthread_mutex_lock(&r->mu);
+	q->err = err;
+	q->res = res;
+	q->done = 1;
+	/* After the unlock w may be gone (its thread saw what it waited for): not touched again. */
+	if (w->draining || waiter_ready(w))
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /* "HOST:PORT", "HOST", "[V6]:PORT", or a bare IPv6 address -> unbound's "HOST@PORT". */
 static int forwarder_spec(const char *fwd, char *out, size_t outlen)
 {
@@ -152,145 +164,10 @@ static int forwarder_spec(const char *fwd, char *out, size_t outlen)
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
-/* A context for r: the forwarder and its options, or the root trust anchor; the trust
- * anchors added so far. NULL with err on failure. */
-static struct ub_ctx *context_new(struct resolver *r, struct event_base *base, char *err, size_t errlen)
-{
-	int rc;
-	struct ub_ctx *ctx = ub_ctx_create_event(base);
-	if (!ctx) {
-		snprintf(err, errlen, "could not create the DNS resolver context");
-		return NULL;
-	}
-	if (r->fwd[0]) {
-		/* A forwarder on loopback (tests, a local cache) is refused without this. */
-		if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
-		    (rc = ub_ctx_set_fwd(ctx, r->fwd)) != 0) {
-			snprintf(err, errlen, "dns resolver %s: %s", r->fwd, ub_strerror(rc));
-			goto fail;
-		}
-		/* The forwarder is the test's (or operator's) authority: do not serve answers from
-		 * our cache after it changed its records (dns-01 retries, CAA edits). */
-		if ((rc = ub_ctx_set_option(ctx, "cache-max-ttl:", "0")) != 0 ||
-		    (rc = ub_ctx_set_option(ctx, "cache-max-negative-ttl:", "0")) != 0 ||
-		    /* unbound answers NXDOMAIN for test. itself (RFC 6761), the lab's usual zone:
-		     * ask the forwarder instead ("nodefault" does not take effect through
-		     * ub_ctx_set_option in 1.17; an empty transparent zone does). */
-		    (rc = ub_ctx_set_option(ctx, "local-zone:", "test. transparent")) != 0) {
-			snprintf(err, errlen, "resolver cache options: %s", ub_strerror(rc));
-			goto fail;
-		}
-	} else if (r->root_key) {
-		/* A static anchor: auto-trust (RFC 5011) would rewrite the packaged file. */
-		if ((rc = ub_ctx_add_ta_file(ctx, ROOT_KEY_FILE)) != 0) {
-			snprintf(err, errlen, "DNSSEC trust anchor %s: %s", ROOT_KEY_FILE, ub_strerror(rc));
-			goto fail;
-		}
-	}
-	for (size_t i = 0; i < r->ntas; i++)
-		if ((rc = ub_ctx_add_ta(ctx, r->tas[i])) != 0) {
-			snprintf(err, errlen, "DNSSEC trust anchor \"%.200s\": %s", r->tas[i], ub_strerror(rc));
-			goto fail;
-		}
-	return ctx;
-fail:
-	ub_ctx_delete(ctx);
-	return NULL;
-}
-
-static void slot_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd, (void)what;
-	struct slot *s = arg;
-	s->expired = 1;
-}
-
-static void slot_free(struct slot *s)
-{
-	if (!s)
-		return;
-	/* The context first: it removes its events from the base. Queries still out (cancelled
-	 * ones whose answers never came) are dropped without callbacks. */
-	if (s->ctx)
-		ub_ctx_delete(s->ctx);
-	if (s->timer)
-		event_free(s->timer);
-	if (s->base)
-		event_base_free(s->base);
-	free(s);
-}
-
-/* With r->mu held. */
-static struct slot *slot_new(struct resolver *r, char *err, size_t errlen)
-{
-	struct slot *s = calloc(1, sizeof *s);
-	struct event_config *cfg = event_config_new();
-	if (!s || !cfg) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	/* One thread at a time runs a slot's base (r->mu hands it over): no locks in it. */
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-	s->base = event_base_new_with_config(cfg);
-	if (!s->base || !(s->timer = evtimer_new(s->base, slot_timer_cb, s))) {
-		snprintf(err, errlen, "resolver: could not create an event base");
-		goto fail;
-	}
-	if (!(s->ctx = context_new(r, s->base, err, errlen)))
-		goto fail;
-	event_config_free(cfg);
-	return s;
-fail:
-	if (cfg)
-		event_config_free(cfg);
-	slot_free(s);
-	return NULL;
-}
-
-/* The slot this thread holds, else a free one, else a new one; NULL (logged) if none can be
- * made. Give it back with slot_release. */
-static struct slot *slot_acquire(struct resolver *r)
-{
-	pthread_t self = pthread_self();
-	struct slot *s, *free_one = NULL;
-	pthread_mutex_lock(&r->mu);
-	for (s = r->slots; s; s = s->next) {
-		if (s->holds && pthread_equal(s->owner, self))
-			break;
-		if (!s->holds && !free_one)
-			free_one = s;
-	}
-	if (!s)
-		s = free_one;
-	if (!s) {
-		char err[256];
-		if ((s = slot_new(r, err, sizeof err)) != NULL) {
-			s->next = r->slots;
-			r->slots = s;
-		} else {
-			log_error("resolver: %s", err);
-		}
-	}
-	if (s) {
-		s->holds++;
-		s->owner = self;
-	}
-	pthread_mutex_unlock(&r->mu);
-	return s;
-}
-
-static void slot_release(struct resolver *r, struct slot *s)
-{
-	if (!s)
-		return;
-	pthread_mutex_lock(&r->mu);
-	s->holds--;
-	pthread_mutex_unlock(&r->mu);
-}
-
 int resolver_new(const char *forwarder, int timeout_ms, struct resolver **out, char *err, size_t errlen)
 {
 	struct resolver *r = calloc(1, sizeof *r);
+	int rc;
 	*out = NULL;
 	if (!r) {
 		snprintf(err, errlen, "out of memory");
@@ -298,20 +175,48 @@ int resolver_new(const char *forwarder, int timeout_ms, struct resolver **out, c
 	}
 	r->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&r->mu, NULL);
+	r->ctx = ub_ctx_create();
+	if (!r->ctx) {
+		snprintf(err, errlen, "could not create the DNS resolver context");
+		goto fail;
+	}
+	if ((rc = ub_ctx_async(r->ctx, 1)) != 0) {
+		snprintf(err, errlen, "resolver: threaded mode: %s", ub_strerror(rc));
+		goto fail;
+	}
 	if (forwarder && *forwarder) {
-		if (forwarder_spec(forwarder, r->fwd, sizeof r->fwd) != 0) {
+		char spec[96];
+		if (forwarder_spec(forwarder, spec, sizeof spec) != 0) {
 			snprintf(err, errlen, "dns resolver \"%s\": want IP, IP:PORT or [IPv6]:PORT", forwarder);
 			goto fail;
 		}
+		/* A forwarder on loopback (tests, a local cache) is refused without this. */
+		if ((rc = ub_ctx_set_option(r->ctx, "do-not-query-localhost:", "no")) != 0 ||
+		    (rc = ub_ctx_set_fwd(r->ctx, spec)) != 0) {
+			snprintf(err, errlen, "dns resolver \"%s\": %s", forwarder, ub_strerror(rc));
+			goto fail;
+		}
+		/* The forwarder is the test's (or operator's) authority: do not serve answers from
+		 * our cache after it changed its records (dns-01 retries, CAA edits). */
+		if ((rc = ub_ctx_set_option(r->ctx, "cache-max-ttl:", "0")) != 0 ||
+		    (rc = ub_ctx_set_option(r->ctx, "cache-max-negative-ttl:", "0")) != 0 ||
+		    /* unbound answers NXDOMAIN for test. itself (RFC 6761), the lab's usual zone:
+		     * ask the forwarder instead ("nodefault" does not take effect through
+		     * ub_ctx_set_option in 1.17; an empty transparent zone does). */
+		    (rc = ub_ctx_set_option(r->ctx, "local-zone:", "test. transparent")) != 0) {
+			snprintf(err, errlen, "resolver cache options: %s", ub_strerror(rc));
+			goto fail;
+		}
 	} else if (access(ROOT_KEY_FILE, R_OK) == 0) {
-		r->root_key = 1;
+		/* A static anchor: auto-trust (RFC 5011) would rewrite the packaged file. */
+		if ((rc = ub_ctx_add_ta_file(r->ctx, ROOT_KEY_FILE)) != 0) {
+			snprintf(err, errlen, "DNSSEC trust anchor %s: %s", ROOT_KEY_FILE, ub_strerror(rc));
+			goto fail;
+		}
 	} else {
 		log_warn("resolver: %s not found (install dns-root-data): DNSSEC is not validated",
 		         ROOT_KEY_FILE);
 	}
-	/* The first slot now, so that a configuration libunbound refuses fails the start. */
-	if (!(r->slots = slot_new(r, err, errlen)))
-		goto fail;
 	*out = r;
 	return 0;
 fail:
@@ -323,41 +228,17 @@ void resolver_free(struct resolver *r)
 {
 	if (!r)
 		return;
-	/* Callers must be done with the resolver (every slot given back). */
-	while (r->slots) {
-		struct slot *s = r->slots;
-		r->slots = s->next;
-		slot_free(s);
-	}
-	for (size_t i = 0; i < r->ntas; i++)
-		free(r->tas[i]);
-	free(r->tas);
+	/* Stops libunbound's worker thread; outstanding queries (cancelled ones whose answers
+	 * nobody read) are dropped without callbacks (callers must be done with the resolver). */
+	if (r->ctx)
+		ub_ctx_delete(r->ctx);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
 int resolver_add_trust_anchor(struct resolver *r, const char *rr, char *err, size_t errlen)
 {
-	int rc = 0;
-	pthread_mutex_lock(&r->mu);
-	char **tas = realloc(r->tas, (r->ntas + 1) * sizeof *tas);
-	char *dup = strdup(rr);
-	if (tas)
-		r->tas = tas;
-	if (!tas || !dup) {
-		free(dup);
-		pthread_mutex_unlock(&r->mu);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	/* Every slot made so far (before the first lookup: the first one), and those to come. */
-	for (struct slot *s = r->slots; s && rc == 0; s = s->next)
-		rc = ub_ctx_add_ta(s->ctx, rr);
-	if (rc == 0)
-		r->tas[r->ntas++] = dup;
-	else
-		free(dup);
-	pthread_mutex_unlock(&r->mu);
+	int rc = ub_ctx_add_ta(r->ctx, rr);
 	if (rc != 0) {
 		snprintf(err, errlen, "DNSSEC trust anchor \"%.200s\": %s", rr, ub_strerror(rc));
 		return -1;
@@ -365,150 +246,122 @@ int resolver_add_trust_anchor(struct resolver *r, const char *rr, char *err, siz
 	return 0;
 }
 
-/* ---- answers ---- */
-
-/* Reads the answer to q from libunbound's packet, kept in q->pkt (dnsmsg_answer: its rcode and
- * the records of q's type at the end of the CNAME chain, as libunbound's own result has them,
- * RFC 8659 §3's aliases included). -1 if it is malformed (or memory is short). */
-static int answer_parse(struct query *q, const unsigned char *pkt, size_t len)
+/* With r->mu held, by the leader as it leaves: the role goes to a waiter that still needs
+ * answers (woken to poll), or to nobody if none does (the next arrival takes it). */
+static void leader_handover(struct resolver *r, struct waiter *self)
 {
-	size_t an = dnsmsg_ancount(pkt, len);
-	if (an > len / 11) /* more records than fit: malformed (dnsmsg_answer says so too) */
-		return -1;
-	/* The array first: malloc's alignment is struct dnsmsg_rdata's. */
-	struct dnsmsg_rdata *block = malloc(an * sizeof *block + len);
-	if (!block)
-		return -1;
-	q->block = block;
-	q->rd = block;
-	q->pkt = (unsigned char *)(block + an);
-	memcpy(q->pkt, pkt, len);
-	return dnsmsg_answer(q->pkt, len, (unsigned)q->rrtype, &q->rcode, q->rd, an, &q->nrd);
+	r->leader = NULL;
+	for (struct waiter *o = r->waiters; o; o = o->next)
+		if (o != self && !waiter_ready(o)) {
+			r->leader = o;
+			pthread_cond_signal(&o->cv);
+			return;
+		}
 }
 
-/* libunbound's callback: runs inside event_base_loop in the thread that holds the slot (or
- * inside ub_resolve_event, for an answer it has at once). */
-static void query_done(void *arg, int rcode, void *pkt, int len, int sec, char *why_bogus, int ratelimited)
+/* As the leader, with r->mu released: waits up to ms for answers and processes them. */
+static void lead_once(struct resolver *r, long ms)
 {
-	(void)ratelimited;
-	struct query *q = arg;
-	q->done = 1;
-	if (sec == SEC_BOGUS) {
-		q->bogus = 1;
-		if (why_bogus)
-			q->why_bogus = strdup(why_bogus);
-	}
-	if (rcode) {
-		q->rcode = rcode; /* libunbound's failure (SERVFAIL mostly): no packet to read */
+	struct pollfd pfd = {.fd = ub_fd(r->ctx), .events = POLLIN};
+	int n = poll(&pfd, 1, (int)ms);
+	if (n < 0 && errno != EINTR) {
+		log_error("resolver: poll: %s", strerror(errno));
+	} else if (n > 0) {
+		int rc = ub_process(r->ctx);
+		if (rc == 0)
+			return;
+		log_error("resolver: ub_process: %s", ub_strerror(rc));
+	} else {
 		return;
 	}
-	if (!pkt || len < 0 || answer_parse(q, pkt, (size_t)len) != 0)
-		q->malformed = 1;
+	usleep((useconds_t)(ms < 100 ? ms : 100) * 1000); /* do not spin on a broken pipe */
 }
 
-static void query_clear(struct query *q)
-{
-	free(q->block);
-	free(q->why_bogus);
-	q->block = NULL;
-	q->pkt = NULL;
-	q->rd = NULL;
-	q->nrd = 0;
-	q->why_bogus = NULL;
-}
-
-/* Is a done query an error or a non-empty answer? (For the CAA walk: anything but an empty
- * set, which sends the walk on to the parent.) */
-static int query_decisive(const struct query *q)
-{
-	if (q->err || q->malformed || q->bogus)
-		return 1;
-	if (q->rcode == RCODE_NXDOMAIN)
-		return 0;
-	if (q->rcode != 0)
-		return 1;
-	return q->nrd > 0;
-}
-
-/* Has w got what it waits for? All its queries, or with first_set the answers up to and
- * including the first decisive one. */
-static int waiter_ready(const struct waiter *w)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		if (!w->q[i].done)
-			return 0;
-		if (w->first_set && query_decisive(&w->q[i]))
-			return 1;
-	}
-	return 1;
-}
-
-/* Submits q[0..n) (each with its name and rrtype) as one set waited for through w, on a slot
- * this thread holds until queries_wait returns; with first_set the set is complete once the
- * first decisive one in order is known (query_decisive: the CAA tree walk needs nothing after
- * it). queries_wait must follow, on the same thread. */
+/* Submits q[0..n) (each with its name and rrtype) as one set waited for through w; with
+ * first_set the set is complete once the first decisive one in order is known (query_decisive:
+ * the CAA tree walk needs nothing after it). queries_wait must follow. */
 static void queries_submit(struct resolver *r, struct waiter *w, struct query *q, size_t n, int first_set)
 {
-	*w = (struct waiter){.r = r, .q = q, .n = n, .first_set = first_set};
-	w->slot = slot_acquire(r);
+	*w = (struct waiter){.q = q, .n = n, .first_set = first_set, .r = r};
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	/* Deadlines on the monotonic clock: a wall-clock step must not stretch a lookup. */
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+
 	for (size_t i = 0; i < n; i++) {
-		int rc = UB_INITFAIL;
-		if (w->slot) {
-			struct slot *s = w->slot;
-			/* The first query finalizes the context: one context at a time (resolver.c's
-			 * header). The callback may run before ub_resolve_event returns. */
-			int first = !s->finalized;
-			if (first)
-				pthread_mutex_lock(&r->mu);
-			rc = ub_resolve_event(s->ctx, q[i].name, q[i].rrtype, CLASS_IN, &q[i], query_done, &q[i].id);
-			if (first) {
-				s->finalized = rc == 0;
-				pthread_mutex_unlock(&r->mu);
-			}
-		}
+		q[i].w = w;
+		/* A callback for an earlier query may already run in the leader: it reads q[]. */
+		int rc = ub_resolve_async(r->ctx, q[i].name, q[i].rrtype, 1 /* IN */, &q[i], query_done,
+		                          &q[i].id);
+		pthread_mutex_lock(&r->mu);
 		if (rc != 0) {
-			if (!q[i].done) {
-				q[i].err = rc;
-				q[i].done = 1;
-			}
-		} else if (!q[i].done) {
+			q[i].err = rc;
+			q[i].done = 1;
+		} else {
 			q[i].submitted = 1;
 		}
+		pthread_mutex_unlock(&r->mu);
 	}
 }
 
-/* Runs w's slot until w's set is complete or dl (CLOCK_MONOTONIC) passes, cancels what is
- * still out and gives the slot back. Each query ends done (answered, or failed) or timed_out
- * (no answer, or one no longer needed). */
-static void queries_wait(struct waiter *w, const struct timespec *dl)
+/* Waits until w's set is complete or dl (CLOCK_MONOTONIC) passes, then cancels what is still
+ * out. Each query ends done (err/res set) or timed_out (no answer, or one no longer needed). */
+static void queries_wait(struct resolver *r, struct waiter *w, const struct timespec *dl)
 {
-	struct slot *s = w->slot;
-	long left;
-	if (s && !waiter_ready(w) && (left = deadline_ms_left(dl)) > 0) {
-		struct timeval tv = {.tv_sec = left / 1000, .tv_usec = (left % 1000) * 1000};
-		s->expired = 0;
-		evtimer_add(s->timer, &tv);
-		/* Each round blocks until an answer (or a retransmission timer of libunbound's, or the
-		 * deadline) and runs what is ready; answers for other lookups this thread has out
-		 * on the slot (a CAA walk under way) are read too. */
-		while (!waiter_ready(w) && !s->expired)
-			if (event_base_loop(s->base, EVLOOP_ONCE) < 0) {
-				log_error("resolver: event loop failed");
-				break;
-			}
-		evtimer_del(s->timer);
-	}
-	for (size_t i = 0; i < w->n; i++) {
-		struct query *q = &w->q[i];
-		if (q->done)
+	struct query *q = w->q;
+	size_t n = w->n;
+	pthread_mutex_lock(&r->mu);
+	w->next = r->waiters;
+	r->waiters = w;
+	for (;;) {
+		if (waiter_ready(w))
+			break;
+		long left = deadline_ms_left(dl);
+		if (left <= 0)
+			break;
+		if (!r->leader)
+			r->leader = w;
+		if (r->leader != w) {
+			/* w->cv waits on CLOCK_MONOTONIC (queries_submit). */
+			pthread_cond_timedwait(&w->cv, &r->mu, dl);
 			continue;
-		/* Unanswered: its callback will never run (the answer is dropped when it comes). */
-		if (q->submitted)
-			ub_cancel(s->ctx, q->id);
-		q->timed_out = 1;
+		}
+		pthread_mutex_unlock(&r->mu);
+		lead_once(r, left);
+		pthread_mutex_lock(&r->mu);
 	}
-	slot_release(w->r, s);
-	w->slot = NULL;
+	if (r->leader == w)
+		leader_handover(r, w);
+	for (struct waiter **pp = &r->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	pthread_mutex_unlock(&r->mu);
+
+	int wait_more = 0;
+	for (size_t i = 0; i < n; i++) {
+		pthread_mutex_lock(&r->mu);
+		int done = q[i].done;
+		pthread_mutex_unlock(&r->mu);
+		if (done)
+			continue;
+		if (ub_cancel(r->ctx, q[i].id) == 0)
+			q[i].timed_out = 1;
+		else
+			wait_more = 1; /* already dequeued: its callback is imminent */
+	}
+	if (wait_more) {
+		pthread_mutex_lock(&r->mu);
+		w->draining = 1;
+		for (size_t i = 0; i < n; i++)
+			while (!q[i].done && !q[i].timed_out)
+				pthread_cond_wait(&w->cv, &r->mu);
+		pthread_mutex_unlock(&r->mu);
+	}
+	pthread_cond_destroy(&w->cv);
 }
 
 /* Runs q[0..n) concurrently and waits, at most the resolver's timeout in total (see
@@ -518,7 +371,7 @@ static void run_queries(struct resolver *r, struct query *q, size_t n, int first
 	struct waiter w;
 	queries_submit(r, &w, q, n, first_set);
 	struct timespec dl = deadline_after_ms(r->timeout_ms);
-	queries_wait(&w, &dl);
+	queries_wait(r, &w, &dl);
 }
 
 static const char *rrtype_name(int t)
@@ -542,12 +395,12 @@ static struct problem *query_problem(const struct resolver *r, const char *name,
 	if (q->err)
 		return problem_new("dns", 400, "DNS problem: looking up %s for %s: %s", t, name,
 		                   ub_strerror(q->err));
-	if (q->bogus)
+	if (!q->res)
+		return problem_new("dns", 400, "DNS problem: looking up %s for %s: no result", t, name);
+	if (q->res->bogus)
 		return problem_new("dns", 400, "DNS problem: DNSSEC validation failed looking up %s for %s: %s",
-		                   t, name, q->why_bogus ? q->why_bogus : "bogus answer");
-	if (q->malformed)
-		return problem_new("dns", 400, "DNS problem: looking up %s for %s: malformed answer", t, name);
-	switch (q->rcode) {
+		                   t, name, q->res->why_bogus ? q->res->why_bogus : "bogus answer");
+	switch (q->res->rcode) {
 	case 0:
 		return NULL;
 	case RCODE_NXDOMAIN:
@@ -560,7 +413,7 @@ static struct problem *query_problem(const struct resolver *r, const char *name,
 	case RCODE_REFUSED:
 		return problem_new("dns", 400, "DNS problem: REFUSED looking up %s for %s", t, name);
 	default:
-		return problem_new("dns", 400, "DNS problem: rcode %d looking up %s for %s", q->rcode, t,
+		return problem_new("dns", 400, "DNS problem: rcode %d looking up %s for %s", q->res->rcode, t,
 		                   name);
 	}
 }
@@ -568,8 +421,8 @@ static struct problem *query_problem(const struct resolver *r, const char *name,
 /* NXDOMAIN, validated or insecure: an answer (no such name), not a failure. */
 static int is_nxdomain(const struct query *q)
 {
-	return q->done && !q->timed_out && !q->err && !q->malformed && !q->bogus &&
-	       q->rcode == RCODE_NXDOMAIN;
+	return q->done && !q->timed_out && !q->err && q->res && !q->res->bogus &&
+	       q->res->rcode == RCODE_NXDOMAIN;
 }
 
 static int name_ok(const char *name, struct problem **prob)
@@ -606,15 +459,15 @@ int resolver_addrs(struct resolver *r, const char *name, char addrs[][RESOLVER_A
 		}
 		int fam = q[i].rrtype == RR_AAAA ? AF_INET6 : AF_INET;
 		int want = fam == AF_INET6 ? 16 : 4;
-		for (size_t k = 0; k < q[i].nrd && *n < max; k++) {
-			if (q[i].rd[k].len != (size_t)want)
+		for (size_t k = 0; q[i].res->data[k] && *n < max; k++) {
+			if (q[i].res->len[k] != want)
 				continue;
-			if (inet_ntop(fam, q[i].pkt + q[i].rd[k].off, addrs[*n], RESOLVER_ADDR_LEN))
+			if (inet_ntop(fam, q[i].res->data[k], addrs[*n], RESOLVER_ADDR_LEN))
 				(*n)++;
 		}
 	}
 	for (size_t i = 0; i < 2; i++)
-		query_clear(&q[i]);
+		ub_resolve_free(q[i].res);
 	if (*n > 0) {
 		problem_free(first);
 		return 0;
@@ -639,18 +492,20 @@ int resolver_txt(struct resolver *r, const char *name, char ***txts, size_t *n, 
 			problem_free(*prob);
 			*prob = NULL;
 		} else {
-			query_clear(&q);
+			ub_resolve_free(q.res);
 			return -1;
 		}
 	}
-	size_t cnt = q.nrd;
+	size_t cnt = 0;
+	while (q.res->data[cnt])
+		cnt++;
 	char **out = calloc(cnt + 1, sizeof *out);
 	if (!out)
 		goto nomem;
 	for (size_t k = 0; k < cnt; k++) {
 		/* RFC 1035 §3.3.14: one or more <character-string>s, concatenated (RFC 8555 §8.4). */
-		const unsigned char *d = q.pkt + q.rd[k].off;
-		size_t len = q.rd[k].len, o = 0, w = 0;
+		const unsigned char *d = (const unsigned char *)q.res->data[k];
+		size_t len = (size_t)q.res->len[k], o = 0, w = 0;
 		char *s = malloc(len + 1);
 		if (!s)
 			goto nomem_out;
@@ -665,14 +520,14 @@ int resolver_txt(struct resolver *r, const char *name, char ***txts, size_t *n, 
 		s[w] = '\0';
 		out[(*n)++] = s;
 	}
-	query_clear(&q);
+	ub_resolve_free(q.res);
 	*txts = out;
 	return 0;
 nomem_out:
 	resolver_strings_free(out, *n);
 	*n = 0;
 nomem:
-	query_clear(&q);
+	ub_resolve_free(q.res);
 	*prob = problem_new("serverInternal", 500, "out of memory resolving %s", name);
 	return -1;
 }
@@ -693,14 +548,14 @@ static int caa_answer(const char *name, const struct query *q, struct caa_record
 	const unsigned char *rdata[CAA_RRSET_MAX];
 	size_t len[CAA_RRSET_MAX], cnt = 0;
 	char err[256];
-	while (cnt < q->nrd) {
+	while (q->res->data[cnt]) {
 		if (cnt == CAA_RRSET_MAX) {
 			*prob = problem_new("dns", 400, "DNS problem: more than %d CAA records for %s",
 			                    CAA_RRSET_MAX, name);
 			return -1;
 		}
-		rdata[cnt] = q->pkt + q->rd[cnt].off;
-		len[cnt] = q->rd[cnt].len;
+		rdata[cnt] = (const unsigned char *)q->res->data[cnt];
+		len[cnt] = q->res->len[cnt] > 0 ? (size_t)q->res->len[cnt] : 0;
 		cnt++;
 	}
 	if (caa_records_from_rdata(rdata, len, cnt, recs, err, sizeof err) != 0) {
@@ -760,7 +615,7 @@ int resolver_caa_walk_finish(struct resolver_caa_pending *p, size_t *level, stru
 	*prob = NULL;
 	*level = p->n;
 	struct timespec dl = deadline_after_ms(p->r->timeout_ms);
-	queries_wait(&p->w, &dl);
+	queries_wait(p->r, &p->w, &dl);
 	for (size_t i = 0; i < p->n; i++) {
 		if ((*prob = query_problem(p->r, p->names[i], &q[i])) != NULL) {
 			/* NXDOMAIN is an empty RRset here: the climb goes on to the parent (RFC 8659 §3). */
@@ -772,7 +627,7 @@ int resolver_caa_walk_finish(struct resolver_caa_pending *p, size_t *level, stru
 			*prob = NULL;
 			continue;
 		}
-		if (!q[i].nrd)
+		if (!q[i].res->data[0])
 			continue; /* NODATA: empty too */
 		/* The relevant RRset; failures at later (parent) names are never looked at. */
 		if ((rc = caa_answer(p->names[i], &q[i], recs, nrecs, prob)) == 0)
@@ -780,7 +635,7 @@ int resolver_caa_walk_finish(struct resolver_caa_pending *p, size_t *level, stru
 		break;
 	}
 	for (size_t i = 0; i < p->n; i++)
-		query_clear(&q[i]);
+		ub_resolve_free(q[i].res);
 	free(p);
 	return rc;
 }
@@ -790,9 +645,9 @@ void resolver_caa_walk_cancel(struct resolver_caa_pending *p)
 	if (!p)
 		return;
 	struct timespec past = {0, 0};
-	queries_wait(&p->w, &past);
+	queries_wait(p->r, &p->w, &past);
 	for (size_t i = 0; i < p->n; i++)
-		query_clear(&p->q[i]);
+		ub_resolve_free(p->q[i].res);
 	free(p);
 }
 

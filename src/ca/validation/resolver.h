@@ -48,9 +48,7 @@ int resolver_caa_walk(struct resolver *r, const char *const *names, size_t n, si
  * else (validates the challenge). _start submits them (names must stay valid until _finish or
  * _cancel; -1 with *prob as resolver_caa_walk's for bad names). _finish waits, at most the
  * resolver's timeout from when it is called, and decides as resolver_caa_walk does; _cancel
- * drops the lookups (NULL is fine). Both free p, and must run on the thread that called _start:
- * the lookups are driven by that thread (resolver.c's header), by _finish or by any lookup it
- * makes in between. */
+ * drops the lookups (NULL is fine). Both free p. */
 struct resolver_caa_pending;
 int resolver_caa_walk_start(struct resolver *r, const char *const *names, size_t n,
                             struct resolver_caa_pending **p, struct problem **prob);
