@@ -5,6 +5,7 @@
  * with the serial rewritten); 1% are revoked. Run it while cobbled is stopped. */
 #include "issuance/ca.h"
 #include "issuance/csrcheck.h"
+#include "issuance/issue.h"
 #include "keys.h"
 #include "rand.h"
 #include <openssl/x509.h>

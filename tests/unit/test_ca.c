@@ -23,6 +23,7 @@
 #include "fileio.h"
 #include "issuance/ca.h"
 #include "issuance/csrcheck.h"
+#include "issuance/issue.h"
 
 #define BASE "https://127.0.0.1:14000"
 

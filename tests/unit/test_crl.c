@@ -16,6 +16,7 @@
 
 #include "issuance/ca.h"
 #include "issuance/crl.h"
+#include "issuance/issue.h"
 #include "issuance/ocsp.h"
 #include <openssl/ocsp.h>
 #include "storage/store.h"

@@ -1,15 +1,14 @@
-/* The CA's hierarchy (root, intermediate, HTTPS listener certificate) and leaf issuance.
- * Keys live in the data directory behind the signer interface; certificates are built here. */
+/* The CA's hierarchy on disk (root, intermediate, HTTPS listener certificate): created on first
+ * start, loaded after. Keys live in the data directory behind the signer interface; leaves are
+ * issued in issue.c. */
 #include "issuance/ca.h"
-#include "der.h"
-#include "issuance/csrcheck.h"
+#include "issuance/certbuild.h"
+#include "issuance/issue.h"
 #include "str.h"
 #include "issuance/signer.h"
 #include "fileio.h"
 #include "keys.h"
 #include "log.h"
-#include "rand.h"
-#include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -30,7 +29,6 @@
 #define BACKDATE 3600           /* CA and listener certs tolerate an hour of client clock skew */
 #define TLS_RENEW_MARGIN DAY    /* regenerate the listener cert a day before it expires */
 #define PEM_MAX (256 * 1024)
-#define CN_MAX 64               /* RFC 5280 ub-common-name */
 
 struct ca {
 	char *dir;
@@ -81,14 +79,6 @@ static int path_exists(const char *path)
 	if (stat(path, &st) == 0)
 		return 1;
 	return errno == ENOENT ? 0 : -1;
-}
-
-static int64_t asn1_time_unix(const ASN1_TIME *t)
-{
-	struct tm tm;
-	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	return (int64_t)timegm(&tm);
 }
 
 static char *x509_to_pem(X509 *x)
@@ -152,48 +142,11 @@ out:
 	return ok;
 }
 
-static X509_NAME *name_cn(const char *cn)
-{
-	X509_NAME *n = X509_NAME_new();
-	if (!n)
-		return NULL;
-	if (cn && *cn &&
-	    X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
-	                               0) != 1) {
-		X509_NAME_free(n);
-		return NULL;
-	}
-	return n;
-}
-
-/* Adds an extension described in OpenSSL's config syntax; only for fixed strings, never input. */
-static int add_ext_conf(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509V3_set_ctx_nodb(&ctx);
-	X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
-	X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, &ctx, nid, value);
-	if (!ext)
-		return -1;
-	int rc = X509_add_ext(cert, ext, -1) == 1 ? 0 : -1;
-	X509_EXTENSION_free(ext);
-	return rc;
-}
-
-static int set_times(X509 *x, int64_t nb, int64_t na)
-{
-	if (!ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb))
-		return -1;
-	if (!ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na))
-		return -1;
-	return 0;
-}
-
 /* A certificate skeleton: v3, random serial, subject, issuer, validity, public key. */
 static X509 *cert_skeleton(const char *cn, EVP_PKEY *pub, X509 *issuer, int64_t nb, int64_t na)
 {
 	X509 *x = X509_new();
-	X509_NAME *subj = name_cn(cn);
+	X509_NAME *subj = certbuild_name_cn(cn);
 	if (!x || !subj)
 		goto fail;
 	if (X509_set_version(x, X509_VERSION_3) != 1 || set_random_serial(x) != 0)
@@ -202,7 +155,7 @@ static X509 *cert_skeleton(const char *cn, EVP_PKEY *pub, X509 *issuer, int64_t 
 		goto fail;
 	if (X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subj) != 1)
 		goto fail;
-	if (set_times(x, nb, na) != 0 || X509_set_pubkey(x, pub) != 1)
+	if (certbuild_set_times(x, nb, na) != 0 || X509_set_pubkey(x, pub) != 1)
 		goto fail;
 	X509_NAME_free(subj);
 	return x;
@@ -210,170 +163,6 @@ fail:
 	X509_NAME_free(subj);
 	X509_free(x);
 	return NULL;
-}
-
-/* Adds an iPAddress GeneralName if name is an IPv4/IPv6 literal, else a dNSName. */
-static int gens_add_name(GENERAL_NAMES *gens, const char *name)
-{
-	GENERAL_NAME *gn = GENERAL_NAME_new();
-	if (!gn)
-		return -1;
-	ASN1_OCTET_STRING *ip = a2i_IPADDRESS(name);
-	if (ip) {
-		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
-	} else {
-		ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-		if (!ia5 || ASN1_STRING_set(ia5, name, (int)strlen(name)) != 1) {
-			ASN1_IA5STRING_free(ia5);
-			GENERAL_NAME_free(gn);
-			return -1;
-		}
-		GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
-	}
-	if (!sk_GENERAL_NAME_push(gens, gn)) {
-		GENERAL_NAME_free(gn);
-		return -1;
-	}
-	return 0;
-}
-
-static int add_san(X509 *x, const char *const *names, size_t n, int critical)
-{
-	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-	int rc = -1;
-	if (!gens)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (gens_add_name(gens, names[i]) != 0)
-			goto out;
-	if (X509_add1_ext_i2d(x, NID_subject_alt_name, gens, critical, X509V3_ADD_DEFAULT) != 1)
-		goto out;
-	rc = 0;
-out:
-	GENERAL_NAMES_free(gens);
-	return rc;
-}
-
-static GENERAL_NAME *uri_name(const char *uri)
-{
-	GENERAL_NAME *gn = GENERAL_NAME_new();
-	ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-	if (!gn || !ia5 || ASN1_STRING_set(ia5, uri, (int)strlen(uri)) != 1) {
-		GENERAL_NAME_free(gn);
-		ASN1_IA5STRING_free(ia5);
-		return NULL;
-	}
-	GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
-	return gn;
-}
-
-/* RFC 5280 §4.2.2.1: caIssuers pointing at the issuer's DER. */
-static int add_aia(X509 *x, const char *url, const char *ocsp_url)
-{
-	AUTHORITY_INFO_ACCESS *aia = AUTHORITY_INFO_ACCESS_new();
-	ACCESS_DESCRIPTION *ad = NULL;
-	GENERAL_NAME *gn = NULL;
-	int rc = -1;
-	if (!aia)
-		goto out;
-	if (ocsp_url) {
-		/* RFC 5280 §4.2.2.1: id-ad-ocsp, when the responder is on (issue 5). */
-		if (!(ad = ACCESS_DESCRIPTION_new()) || !(gn = uri_name(ocsp_url)))
-			goto out;
-		ASN1_OBJECT_free(ad->method);
-		ad->method = OBJ_nid2obj(NID_ad_OCSP);
-		GENERAL_NAME_free(ad->location);
-		ad->location = gn;
-		gn = NULL;
-		if (!sk_ACCESS_DESCRIPTION_push(aia, ad))
-			goto out;
-		ad = NULL;
-	}
-	ad = ACCESS_DESCRIPTION_new();
-	gn = uri_name(url);
-	if (!ad || !gn)
-		goto out;
-	ASN1_OBJECT_free(ad->method);
-	ad->method = OBJ_nid2obj(NID_ad_ca_issuers);
-	GENERAL_NAME_free(ad->location);
-	ad->location = gn;
-	gn = NULL;
-	if (!sk_ACCESS_DESCRIPTION_push(aia, ad))
-		goto out;
-	ad = NULL;
-	if (X509_add1_ext_i2d(x, NID_info_access, aia, 0, X509V3_ADD_DEFAULT) != 1)
-		goto out;
-	rc = 0;
-out:
-	GENERAL_NAME_free(gn);
-	ACCESS_DESCRIPTION_free(ad);
-	AUTHORITY_INFO_ACCESS_free(aia);
-	return rc;
-}
-
-/* RFC 5280 §4.2.1.13: one distribution point with a full-name URI. */
-static int add_crldp(X509 *x, const char *url)
-{
-	CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
-	DIST_POINT *dp = DIST_POINT_new();
-	DIST_POINT_NAME *dpn = DIST_POINT_NAME_new();
-	GENERAL_NAMES *full = sk_GENERAL_NAME_new_null();
-	GENERAL_NAME *gn = uri_name(url);
-	int rc = -1;
-	if (!dps || !dp || !dpn || !full || !gn)
-		goto out;
-	if (!sk_GENERAL_NAME_push(full, gn))
-		goto out;
-	gn = NULL;
-	dpn->type = 0;
-	dpn->name.fullname = full;
-	full = NULL;
-	dp->distpoint = dpn;
-	dpn = NULL;
-	if (!sk_DIST_POINT_push(dps, dp))
-		goto out;
-	dp = NULL;
-	if (X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0, X509V3_ADD_DEFAULT) != 1)
-		goto out;
-	rc = 0;
-out:
-	GENERAL_NAME_free(gn);
-	GENERAL_NAMES_free(full);
-	DIST_POINT_NAME_free(dpn);
-	DIST_POINT_free(dp);
-	CRL_DIST_POINTS_free(dps);
-	return rc;
-}
-
-static int add_crldp_shard(const struct ca *ca, X509 *x, const char *serial_hex)
-{
-	char url[700];
-	if (ca_crl_url(ca, ca_crl_shard_of(serial_hex, ca->crl_shards), url, sizeof url) != 0)
-		return -1;
-	return add_crldp(x, url);
-}
-
-/* CA/B BR §7.1.6.1: a single policy OID, no qualifiers. */
-static int add_policy(X509 *x, const char *oid)
-{
-	CERTIFICATEPOLICIES *pols = sk_POLICYINFO_new_null();
-	POLICYINFO *pi = POLICYINFO_new();
-	int rc = -1;
-	if (!pols || !pi)
-		goto out;
-	ASN1_OBJECT_free(pi->policyid);
-	if (!(pi->policyid = OBJ_txt2obj(oid, 1)))
-		goto out;
-	if (!sk_POLICYINFO_push(pols, pi))
-		goto out;
-	pi = NULL;
-	if (X509_add1_ext_i2d(x, NID_certificate_policies, pols, 0, X509V3_ADD_DEFAULT) != 1)
-		goto out;
-	rc = 0;
-out:
-	POLICYINFO_free(pi);
-	CERTIFICATEPOLICIES_free(pols);
-	return rc;
 }
 
 /* Splits "a, b,c" into trimmed non-empty names. Returns count, -1 on allocation failure. */
@@ -451,9 +240,9 @@ static int build_root(struct ca *ca, const char *cn, char *err, size_t errlen)
 {
 	int64_t now = (int64_t)time(NULL);
 	X509 *x = cert_skeleton(cn, signer_public(ca->root_signer), NULL, now - BACKDATE, now + ROOT_DAYS * DAY);
-	if (!x || add_ext_conf(x, NULL, NID_basic_constraints, "critical,CA:TRUE") != 0 ||
-	    add_ext_conf(x, NULL, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
-	    add_ext_conf(x, NULL, NID_subject_key_identifier, "hash") != 0 ||
+	if (!x || certbuild_add_ext_conf(x, NULL, NID_basic_constraints, "critical,CA:TRUE") != 0 ||
+	    certbuild_add_ext_conf(x, NULL, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
+	    certbuild_add_ext_conf(x, NULL, NID_subject_key_identifier, "hash") != 0 ||
 	    signer_sign_x509(ca->root_signer, x) != 0) {
 		set_err(err, errlen, "cannot build the root certificate");
 		X509_free(x);
@@ -469,22 +258,16 @@ static int build_root(struct ca *ca, const char *cn, char *err, size_t errlen)
 	return 0;
 }
 
-static int64_t clamp_to_issuer(int64_t na, X509 *issuer)
-{
-	int64_t limit = asn1_time_unix(X509_get0_notAfter(issuer));
-	return (limit > 0 && na > limit) ? limit : na;
-}
-
 static int build_intermediate(struct ca *ca, const char *cn, char *err, size_t errlen)
 {
 	int64_t now = (int64_t)time(NULL);
-	int64_t na = clamp_to_issuer(now + INTERMEDIATE_DAYS * DAY, ca->root);
+	int64_t na = certbuild_clamp_to_issuer(now + INTERMEDIATE_DAYS * DAY, ca->root);
 	X509 *x = cert_skeleton(cn, signer_public(ca->int_signer), ca->root, now - BACKDATE, na);
-	if (!x || add_ext_conf(x, ca->root, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") != 0 ||
-	    add_ext_conf(x, ca->root, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign") != 0 ||
-	    add_ext_conf(x, ca->root, NID_ext_key_usage, "serverAuth,clientAuth") != 0 ||
-	    add_ext_conf(x, ca->root, NID_subject_key_identifier, "hash") != 0 ||
-	    add_ext_conf(x, ca->root, NID_authority_key_identifier, "keyid:always") != 0 ||
+	if (!x || certbuild_add_ext_conf(x, ca->root, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign") != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_ext_key_usage, "serverAuth,clientAuth") != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_subject_key_identifier, "hash") != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_authority_key_identifier, "keyid:always") != 0 ||
 	    signer_sign_x509(ca->root_signer, x) != 0) {
 		set_err(err, errlen, "cannot build the intermediate certificate");
 		X509_free(x);
@@ -515,15 +298,15 @@ static int build_tls(struct ca *ca, const char *tls_names, char *err, size_t err
 	if (!(key = create_key(ca->tls_key_path, "ec256", err, errlen)))
 		goto out;
 	int64_t now = (int64_t)time(NULL);
-	int64_t na = clamp_to_issuer(now + TLS_DAYS * DAY, ca->root);
-	const char *cn = strlen(names[0]) <= CN_MAX ? names[0] : NULL;
+	int64_t na = certbuild_clamp_to_issuer(now + TLS_DAYS * DAY, ca->root);
+	const char *cn = strlen(names[0]) <= CERTBUILD_CN_MAX ? names[0] : NULL;
 	x = cert_skeleton(cn, signer_public(key), ca->root, now - BACKDATE, na);
-	if (!x || add_san(x, (const char *const *)names, (size_t)n, cn == NULL) != 0 ||
-	    add_ext_conf(x, ca->root, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
-	    add_ext_conf(x, ca->root, NID_key_usage, "critical,digitalSignature") != 0 ||
-	    add_ext_conf(x, ca->root, NID_ext_key_usage, "serverAuth") != 0 ||
-	    add_ext_conf(x, ca->root, NID_subject_key_identifier, "hash") != 0 ||
-	    add_ext_conf(x, ca->root, NID_authority_key_identifier, "keyid:always") != 0 ||
+	if (!x || certbuild_add_san(x, (const char *const *)names, (size_t)n, cn == NULL) != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_key_usage, "critical,digitalSignature") != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_ext_key_usage, "serverAuth") != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_subject_key_identifier, "hash") != 0 ||
+	    certbuild_add_ext_conf(x, ca->root, NID_authority_key_identifier, "keyid:always") != 0 ||
 	    signer_sign_x509(ca->root_signer, x) != 0) {
 		set_err(err, errlen, "cannot build the listener certificate for %s", tls_names);
 		goto out;
@@ -558,7 +341,7 @@ static int tls_current(struct ca *ca, const char *tls_names)
 		goto out;
 	if (X509_verify(x, signer_public(ca->root_signer)) != 1)
 		goto out;
-	int64_t na = asn1_time_unix(X509_get0_notAfter(x));
+	int64_t na = certbuild_time_unix(X509_get0_notAfter(x));
 	if (na < (int64_t)time(NULL) + TLS_RENEW_MARGIN)
 		goto out;
 	if ((n = split_names(tls_names, &names)) <= 0)
@@ -747,7 +530,7 @@ int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errl
 	if (!(ca->chain[0] = x509_to_pem(ca->inter)))
 		goto oom;
 	ca->nchain = 1;
-	if (asn1_time_unix(X509_get0_notAfter(ca->inter)) < (int64_t)time(NULL))
+	if (certbuild_time_unix(X509_get0_notAfter(ca->inter)) < (int64_t)time(NULL))
 		log_warn("ca: intermediate certificate %s has expired", ca->int_pem_path);
 
 	/* Listener certificate. */
@@ -859,183 +642,22 @@ const unsigned char *ca_intermediate_der(const struct ca *ca, size_t *len)
 	return ca->inter_der;
 }
 
-int ca_new_serial(char *out)
+int ca_validity_days(const struct ca *ca)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[16];
-	/* The time in milliseconds (48 bits, big-endian), then 80 bits from the CSPRNG (CA/B BR
-	 * §7.1: at least 64): serials sort by the time they were drawn, so a new certificate's index
-	 * entries land on the right edge of the serial indexes (issue 7, millions stored).
-	 * RFC 5280 §4.1.2.2: positive; the first byte is non-zero since 2004 and below 0x80 until
-	 * about the year 6400, so the DER stays at 16 octets. */
-	uint64_t ms = rand_now_ms();
-	for (int i = 5; i >= 0; i--, ms >>= 8)
-		b[i] = (unsigned char)(ms & 0xff);
-	if (rand_fill(b + 6, sizeof b - 6) != 0)
-		return -1;
-	b[0] &= 0x7f;
-	if (b[0] == 0)
-		b[0] = 1;
-	for (size_t i = 0; i < sizeof b; i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[32] = '\0';
-	return 0;
+	return ca->validity_days;
 }
 
-static int serial_from_hex(X509 *x, const char *hex)
+const char *ca_aia_url(const struct ca *ca)
 {
-	size_t l = hex ? strlen(hex) : 0;
-	BIGNUM *bn = NULL;
-	int rc = -1;
-	if (l == 0 || l > 40) /* RFC 5280 §4.1.2.2: at most 20 octets */
-		return -1;
-	for (size_t i = 0; i < l; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f') ||
-		      (hex[i] >= 'A' && hex[i] <= 'F')))
-			return -1;
-	if (!BN_hex2bn(&bn, hex) || BN_is_zero(bn))
-		goto out;
-	if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
-		goto out;
-	rc = 0;
-out:
-	BN_free(bn);
-	return rc;
+	return ca->aia_url;
 }
 
-/* The certificate's SubjectPublicKeyInfo, copied from the CSR's DER as it is (algorithm, its
- * parameters, the key bits). X509_set_pubkey would re-encode the decoded key through OpenSSL
- * 3's encoders and decode the result again (issue 7 profile: ~10% of cobbled's CPU per
- * issuance), and d2i_X509_PUBKEY would decode the key once more. csrcheck_verify decoded the
- * key and checked the signature before we get here; -1 for a form we do not copy (the caller
- * then falls back to X509_set_pubkey). */
-static int copy_spki(X509 *x, const struct csr *csr)
+const char *ca_ocsp_url(const struct ca *ca)
 {
-	struct der oid_tlv, param_tlv, bits;
-	if (der_spki((struct der){csr->spki, csr->spki_len}, &oid_tlv, &param_tlv, &bits))
-		return -1;
-	int ptype = V_ASN1_UNDEF;
-	if (param_tlv.n && der_peek(&param_tlv) == DER_OID)
-		ptype = V_ASN1_OBJECT;
-	else if (param_tlv.n && der_peek(&param_tlv) == DER_NULL)
-		ptype = V_ASN1_NULL;
-	else if (param_tlv.n)
-		return -1;
-	const unsigned char *q = oid_tlv.p;
-	ASN1_OBJECT *alg = d2i_ASN1_OBJECT(NULL, &q, (long)oid_tlv.n), *param = NULL;
-	if (ptype == V_ASN1_OBJECT) {
-		q = param_tlv.p;
-		param = d2i_ASN1_OBJECT(NULL, &q, (long)param_tlv.n);
-	}
-	unsigned char *key = OPENSSL_memdup(bits.p, bits.n);
-	if (!alg || (ptype == V_ASN1_OBJECT && !param) || !key ||
-	    X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg, ptype, param, key, (int)bits.n) != 1) {
-		ASN1_OBJECT_free(alg);
-		ASN1_OBJECT_free(param);
-		OPENSSL_free(key);
-		return -1;
-	}
-	return 0;
+	return ca->ocsp_url;
 }
 
-int ca_issue(struct ca *ca, const struct csr *csr, const char *const *names, size_t nnames,
-             const char *serial_hex, int64_t not_before, int64_t not_after,
-             unsigned char **der, size_t *der_len, int64_t *nb_out, int64_t *na_out,
-             char *err, size_t errlen)
+const char *ca_crl_url_prefix(const struct ca *ca)
 {
-	X509 *x = NULL;
-	X509_NAME *subj = NULL;
-	unsigned char *buf = NULL;
-	int rc = -1;
-	if (err && errlen)
-		err[0] = '\0';
-	*der = NULL;
-	*der_len = 0;
-	if (!ca || !csr || !names || nnames == 0) {
-		set_err(err, errlen, "no names to issue for");
-		return -1;
-	}
-	for (size_t i = 0; i < nnames; i++) {
-		if (!names[i] || !*names[i]) {
-			set_err(err, errlen, "name %zu is empty", i);
-			return -1;
-		}
-	}
-	EVP_PKEY *pub = csr->key;
-	if (!pub) {
-		set_err(err, errlen, "the CSR's public key cannot be decoded");
-		goto out;
-	}
-	int64_t nb = not_before ? not_before : (int64_t)time(NULL);
-	int64_t na = not_after ? not_after : nb + (int64_t)ca->validity_days * DAY;
-	na = clamp_to_issuer(na, ca->inter);
-	if (na <= nb) {
-		set_err(err, errlen, "validity is empty: notAfter is not after notBefore "
-		                     "(or the intermediate has expired)");
-		goto out;
-	}
-
-	if (!(x = X509_new()) || X509_set_version(x, X509_VERSION_3) != 1) {
-		set_err(err, errlen, "out of memory");
-		goto out;
-	}
-	if (serial_from_hex(x, serial_hex) != 0) {
-		set_err(err, errlen, "serial \"%s\" is not a positive hex number of at most 20 octets",
-		        serial_hex ? serial_hex : "");
-		goto out;
-	}
-	/* CN: the first DNS name that fits (CA/B BR §7.1.4.3 allows an address there, but
-	 * clients never need it); an IP-only certificate has an empty subject. RFC 5280 §4.2.1.6:
-	 * with an empty subject the SAN extension is critical. */
-	const char *cn = NULL;
-	for (size_t i = 0; i < nnames && !cn; i++) {
-		ASN1_OCTET_STRING *ip = a2i_IPADDRESS(names[i]);
-		if (!ip && strlen(names[i]) <= CN_MAX)
-			cn = names[i];
-		ASN1_OCTET_STRING_free(ip);
-	}
-	int has_cn = cn != NULL;
-	if (!(subj = name_cn(cn)) || X509_set_subject_name(x, subj) != 1 ||
-	    X509_set_issuer_name(x, X509_get_subject_name(ca->inter)) != 1 || set_times(x, nb, na) != 0 ||
-	    (copy_spki(x, csr) != 0 && X509_set_pubkey(x, pub) != 1)) {
-		set_err(err, errlen, "cannot set the certificate's names, validity or key");
-		goto out;
-	}
-	const char *ku = EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ? "critical,digitalSignature,keyEncipherment"
-	                                                           : "critical,digitalSignature";
-	if (add_san(x, names, nnames, !has_cn) != 0 || add_ext_conf(x, ca->inter, NID_key_usage, ku) != 0 ||
-	    add_ext_conf(x, ca->inter, NID_ext_key_usage, "serverAuth") != 0 ||
-	    add_ext_conf(x, ca->inter, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
-	    add_ext_conf(x, ca->inter, NID_subject_key_identifier, "hash") != 0 ||
-	    add_ext_conf(x, ca->inter, NID_authority_key_identifier, "keyid:always") != 0 ||
-	    (ca->aia_url && add_aia(x, ca->aia_url, ca->ocsp_url) != 0) || (ca->crldp_url && add_crldp_shard(ca, x, serial_hex) != 0) ||
-	    add_policy(x, "2.23.140.1.2.1") != 0 /* CA/B BR §7.1.6.1: domain-validated */) {
-		set_err(err, errlen, "cannot add the certificate's extensions");
-		goto out;
-	}
-	if (signer_sign_x509(ca->int_signer, x) != 0) {
-		set_err(err, errlen, "signing failed");
-		goto out;
-	}
-	int len = i2d_X509(x, &buf);
-	if (len <= 0) {
-		set_err(err, errlen, "cannot encode the certificate");
-		goto out;
-	}
-	*der = buf;
-	*der_len = (size_t)len;
-	buf = NULL;
-	if (nb_out)
-		*nb_out = nb;
-	if (na_out)
-		*na_out = na;
-	rc = 0;
-out:
-	ERR_clear_error();
-	OPENSSL_free(buf);
-	X509_NAME_free(subj);
-	X509_free(x);
-	return rc;
+	return ca->crldp_url;
 }

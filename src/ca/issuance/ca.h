@@ -1,6 +1,6 @@
-/* The CA's key material and certificate issuance.
+/* The CA's key material and certificates on disk.
  * First start creates root (P-384), intermediate (P-256 or RSA) and the HTTPS listener
- * certificate in the data directory; later starts load them. */
+ * certificate in the data directory; later starts load them. Leaves: issuance/issue.h. */
 #ifndef COBBLE_CA_H
 #define COBBLE_CA_H
 #include <openssl/x509.h>
@@ -45,19 +45,12 @@ int ca_crl_url(const struct ca *ca, int shard, char *out, size_t outlen);
 /* DER of the intermediate certificate (served at /ca/intermediate.der). */
 const unsigned char *ca_intermediate_der(const struct ca *ca, size_t *len);
 
-/* A fresh serial: 16 bytes, the time in milliseconds (6 bytes) and 80 bits from the CSPRNG,
- * positive with a non-zero first byte; hex into out (33 bytes). */
-int ca_new_serial(char *out);
-/* Issues a leaf for the CSR's public key (its SubjectPublicKeyInfo copied as sent): the given names as SANs (dNSName, or iPAddress for
- * an IPv4/IPv6 literal; the first DNS name that fits 64 bytes is the CN, none for IP-only),
- * serial (hex), not_before/not_after (unix seconds; 0 = now / now + validity). KU
- * digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth, basicConstraints
- * CA:FALSE critical, SKI/AKI, AIA caIssuers, CRLDP, policy 2.23.140.1.2.1.
- * Returns DER in *der (OPENSSL_free) or -1 with err. */
-struct csr; /* issuance/csrcheck.h: a checked CSR's key and SubjectPublicKeyInfo */
-int ca_issue(struct ca *ca, const struct csr *csr, const char *const *names, size_t nnames,
-             const char *serial_hex, int64_t not_before, int64_t not_after,
-             unsigned char **der, size_t *der_len, int64_t *nb_out, int64_t *na_out,
-             char *err, size_t errlen);
+/* What ca_issue (issuance/issue.h) puts in a leaf from the configuration: its lifetime in days,
+ * the AIA caIssuers URL (NULL without base_url), the OCSP responder URL (NULL: none) and the
+ * CRLDP prefix that ca_crl_url extends (NULL: no CRLDP). Borrowed; valid as long as ca. */
+int ca_validity_days(const struct ca *ca);
+const char *ca_aia_url(const struct ca *ca);
+const char *ca_ocsp_url(const struct ca *ca);
+const char *ca_crl_url_prefix(const struct ca *ca);
 
 #endif

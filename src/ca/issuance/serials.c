@@ -1,6 +1,6 @@
 /* Serials reserved in blocks: see serials.h. */
 #include "serials.h"
-#include "ca.h"
+#include "issue.h"
 #include "log.h"
 #include <pthread.h>
 #include <stdlib.h>

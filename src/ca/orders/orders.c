@@ -5,6 +5,7 @@
 #include "b64url.h"
 #include "deadline.h"
 #include "issuance/csrcheck.h"
+#include "issuance/issue.h"
 #include "issuance/serials.h"
 #include "log.h"
 #include "policy.h"
