@@ -2,6 +2,7 @@
  * directory, opens storage, starts validation workers and the HTTPS front end. */
 #include "api/api.h"
 #include "api/pubserver.h"
+#include "api/replywait.h"
 #include "config.h"
 #include "fileio.h"
 #include "issuance/ca.h"
@@ -202,11 +203,14 @@ out:
 	if (pool)
 		va_pool_stop(pool);
 	resolver_free(res);
+	/* The store before the loop's base: closing it settles the replies still waiting for a
+	 * WAL sync (replywait.h), whose events live on the base. */
+	if (a.store)
+		store_close(a.store);
+	replywait_free_all(&a);
 	if (a.base)
 		event_base_free(a.base);
 	nonce_ctx_free(a.nonces);
-	if (a.store)
-		store_close(a.store);
 	serials_free(a.serials);
 	ca_free(ca);
 	config_free(&cfg);

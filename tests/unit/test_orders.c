@@ -453,7 +453,7 @@ static int finalize(struct fx *f, struct store_order *o, const char *names, int6
 	char *csr = csr_b64(names);
 	json_t *payload = json_pack("{s:s}", "csr", csr);
 	*p = NULL;
-	int rc = orders_finalize(f->s, f->ca, f->serials, &f->c, f->r, o, payload, now, p);
+	int rc = orders_finalize(f->s, f->ca, f->serials, &f->c, f->r, o, payload, now, p, NULL);
 	json_decref(payload);
 	free(csr);
 	return rc;
@@ -659,7 +659,7 @@ static pid_t finalize_in_child(struct fx *f, struct store_order *o, const char *
 		if (store_open(spec, &s, err, sizeof err) != STORE_OK || resolver_new(fwd, 30000, &r, err, sizeof err))
 			_exit(3);
 		json_t *payload = json_pack("{s:s}", "csr", csr);
-		int rc = orders_finalize(s, f->ca, f->serials, &f->c, r, o, payload, t, &p);
+		int rc = orders_finalize(s, f->ca, f->serials, &f->c, r, o, payload, t, &p, NULL);
 		int code = rc == 0 ? 0 : p && strstr(p->detail, "could not store the certificate") ? 1 : 2;
 		if (code == 2)
 			fprintf(stderr, "child finalize: %s\n", p ? p->detail : "?");

@@ -461,6 +461,91 @@ static void test_account_cache(void **state)
 	assert_int_equal(store_account_get(f->s, "nobody", &a), STORE_NOTFOUND);
 }
 
+/* Durable commits without waiting (store.h): a deferred durable commit yields a ticket,
+ * the waiter hears once it is on disk (from another thread, or at once if known), a relaxed
+ * commit yields none, and closing the handle settles its waiters before it returns. */
+struct sync_probe {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int calls, ok;
+};
+
+static void sync_probe_done(void *arg, int ok)
+{
+	struct sync_probe *p = arg;
+	pthread_mutex_lock(&p->mu);
+	p->calls++;
+	p->ok = ok;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int sync_probe_wait(struct sync_probe *p, int calls)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&p->mu);
+	while (p->calls < calls && pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0)
+		;
+	int n = p->calls;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+static void test_sync_deferred(void **state)
+{
+	struct fx *f = *state;
+	struct sync_probe p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	store_sync_defer(f->s, 1);
+	assert_int_equal(add_account(f->s, "acct1", "tp-one", 1), STORE_OK);
+	uint64_t t = store_sync_ticket(f->s);
+	assert_int_equal(store_sync_ticket(f->s), 0); /* taken */
+	store_sync_defer(f->s, 0);
+	if (pg_url)
+		assert_int_equal(t, 0); /* PostgreSQL's commits are durable when they return */
+	else
+		assert_true(t > 0);
+	struct store_sync_waiter w = {.ticket = t, .done = sync_probe_done, .arg = &p};
+	store_sync_notify(f->s, &w);
+	assert_int_equal(sync_probe_wait(&p, 1), 1);
+	assert_int_equal(p.ok, 1);
+	/* Once known on disk, the answer comes before store_sync_notify returns. */
+	struct store_sync_waiter w2 = {.ticket = t, .done = sync_probe_done, .arg = &p};
+	store_sync_notify(f->s, &w2);
+	assert_int_equal(p.calls, 2);
+	assert_int_equal(p.ok, 1);
+	/* The row is there, as any committed row is. */
+	struct store_account a;
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	store_account_clear(&a);
+
+	/* A commit that need not be durable (an order's status) has no ticket. */
+	store_sync_defer(f->s, 1);
+	assert_int_equal(store_meta_set(f->s, "probe", "1"), STORE_OK);
+	assert_int_equal(store_account_get(f->s, "acct1", &a), STORE_OK);
+	store_account_clear(&a);
+	store_sync_defer(f->s, 0);
+
+	/* Waiters of a handle that closes are settled by store_close, never after it. */
+	char err[256];
+	for (int i = 0; i < 20; i++) {
+		struct store *s2 = NULL;
+		assert_int_equal(store_open(f->spec, &s2, err, sizeof err), STORE_OK);
+		struct sync_probe q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+		char id[32], tp[32];
+		fill(id, sizeof id, "close%d", i);
+		fill(tp, sizeof tp, "tp-close%d", i);
+		store_sync_defer(s2, 1);
+		assert_int_equal(add_account(s2, id, tp, 1), STORE_OK);
+		struct store_sync_waiter w3 = {.ticket = store_sync_ticket(s2), .done = sync_probe_done, .arg = &q};
+		store_sync_notify(s2, &w3);
+		store_close(s2);
+		assert_int_equal(q.calls, 1);
+	}
+	(void)state;
+}
+
 /* ---- orders, authorizations, challenges ---- */
 
 static void test_order_insert_get(void **state)
@@ -1889,6 +1974,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_account_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_insert_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_insert_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_list, setup, teardown),

@@ -24,6 +24,7 @@ struct api {
 	SSL_CTX *ssl_ctx;
 	char directory_url[512];
 	struct server_loops *loops; /* loop 0 only: the other event loops (server.c) */
+	struct replywait *waits;    /* replies waiting for a WAL sync (replywait.c) */
 };
 
 /* An event loop for the HTTPS listener: epoll's changelist on (server.c says why it is

@@ -8,6 +8,7 @@
 #include "orders/orders.h"
 #include "rand.h"
 #include "reply.h"
+#include "replywait.h"
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <limits.h>
@@ -448,6 +449,27 @@ static void h_order(struct api *a, struct evhttp_request *req, const char *url, 
 	auth_clear(&au);
 }
 
+/* The reply to a finalize whose certificate is stored: the order (valid), or, if the
+ * certificate's commit could not be synced, a server error: nothing promised that a crash could
+ * take back. */
+static void send_finalized(struct api *a, struct evhttp_request *req, void *order, int ok)
+{
+	const struct store_order *o = order;
+	if (!ok) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "the certificate could not be stored durably"));
+		return;
+	}
+	char loc[600];
+	url_of(a, loc, sizeof loc, "order", o->id);
+	send_order(a, req, 200, o, loc, NULL);
+}
+
+static void free_order(void *order)
+{
+	store_order_clear(order);
+	free(order);
+}
+
 static void h_finalize(struct api *a, struct evhttp_request *req, const char *url, const char *id)
 {
 	struct auth au;
@@ -459,14 +481,29 @@ static void h_finalize(struct api *a, struct evhttp_request *req, const char *ur
 	struct store_order o;
 	if (load_own_order(a, req, &au, id, &o) != 0)
 		goto done;
+	uint64_t ticket = 0;
 	if (au.post_as_get) {
 		reply_problem(a, req, problem_new("malformed", 400, "finalize needs a payload with \"csr\""));
-	} else if (orders_finalize(a->store, a->ca, a->serials, a->cfg, a->resolver, &o, au.payload, now_s(), &p)) {
+	} else if (orders_finalize(a->store, a->ca, a->serials, a->cfg, a->resolver, &o, au.payload, now_s(), &p,
+	                           &ticket)) {
 		reply_problem(a, req, p);
+	} else if (!ticket) {
+		send_finalized(a, req, &o, 1);
 	} else {
-		char loc[600];
-		url_of(a, loc, sizeof loc, "order", o.id);
-		send_order(a, req, 200, &o, loc, NULL);
+		/* The certificate is committed; the reply waits for it to be on disk, the loop
+		 * does not (replywait.h). */
+		struct store_order *keep = malloc(sizeof *keep);
+		if (keep) {
+			*keep = o;
+			memset(&o, 0, sizeof o); /* its heap members are keep's now */
+		}
+		if (!keep || replywait_start(a, req, ticket, send_finalized, keep, free_order) != 0) {
+			if (keep) {
+				o = *keep;
+				free(keep);
+			}
+			send_finalized(a, req, &o, replywait_block(a->store, ticket));
+		}
 	}
 	store_order_clear(&o);
 done:

@@ -4,6 +4,7 @@
  * signature no longer holds up every other client). */
 #include "api.h"
 #include "log.h"
+#include "replywait.h"
 #include "routes.h"
 #include <errno.h>
 #include <netinet/in.h>
@@ -192,6 +193,7 @@ void server_stop(struct api *a)
 			evhttp_free(l->a.http);
 		if (l->a.store)
 			store_close(l->a.store);
+		replywait_free_all(&l->a); /* after both: no callback comes any more */
 		if (l->a.base)
 			event_base_free(l->a.base);
 	}

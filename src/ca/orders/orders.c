@@ -468,7 +468,7 @@ static struct problem *key_blocked(struct store *s, const struct csr *csr)
 /* orders_finalize after the authorizations (azs, o->nauthz of them) were loaded. */
 static int finalize(struct store *s, struct ca *ca, struct serials *serials, const struct config *c,
                     struct resolver *res, struct store_order *o, const struct store_authz *azs,
-                    const json_t *payload, int64_t now, struct problem **prob)
+                    const json_t *payload, int64_t now, struct problem **prob, uint64_t *sync_ticket)
 {
 	const char *st = pending_status(o, azs, now, NULL);
 	if (strcmp(st, "ready") != 0) {
@@ -554,7 +554,14 @@ static int finalize(struct store *s, struct ca *ca, struct serials *serials, con
 	sc.issued_at = now;
 	sc.not_before = nb;
 	sc.not_after = na;
-	if ((r = store_cert_insert_for_order(s, &sc)) != STORE_OK) {
+	if (sync_ticket)
+		store_sync_defer(s, 1);
+	r = store_cert_insert_for_order(s, &sc);
+	if (sync_ticket) {
+		store_sync_defer(s, 0);
+		*sync_ticket = store_sync_ticket(s);
+	}
+	if (r != STORE_OK) {
 		if (r == STORE_CONFLICT)
 			log_warn("order %s: no longer processing when its certificate %s was to be stored "
 			         "(failed as interrupted after %lld s?)", o->id, serial, (long long)budget);
@@ -578,8 +585,10 @@ done:
 
 int orders_finalize(struct store *s, struct ca *ca, struct serials *serials, const struct config *c,
                     struct resolver *res, struct store_order *o, const json_t *payload, int64_t now,
-                    struct problem **prob)
+                    struct problem **prob, uint64_t *sync_ticket)
 {
+	if (sync_ticket)
+		*sync_ticket = 0;
 	/* The authorizations are loaded once: for the status and for the CAA recheck. */
 	struct store_authz *azs;
 	size_t bad;
@@ -589,7 +598,7 @@ int orders_finalize(struct store *s, struct ca *ca, struct serials *serials, con
 		                        : problem_new("serverInternal", 500, "out of memory");
 		return -1;
 	}
-	int rc = finalize(s, ca, serials, c, res, o, azs, payload, now, prob);
+	int rc = finalize(s, ca, serials, c, res, o, azs, payload, now, prob, sync_ticket);
 	authzs_free(azs, o->nauthz);
 	return rc;
 }

@@ -40,12 +40,16 @@ int orders_create(struct store *s, const struct config *c, const char *account_i
  * ORDERS_CAA_RECHECK_SECONDS ago (a refusal or failed lookup makes the order invalid with the
  * caa or dns problem, as Boulder does); then a serial taken from serials (reserved durably
  * in blocks), certificate signed and stored, order valid. On success *o shows the order
- * as stored (valid, with its certificate's serial). */
+ * as stored (valid, with its certificate's serial).
+ * With sync_ticket NULL it returns once the certificate is on disk; otherwise once it is
+ * committed, with *sync_ticket naming the commit to wait for before telling the client
+ * (store_sync_notify; 0: nothing to wait for). Only the certificate's commit is deferred:
+ * the serial block is on disk before anything is signed either way. */
 struct resolver;
 struct serials;
 int orders_finalize(struct store *s, struct ca *ca, struct serials *serials, const struct config *c,
                     struct resolver *r, struct store_order *o, const json_t *payload, int64_t now,
-                    struct problem **prob);
+                    struct problem **prob, uint64_t *sync_ticket);
 
 /* How long a finalize may keep its order processing: max(ORDERS_PROCESSING_MIN_SECONDS,
  * 3 x validationTimeoutMs). A finalize takes milliseconds (CSR check, a compare-and-set,

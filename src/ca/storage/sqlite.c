@@ -178,6 +178,8 @@ struct sqlite_store {
 	sqlite3_stmt **st;           /* f->st */
 	int relaxed;                 /* commits need not wait for the WAL sync (relaxed()) */
 	int need_sync;               /* a durable commit waits for the WAL sync at sq_leave */
+	int defer_sync;              /* ... unless deferred (store_sync_defer): */
+	uint64_t ticket;             /* the newest deferred durable commit (store_sync_ticket) */
 };
 
 static struct sqlite_store *sq_of(struct store *s)
@@ -454,6 +456,7 @@ static void sq_close(struct store *s)
 	struct sqlite_store *q = sq_of(s);
 	sqf_lock_drop(s, NULL);
 	if (q->f) {
+		sqf_sync_forget(q->f, s);
 		sqf_release(q->f);
 	} else if (q->db && sqlite3_close(q->db) != SQLITE_OK) {
 		/* open failed before the handle joined its file */
@@ -477,7 +480,25 @@ static int sq_leave(struct store *s, int rc)
 	int sync = q->need_sync;
 	q->need_sync = 0;
 	q->relaxed = 0;
-	return sqf_leave(q->f, sync, rc);
+	return sqf_leave(q->f, sync, q->defer_sync ? &q->ticket : NULL, rc);
+}
+
+static void sq_sync_defer(struct store *s, int on)
+{
+	sq_of(s)->defer_sync = on;
+}
+
+static uint64_t sq_sync_ticket(struct store *s)
+{
+	struct sqlite_store *q = sq_of(s);
+	uint64_t t = q->ticket;
+	q->ticket = 0;
+	return t;
+}
+
+static void sq_sync_notify(struct store *s, struct store_sync_waiter *w)
+{
+	sqf_sync_notify(sq_of(s)->f, w);
 }
 
 static int migrate(struct sqlite_store *q, char *err, size_t errlen)
@@ -1271,6 +1292,9 @@ const struct store_ops store_sqlite_ops = {
 	.account_by_thumbprint = sq_account_by_thumbprint,
 	.account_update = sq_account_update,
 	.account_cached = sq_account_cached,
+	.sync_defer = sq_sync_defer,
+	.sync_ticket = sq_sync_ticket,
+	.sync_notify = sq_sync_notify,
 	.authz_get = sq_authz_get,
 	.challenge_get = sq_challenge_get,
 	.authz_set_status = sq_authz_set_status,

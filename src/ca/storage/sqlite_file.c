@@ -221,6 +221,8 @@ static int wal_fdatasync(struct sq_file *ns)
 
 /* Returns once every commit this thread finished before calling is on disk: 0, or -1 if the
  * sync failed (logged). */
+static void syncer_wake(struct sq_file *ns);
+
 static int wal_sync_barrier(struct sq_file *ns)
 {
 	int rc = 0;
@@ -240,7 +242,9 @@ static int wal_sync_barrier(struct sq_file *ns)
 		ns->syncing = 0;
 		if (r == 0 && upto > ns->synced_gen)
 			ns->synced_gen = upto;
-		pthread_cond_broadcast(&ns->sync_cv);
+		if (r != 0 && upto > ns->failed_gen)
+			ns->failed_gen = upto;
+		pthread_cond_broadcast(&ns->sync_cv); /* the syncer too: waiters may be due */
 		if (r != 0) {
 			rc = -1;
 			break;
@@ -248,6 +252,132 @@ static int wal_sync_barrier(struct sq_file *ns)
 	}
 	pthread_mutex_unlock(&ns->sync_mu);
 	return rc;
+}
+
+/* ---- deferred durable commits (store.h) ----
+ * An event loop registers a waiter instead of waiting; the syncer thread leads a sync when
+ * waiters need one and no store call is leading one, and runs the callbacks of the waiters a
+ * sync settled (a sync led by a waiting store call settles them too: it wakes the syncer). A
+ * waiter's commit failed if a sync that covered it failed, even if a later one succeeded:
+ * after a failed fdatasync the kernel may have dropped the pages (Linux marks them clean). */
+
+/* With sync_mu held: unlinks the waiters that are settled (or, with owner, every waiter of
+ * owner) into a list of their own, their ticket set to 1 (on disk) or 0 (failed). */
+static struct store_sync_waiter *take_settled(struct sq_file *ns, const struct store *owner)
+{
+	struct store_sync_waiter *out = NULL, **pp = &ns->waiters;
+	while (*pp) {
+		struct store_sync_waiter *w = *pp;
+		int failed = w->ticket <= ns->failed_gen;
+		int done = failed || w->ticket <= ns->synced_gen;
+		if (owner ? w->owner != owner : !done) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		w->ticket = done && !failed; /* a forgotten waiter's commit is not known on disk */
+		w->next = out;
+		out = w;
+	}
+	return out;
+}
+
+/* With sync_mu held, which it releases while the callbacks run. */
+static void run_settled(struct sq_file *ns, struct store_sync_waiter *list)
+{
+	if (!list)
+		return;
+	ns->firing++;
+	pthread_mutex_unlock(&ns->sync_mu);
+	while (list) {
+		struct store_sync_waiter *w = list;
+		list = w->next; /* w may be freed by its callback */
+		w->done(w->arg, (int)w->ticket);
+	}
+	pthread_mutex_lock(&ns->sync_mu);
+	ns->firing--;
+	pthread_cond_broadcast(&ns->sync_cv);
+}
+
+static void *syncer_main(void *arg)
+{
+	struct sq_file *ns = arg;
+	pthread_mutex_lock(&ns->sync_mu);
+	for (;;) {
+		struct store_sync_waiter *due = take_settled(ns, NULL);
+		if (due) {
+			run_settled(ns, due);
+			continue;
+		}
+		if (ns->syncer_stop)
+			break;
+		if (!ns->waiters || ns->syncing) {
+			pthread_cond_wait(&ns->sync_cv, &ns->sync_mu);
+			continue;
+		}
+		ns->syncing = 1;
+		uint64_t upto = ns->commit_gen;
+		pthread_mutex_unlock(&ns->sync_mu);
+		int r = wal_fdatasync(ns);
+		pthread_mutex_lock(&ns->sync_mu);
+		ns->syncing = 0;
+		if (r == 0 && upto > ns->synced_gen)
+			ns->synced_gen = upto;
+		if (r != 0 && upto > ns->failed_gen)
+			ns->failed_gen = upto;
+		pthread_cond_broadcast(&ns->sync_cv);
+	}
+	pthread_mutex_unlock(&ns->sync_mu);
+	return NULL;
+}
+
+/* With sync_mu held. */
+static void syncer_wake(struct sq_file *ns)
+{
+	if (!ns->syncer_on && !ns->syncer_stop)
+		ns->syncer_on = pthread_create(&ns->syncer, NULL, syncer_main, ns) == 0;
+	pthread_cond_broadcast(&ns->sync_cv);
+}
+
+void sqf_sync_notify(struct sq_file *f, struct store_sync_waiter *w)
+{
+	pthread_mutex_lock(&f->sync_mu);
+	int failed = w->ticket <= f->failed_gen;
+	if (failed || w->ticket <= f->synced_gen) {
+		pthread_mutex_unlock(&f->sync_mu);
+		w->done(w->arg, !failed);
+		return;
+	}
+	w->next = f->waiters;
+	f->waiters = w;
+	syncer_wake(f);
+	int on = f->syncer_on;
+	pthread_mutex_unlock(&f->sync_mu);
+	if (!on) /* no thread to sync for it: sync here, as a store call would have */
+		(void)wal_sync_barrier(f), sqf_sync_forget(f, NULL);
+}
+
+void sqf_sync_forget(struct sq_file *f, const struct store *owner)
+{
+	pthread_mutex_lock(&f->sync_mu);
+	run_settled(f, take_settled(f, owner));
+	while (f->firing)
+		pthread_cond_wait(&f->sync_cv, &f->sync_mu);
+	pthread_mutex_unlock(&f->sync_mu);
+}
+
+static void syncer_stop(struct sq_file *f)
+{
+	pthread_mutex_lock(&f->sync_mu);
+	int on = f->syncer_on;
+	f->syncer_stop = 1;
+	pthread_cond_broadcast(&f->sync_cv);
+	pthread_mutex_unlock(&f->sync_mu);
+	if (on)
+		pthread_join(f->syncer, NULL);
+	pthread_mutex_lock(&f->sync_mu);
+	f->syncer_on = f->syncer_stop = 0;
+	pthread_mutex_unlock(&f->sync_mu);
 }
 
 /* ---- checkpoints (issue 7) ---- */
@@ -357,7 +487,7 @@ void sqf_enter(struct sq_file *f, struct sqlite_store *cur)
 	f->cur = cur;
 }
 
-int sqf_leave(struct sq_file *f, int sync, int rc)
+int sqf_leave(struct sq_file *f, int sync, uint64_t *ticket, int rc)
 {
 	int ckpt = f->need_checkpoint;
 	if (f->wal_pages >= f->hard_next) { /* SQ_WAL_HARD_PAGES */
@@ -373,9 +503,17 @@ int sqf_leave(struct sq_file *f, int sync, int rc)
 	f->need_checkpoint = 0;
 	f->cur = NULL;
 	pthread_mutex_unlock(&f->conn_mu);
-	/* Committed, but not known to be on disk: the caller must not promise it is. */
-	if (sync && wal_sync_barrier(f) != 0 && rc == STORE_OK)
+	/* Committed, but not known to be on disk: the caller must not promise it is (a deferred
+	 * one learns when it is through its ticket). */
+	if (sync && ticket) {
+		pthread_mutex_lock(&f->sync_mu);
+		uint64_t mine = ++f->commit_gen;
+		pthread_mutex_unlock(&f->sync_mu);
+		if (mine > *ticket)
+			*ticket = mine;
+	} else if (sync && wal_sync_barrier(f) != 0 && rc == STORE_OK) {
 		rc = STORE_ERR;
+	}
 	if (ckpt)
 		checkpoint_request(f);
 	return rc;
@@ -430,6 +568,7 @@ void sqf_release(struct sq_file *f)
 		/* The checkpoint thread may be waiting for conn_mu: stop it without holding it. */
 		pthread_mutex_unlock(&f->conn_mu);
 		checkpoint_thread_stop(f);
+		syncer_stop(f); /* every handle forgot its waiters (sq_close) */
 		pthread_mutex_lock(&f->conn_mu);
 	}
 	if (--f->users == 0) {

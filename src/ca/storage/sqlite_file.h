@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "acctcache.h"
+#include "store.h"
 
 /* Another process (cobbled migrate, sqlite3) may hold the file; wait this long for it. */
 #define SQF_BUSY_TIMEOUT_MS 5000
@@ -66,6 +67,15 @@ struct sq_file {
 	int syncing;         /* a thread is in fdatasync */
 	uint64_t commit_gen; /* durable commits asked for so far */
 	uint64_t synced_gen; /* every one up to here is on disk */
+	uint64_t failed_gen; /* a sync of every one up to here failed (waiters get ok 0) */
+	/* Deferred durable commits (store.h, sqf_sync_notify): their waiters, the callbacks
+	 * being run outside sync_mu, and the thread that syncs for them when no store call
+	 * is waiting to lead a sync (started at the first waiter). */
+	struct store_sync_waiter *waiters;
+	int firing;
+	pthread_t syncer;
+	int syncer_on;
+	int syncer_stop;
 };
 
 /* A WAL hook as sqlite3_wal_hook takes it; its argument is the struct sq_file. */
@@ -87,7 +97,14 @@ void sqf_release(struct sq_file *f);
  * then waits for the WAL sync if sync (the call made a durable commit) and asks the checkpoint
  * thread for a checkpoint due. Returns rc, or STORE_ERR if the sync failed. */
 void sqf_enter(struct sq_file *f, struct sqlite_store *cur);
-int sqf_leave(struct sq_file *f, int sync, int rc);
+int sqf_leave(struct sq_file *f, int sync, uint64_t *ticket, int rc);
+
+/* Deferred durable commits (store.h): sqf_leave with a ticket pointer does not wait for the
+ * sync of a durable commit but raises *ticket to the commit's number; sqf_sync_notify calls
+ * w->done once that number is on disk (or its sync failed); sqf_sync_forget calls done(arg, 0)
+ * for every waiter of owner still waiting, and returns once none of owner's is running. */
+void sqf_sync_notify(struct sq_file *f, struct store_sync_waiter *w);
+void sqf_sync_forget(struct sq_file *f, const struct store *owner);
 
 /* The WAL hook's page counting, after every commit on the file's connection (conn_mu held):
  * pages is the WAL's size. */

@@ -436,6 +436,27 @@ int store_key_blocked(struct store *s, const char *spki_sha256_hex)
 	return CALL(s, meta_get, key, val, sizeof val);
 }
 
+void store_sync_defer(struct store *s, int on)
+{
+	if (s && s->ops->sync_defer)
+		s->ops->sync_defer(s, on);
+}
+
+uint64_t store_sync_ticket(struct store *s)
+{
+	return s && s->ops->sync_ticket ? s->ops->sync_ticket(s) : 0;
+}
+
+void store_sync_notify(struct store *s, struct store_sync_waiter *w)
+{
+	w->owner = s;
+	w->next = NULL;
+	if (s && s->ops->sync_notify && w->ticket)
+		s->ops->sync_notify(s, w);
+	else
+		w->done(w->arg, 1);
+}
+
 int store_nonce_redeem(struct store *s, const unsigned char *id, size_t len, uint64_t seq,
                        int64_t expires, int64_t now)
 {

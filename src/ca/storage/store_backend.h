@@ -77,6 +77,12 @@ struct store_ops {
 	 * whose other instances deactivate accounts and change keys. */
 	int (*account_cached)(struct store *s, const char *id, struct store_account *out);
 
+	/* Optional, all three or none (store.h: durable commits without waiting); without them
+	 * commits are durable when the call returns and store_sync_ticket is 0. */
+	void (*sync_defer)(struct store *s, int on);
+	uint64_t (*sync_ticket)(struct store *s);
+	void (*sync_notify)(struct store *s, struct store_sync_waiter *w);
+
 	/* Optional (NULL means never): 1 if the last failure was a lost database connection. */
 	int (*unavailable)(struct store *s);
 	int (*lock_try)(struct store *s, const char *name);

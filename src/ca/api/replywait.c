@@ -1,0 +1,130 @@
+/* Replies that wait for a durable commit (replywait.h). */
+#include "replywait.h"
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include "storage/store.h"
+
+struct replywait {
+	struct api *a;
+	struct evhttp_request *req;      /* NULL once its connection closed */
+	struct evhttp_connection *evcon;
+	replywait_send_fn *send;
+	void *ctx;
+	void (*free_ctx)(void *);
+	struct event *settled;           /* on a->base, made active by the waiter's callback */
+	int ok;                          /* written before event_active, read in its callback */
+	struct store_sync_waiter w;
+	struct replywait *next, **pprev; /* a->waits; touched only on a's loop */
+};
+
+static void unlink_free(struct replywait *rw)
+{
+	*rw->pprev = rw->next;
+	if (rw->next)
+		rw->next->pprev = rw->pprev;
+	if (rw->free_ctx)
+		rw->free_ctx(rw->ctx);
+	event_free(rw->settled);
+	free(rw);
+}
+
+/* The store's callback, from whichever thread settled the sync (or from replywait_start's
+ * store_sync_notify): only hands over to the loop. event_active takes the base's lock, which
+ * orders the write of ok before the loop's read. */
+static void on_settled(void *arg, int ok)
+{
+	struct replywait *rw = arg;
+	rw->ok = ok;
+	event_active(rw->settled, EV_TIMEOUT, 0);
+}
+
+/* On the loop. */
+static void on_settled_loop(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct replywait *rw = arg;
+	if (rw->req) {
+		evhttp_connection_set_closecb(rw->evcon, NULL, NULL);
+		rw->send(rw->a, rw->req, rw->ctx, rw->ok);
+	}
+	unlink_free(rw);
+}
+
+/* evhttp frees the request and its connection right after this (client gone, timeout,
+ * shutdown): the reply is abandoned; the wait stays until its sync settles. */
+static void on_closed(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	struct replywait *rw = arg;
+	rw->req = NULL;
+	rw->evcon = NULL;
+}
+
+int replywait_start(struct api *a, struct evhttp_request *req, uint64_t ticket, replywait_send_fn *send,
+                    void *ctx, void (*free_ctx)(void *))
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct replywait *rw = evcon ? calloc(1, sizeof *rw) : NULL;
+	if (!rw)
+		return -1;
+	rw->settled = event_new(a->base, -1, 0, on_settled_loop, rw);
+	if (!rw->settled) {
+		free(rw);
+		return -1;
+	}
+	rw->a = a;
+	rw->req = req;
+	rw->evcon = evcon;
+	rw->send = send;
+	rw->ctx = ctx;
+	rw->free_ctx = free_ctx;
+	rw->next = a->waits;
+	rw->pprev = &a->waits;
+	if (a->waits)
+		a->waits->pprev = &rw->next;
+	a->waits = rw;
+	/* One request at a time per connection (evhttp reads the next after the reply), so the
+	 * connection's one close callback is this wait's until it is sent. */
+	evhttp_connection_set_closecb(evcon, on_closed, rw);
+	rw->w.ticket = ticket;
+	rw->w.done = on_settled;
+	rw->w.arg = rw;
+	store_sync_notify(a->store, &rw->w);
+	return 0;
+}
+
+struct blocker {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, ok;
+};
+
+static void on_block_settled(void *arg, int ok)
+{
+	struct blocker *b = arg;
+	pthread_mutex_lock(&b->mu);
+	b->done = 1;
+	b->ok = ok;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+int replywait_block(struct store *s, uint64_t ticket)
+{
+	struct blocker b = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct store_sync_waiter w = {.ticket = ticket, .done = on_block_settled, .arg = &b};
+	store_sync_notify(s, &w);
+	pthread_mutex_lock(&b.mu);
+	while (!b.done)
+		pthread_cond_wait(&b.cv, &b.mu);
+	pthread_mutex_unlock(&b.mu);
+	return b.ok;
+}
+
+void replywait_free_all(struct api *a)
+{
+	while (a->waits)
+		unlink_free(a->waits);
+}
