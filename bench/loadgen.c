@@ -4,7 +4,7 @@
 #include "agent/acme/client.h"
 #include "agent/acme/csr.h"
 #include "agent/ui.h"
-#include "jose.h"
+#include "jwk.h"
 #include "keys.h"
 #include <arpa/inet.h>
 #include <errno.h>

@@ -4,6 +4,7 @@
 #include "b64url.h"
 #include "fileio.h"
 #include "jose.h"
+#include "jwk.h"
 #include "keys.h"
 #include "agent/store/store.h"
 #include "agent/ui.h"

@@ -2,6 +2,7 @@
  * Strict decoding: a JWS carrying padding or stray bytes is malformed, not "fixed up". */
 #include "b64url.h"
 #include <stdlib.h>
+#include <string.h>
 
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -92,4 +93,14 @@ int b64url_decode(const char *in, size_t len, uint8_t **out, size_t *outlen)
 	*out = buf;
 	*outlen = o;
 	return 0;
+}
+
+int b64url_is_token(const char *s)
+{
+	uint8_t *tmp = NULL;
+	size_t n = 0;
+	if (!s || !*s || b64url_decode(s, strlen(s), &tmp, &n) != 0)
+		return 0;
+	free(tmp);
+	return 1;
 }

@@ -14,5 +14,7 @@ char *b64url_encode(const uint8_t *in, size_t n);
 /* Decodes len chars of in into a malloc'd buffer (*out, *outlen; NUL-terminated
  * for convenience). Returns 0, or -1 on bad input (characters, padding, length). */
 int b64url_decode(const char *in, size_t len, uint8_t **out, size_t *outlen);
+/* 1 if s is a non-empty string that decodes as above, else 0 (NULL too). */
+int b64url_is_token(const char *s);
 
 #endif

@@ -1,5 +1,6 @@
-/* JWS and JWK for ACME (RFC 7515, 7517, 7518, 7638; RFC 8555 §6.2).
- * Parsing of flattened JWS with ACME's header rules, verification, thumbprints, and signing. */
+/* JWS for ACME (RFC 7515, 7518; RFC 8555 §6.2).
+ * Parsing of flattened JWS with ACME's header rules, verification, and signing.
+ * JWKs, the account key policy and thumbprints are in jwk.h. */
 #ifndef COBBLE_JOSE_H
 #define COBBLE_JOSE_H
 #include <jansson.h>
@@ -40,18 +41,6 @@ void jws_free(struct jws *j);
 /* Verifies j's signature with key (whose type must match alg). 0 ok; -1 with *prob
  * (malformed "JWS verification error" / badSignatureAlgorithm on key/alg mismatch). */
 int jws_verify(const struct jws *j, EVP_PKEY *key, struct problem **prob);
-
-/* Public key from a JWK, applying ACME's account key policy: RSA 2048..4096 bits with
- * e >= 3 odd (at most 64 bits, n and e without leading zero octets), EC P-256 / P-384
- * (P-521 too) with full-length x and y on the curve, OKP Ed25519 (RFC 8037). A JWK carrying
- * "d" is refused. NULL with *prob (badPublicKey / malformed). */
-EVP_PKEY *jwk_to_pkey(const json_t *jwk, struct problem **prob);
-/* Public JWK for key (kty, crv/x/y or n/e only). NULL on unsupported key. */
-json_t *jwk_from_pkey(EVP_PKEY *key);
-/* RFC 7638 thumbprint: base64url(SHA-256(canonical JWK)) into out (44 bytes incl NUL). */
-int jwk_thumbprint(const json_t *jwk, char *out);
-/* Same, of a key's public half. */
-int jwk_thumbprint_pkey(EVP_PKEY *key, char *out);
 
 /* The alg a key signs with: ES256 for P-256, ES384 for P-384, ES512 for P-521, RS256 for RSA. */
 const char *jws_alg_for_key(EVP_PKEY *key);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jose.h"
+#include "jwk.h"
 #include "problem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

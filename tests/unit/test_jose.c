@@ -15,6 +15,7 @@
 
 #include "b64url.h"
 #include "jose.h"
+#include "jwk.h"
 #include "keys.h"
 #include "problem.h"
 

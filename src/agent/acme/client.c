@@ -4,6 +4,7 @@
 #include "agent/acme/parse.h"
 #include "deadline.h"
 #include "jose.h"
+#include "jwk.h"
 #include "agent/ui.h"
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #include "agent/acme/order.h"
 #include "agent/acme/csr.h"
 #include "agent/acme/parse.h"
-#include "jose.h"
+#include "jwk.h"
 #include "agent/ui.h"
 #include <stdio.h>
 #include <stdlib.h>

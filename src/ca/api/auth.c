@@ -3,6 +3,7 @@
  * but the nonce is only consumed by a request whose signature verified. */
 #include "auth.h"
 #include "b64url.h"
+#include "jwk.h"
 #include <event2/buffer.h>
 #include <pthread.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "b64url.h"
 #include "jose.h"
+#include "jwk.h"
 #include "issuance/crl.h"
 #include "log.h"
 #include "reply.h"
