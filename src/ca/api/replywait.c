@@ -8,8 +8,9 @@
 
 struct replywait {
 	struct api *a;
-	struct evhttp_request *req;      /* NULL once its connection closed */
-	struct evhttp_connection *evcon;
+	struct evhttp_request *req;      /* NULL once evhttp freed it */
+	struct evhttp_connection *evcon; /* NULL once closed */
+	int orphan;                      /* req outlived its connection: ours to free */
 	replywait_send_fn *send;
 	void *ctx;
 	void (*free_ctx)(void *);
@@ -24,6 +25,8 @@ static void unlink_free(struct replywait *rw)
 	*rw->pprev = rw->next;
 	if (rw->next)
 		rw->next->pprev = rw->pprev;
+	if (rw->orphan && rw->req)
+		evhttp_request_free(rw->req);
 	if (rw->free_ctx)
 		rw->free_ctx(rw->ctx);
 	event_free(rw->settled);
@@ -45,20 +48,27 @@ static void on_settled_loop(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct replywait *rw = arg;
-	if (rw->req) {
+	if (rw->req && rw->evcon) {
 		evhttp_connection_set_closecb(rw->evcon, NULL, NULL);
 		rw->send(rw->a, rw->req, rw->ctx, rw->ok);
+		rw->req = NULL; /* evhttp's again */
 	}
 	unlink_free(rw);
 }
 
-/* evhttp frees the request and its connection right after this (client gone, timeout,
- * shutdown): the reply is abandoned; the wait stays until its sync settles. */
+/* evhttp frees the connection right after this: the reply is abandoned, the wait stays until
+ * its sync settles. A client that went away (or a read timeout) made evhttp detach the
+ * unanswered request from the connection first (libevent 2.1 evhttp_connection_incoming_fail):
+ * it is left to us to free. Otherwise (evhttp_free at shutdown) evhttp frees it with the
+ * connection. */
 static void on_closed(struct evhttp_connection *evcon, void *arg)
 {
 	(void)evcon;
 	struct replywait *rw = arg;
-	rw->req = NULL;
+	if (evhttp_request_get_connection(rw->req) == NULL)
+		rw->orphan = 1;
+	else
+		rw->req = NULL;
 	rw->evcon = NULL;
 }
 
