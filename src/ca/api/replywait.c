@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
+#include "log.h"
 #include "storage/store.h"
 
 struct replywait {
@@ -65,9 +66,10 @@ static void on_closed(struct evhttp_connection *evcon, void *arg)
 {
 	(void)evcon;
 	struct replywait *rw = arg;
-	if (evhttp_request_get_connection(rw->req) == NULL)
+	if (evhttp_request_get_connection(rw->req) == NULL) {
 		rw->orphan = 1;
-	else
+		log_info("a client went away while its reply waited for the WAL sync");
+	} else
 		rw->req = NULL;
 	rw->evcon = NULL;
 }

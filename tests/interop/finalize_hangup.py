@@ -1,0 +1,66 @@
+"""Finalize, then hang up before the reply (test_finalize_hangup.sh): cobbled answers a
+finalize only once the certificate's commit is on disk, without holding its event loop; a
+client that goes away meanwhile must cost nothing but its reply. Each round: an order made
+ready over http-01, its finalize POSTed on a raw TLS connection that is closed at once, then
+the order read back: valid, with a certificate that downloads. Prints ok/NOT OK lines; the
+exit status is the number of failures."""
+import json, socket, ssl, time
+from urllib.parse import urlparse
+import lifecycle_acme as L
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+
+def ready_order(acct, name):
+    st, h, o, raw = L.order(acct, name)
+    if st != 201:
+        raise RuntimeError("newOrder %s: %s" % (st, raw[:300]))
+    for az in o["authorizations"]:
+        a = acct.post(az, None)[2]
+        ch = [c for c in a["challenges"] if c["type"] == "http-01"][0]
+        L.TOKENS[ch["token"]] = ch["token"] + "." + acct.key.thumb
+        acct.post(ch["url"], {})
+        for _ in range(80):
+            if acct.post(az, None)[2]["status"] != "pending":
+                break
+            time.sleep(0.25)
+    return h["location"], o
+
+
+def hang_up_finalize(acct, o, name):
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = L.csr_for(name, key).public_bytes(serialization.Encoding.DER)
+    body = json.dumps(acct.key.jws(o["finalize"], {"csr": L.b64(der)}, acct.kid)).encode()
+    u = urlparse(o["finalize"])
+    raw = socket.create_connection((u.hostname, u.port), timeout=10)
+    s = L.CTX.wrap_socket(raw, server_hostname=u.hostname)
+    s.sendall(("POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/jose+json\r\n"
+               "Content-Length: %d\r\n\r\n" % (u.path, u.hostname, u.port, len(body))).encode() + body)
+    time.sleep(0.05)  # the request is in; the reply waits for the (slowed) sync
+    s.close()
+
+
+def main():
+    acct = L.Account()
+    L.check(acct.status == 201, "account created", acct.status)
+    for i in range(4):
+        name = "hangup%d.cobble.test" % i
+        ourl, o = ready_order(acct, name)
+        hang_up_finalize(acct, o, name)
+        for _ in range(80):
+            o = acct.post(ourl, None)[2]
+            if o["status"] in ("valid", "invalid"):
+                break
+            time.sleep(0.1)
+        L.check(o.get("status") == "valid", "round %d: order valid after the client hung up" % i, o.get("status"))
+        if o.get("certificate"):
+            st, _, _, pem = acct.post(o["certificate"], None)
+            L.check(st == 200 and b"BEGIN CERTIFICATE" in pem, "round %d: certificate downloads" % i, st)
+    # The loop kept serving: a whole issuance still works.
+    cert, _ = L.issue(acct, "hangup-after.cobble.test")
+    L.check(cert is not None, "an issuance after the hang-ups")
+    return L.failures
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
