@@ -223,29 +223,43 @@ static int wal_fdatasync(struct sq_file *ns)
  * sync failed (logged). */
 static void syncer_wake(struct sq_file *ns);
 
+/* With sync_mu held and no sync running: syncs the WAL for every commit registered so far
+ * (sync_mu released meanwhile), records the outcome and wakes everyone waiting on sync_cv (the
+ * syncer too: waiters may be due). 0, or -1 if fdatasync failed. */
+static int lead_sync(struct sq_file *ns)
+{
+	ns->syncing = 1;
+	uint64_t upto = ns->commit_gen;
+	pthread_mutex_unlock(&ns->sync_mu);
+	int r = wal_fdatasync(ns);
+	pthread_mutex_lock(&ns->sync_mu);
+	ns->syncing = 0;
+	if (r == 0 && upto > ns->synced_gen)
+		ns->synced_gen = upto;
+	if (r != 0 && upto > ns->failed_gen)
+		ns->failed_gen = upto;
+	pthread_cond_broadcast(&ns->sync_cv);
+	return r;
+}
+
 static int wal_sync_barrier(struct sq_file *ns)
 {
 	int rc = 0;
 	pthread_mutex_lock(&ns->sync_mu);
 	uint64_t mine = ++ns->commit_gen;
 	while (ns->synced_gen < mine) {
+		/* A failed sync that covered ours (led by another call or the syncer) decides: a
+		 * later one may succeed after the kernel dropped the pages. */
+		if (mine <= ns->failed_gen) {
+			rc = -1;
+			break;
+		}
 		if (ns->syncing) {
 			pthread_cond_wait(&ns->sync_cv, &ns->sync_mu);
 			continue;
 		}
 		/* Lead a sync for every commit registered so far, ours included. */
-		ns->syncing = 1;
-		uint64_t upto = ns->commit_gen;
-		pthread_mutex_unlock(&ns->sync_mu);
-		int r = wal_fdatasync(ns);
-		pthread_mutex_lock(&ns->sync_mu);
-		ns->syncing = 0;
-		if (r == 0 && upto > ns->synced_gen)
-			ns->synced_gen = upto;
-		if (r != 0 && upto > ns->failed_gen)
-			ns->failed_gen = upto;
-		pthread_cond_broadcast(&ns->sync_cv); /* the syncer too: waiters may be due */
-		if (r != 0) {
+		if (lead_sync(ns) != 0) {
 			rc = -1;
 			break;
 		}
@@ -315,17 +329,7 @@ static void *syncer_main(void *arg)
 			pthread_cond_wait(&ns->sync_cv, &ns->sync_mu);
 			continue;
 		}
-		ns->syncing = 1;
-		uint64_t upto = ns->commit_gen;
-		pthread_mutex_unlock(&ns->sync_mu);
-		int r = wal_fdatasync(ns);
-		pthread_mutex_lock(&ns->sync_mu);
-		ns->syncing = 0;
-		if (r == 0 && upto > ns->synced_gen)
-			ns->synced_gen = upto;
-		if (r != 0 && upto > ns->failed_gen)
-			ns->failed_gen = upto;
-		pthread_cond_broadcast(&ns->sync_cv);
+		(void)lead_sync(ns); /* a failure reaches the waiters through failed_gen */
 	}
 	pthread_mutex_unlock(&ns->sync_mu);
 	return NULL;
