@@ -12,6 +12,7 @@
 
 #include "storage/store.h"
 #include <dirent.h>
+#include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* snprintf that fails the test instead of truncating. */
@@ -491,6 +493,54 @@ static int sync_probe_wait(struct sync_probe *p, int calls)
 	int n = p->calls;
 	pthread_mutex_unlock(&p->mu);
 	return n;
+}
+
+/* This program's fdatasync (it takes the place of libc's for the store code linked in, and
+ * for libsqlite3): fails with EIO while fail_syncs is set, as a disk error would. */
+static volatile int fail_syncs;
+
+int fdatasync(int fd)
+{
+	if (fail_syncs) {
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+/* A failed WAL sync: the durable commit it covered is not reported durable, blocking or
+ * deferred, not even after a later sync succeeds (Linux may have dropped the pages). */
+static void test_sync_failure(void **state)
+{
+	struct fx *f = *state;
+	if (pg_url)
+		return; /* the server's fsync, not ours */
+	struct sync_probe p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	fail_syncs = 1;
+	assert_int_equal(add_account(f->s, "acct1", "tp-one", 1), STORE_ERR); /* blocking */
+	store_sync_defer(f->s, 1);
+	assert_int_equal(add_account(f->s, "acct2", "tp-two", 1), STORE_OK);
+	uint64_t t = store_sync_ticket(f->s);
+	store_sync_defer(f->s, 0);
+	assert_true(t > 0);
+	struct store_sync_waiter w = {.ticket = t, .done = sync_probe_done, .arg = &p};
+	store_sync_notify(f->s, &w);
+	assert_int_equal(sync_probe_wait(&p, 1), 1);
+	assert_int_equal(p.ok, 0);
+	fail_syncs = 0;
+	/* Syncs work again: new commits are durable, the old one stays failed. */
+	assert_int_equal(add_account(f->s, "acct3", "tp-three", 1), STORE_OK);
+	struct store_sync_waiter w2 = {.ticket = t, .done = sync_probe_done, .arg = &p};
+	store_sync_notify(f->s, &w2);
+	assert_int_equal(p.calls, 2);
+	assert_int_equal(p.ok, 0);
+	store_sync_defer(f->s, 1);
+	assert_int_equal(add_account(f->s, "acct4", "tp-four", 1), STORE_OK);
+	struct store_sync_waiter w3 = {.ticket = store_sync_ticket(f->s), .done = sync_probe_done, .arg = &p};
+	store_sync_defer(f->s, 0);
+	store_sync_notify(f->s, &w3);
+	assert_int_equal(sync_probe_wait(&p, 3), 3);
+	assert_int_equal(p.ok, 1);
 }
 
 static void test_sync_deferred(void **state)
@@ -1975,6 +2025,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_account_update, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_account_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_deferred, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_insert_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_insert_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order_list, setup, teardown),
