@@ -20,6 +20,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,6 +57,39 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/* One cobbled serves a SQLite database: its nonce window and its copies of account rows
+ * (storage/acctcache.c) live in the process, so a second server on the same file would accept
+ * nonces the first redeemed and miss the first's account changes. An exclusive flock on
+ * PATH.lock (not on the database itself: closing any descriptor of a file drops the POSIX
+ * locks SQLite holds on it) held until exit, released by the kernel if the process dies.
+ * `cobbled migrate` does not take it. The descriptor, or -1 with the reason in err. */
+static int lock_sqlite(const char *spec, char *err, size_t errlen)
+{
+	const char *path = strncmp(spec, "sqlite:", 7) == 0 ? spec + 7 : spec;
+	char lock[PATH_MAX];
+	if ((size_t)snprintf(lock, sizeof lock, "%s.lock", path) >= sizeof lock) {
+		snprintf(err, errlen, "database path too long: %.200s", path);
+		return -1;
+	}
+	int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %.300s: %s", lock, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			snprintf(err, errlen,
+			         "another cobbled serves %.200s (%.200s.lock is locked); one process serves a SQLite database",
+			         path, path);
+		else
+			snprintf(err, errlen, "cannot lock %.300s: %s", lock, strerror(e));
+		return -1;
+	}
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -66,6 +101,7 @@ int main(int argc, char **argv)
 	struct pubserver *pub = NULL;
 	char err[512] = "";
 	int rc = 1;
+	int lock_fd = -1;
 
 	memset(&a, 0, sizeof a);
 	signal(SIGPIPE, SIG_IGN);
@@ -131,6 +167,8 @@ int main(int argc, char **argv)
 	    .ocsp_url = ocsp_url[0] ? ocsp_url : NULL,
 	};
 	if (ca_open(&cc, &ca, err, sizeof err))
+		goto out;
+	if (strncmp(cfg.database, "postgres", 8) != 0 && (lock_fd = lock_sqlite(cfg.database, err, sizeof err)) < 0)
 		goto out;
 	if (store_open(cfg.database, &a.store, err, sizeof err) != STORE_OK)
 		goto out;
@@ -214,5 +252,7 @@ out:
 	serials_free(a.serials);
 	ca_free(ca);
 	config_free(&cfg);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	return rc;
 }

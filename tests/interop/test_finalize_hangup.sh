@@ -22,4 +22,11 @@ rc=$?
 cat "$T/driver.log" >&2
 [ "$rc" = 0 ] || fail "hang-up driver: $rc failure(s)"
 kill -0 "$SERVER_PID" 2>/dev/null || fail "cobbled died"
-pass "finalize replies wait for the sync, hang-ups cost nothing"
+# One process serves a SQLite database (its nonce window and account copies are its own): a
+# second cobbled on the same data directory refuses to start, and the first keeps serving.
+timeout 30 "$COBBLED" --lab --data-dir "$DATA" --listen "127.0.0.1:$(pick_port)" \
+	--dns-resolver "127.0.0.1:$DNSPORT" --http01-port "$(pick_port)" >"$T/second.log" 2>&1 &&
+	fail "a second cobbled started on the same SQLite database" "$T/second.log"
+grep -q 'another cobbled serves' "$T/second.log" || fail "second cobbled: no clear refusal" "$T/second.log"
+curl -sf --max-time 5 --cacert "$CA_BUNDLE" "$DIRECTORY" -o /dev/null || fail "the first cobbled stopped answering"
+pass "finalize replies wait for the sync, hang-ups cost nothing; a second cobbled on the database is refused"
