@@ -8,4 +8,8 @@
  * allocation failure. */
 char *str_copy(const void *p, size_t n);
 
+/* printf into the caller's error buffer err (errlen bytes), truncating; nothing if err is NULL
+ * or errlen 0. */
+__attribute__((format(printf, 3, 4))) void str_seterr(char *err, size_t errlen, const char *fmt, ...);
+
 #endif

@@ -1,8 +1,8 @@
 /* URLs (RFC 3986): a strict splitter for URI references, reference resolution (§5.2) and
  * the http/https parser the HTTP client uses to know where to connect and what to send. */
 #include "url.h"
+#include "str.h"
 #include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,16 +12,6 @@ struct ref {
 	size_t scheme_len, auth_len, path_len, query_len, frag_len;
 	int has_scheme, has_auth, has_query, has_frag;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int is_alpha(int c)
 {
@@ -52,11 +42,11 @@ static int chars_ok(const char *s, size_t n, const char *extra, const char *what
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%') {
 			if (i + 2 >= n) {
-				seterr(err, errlen, "truncated percent-encoding in the %s", what);
+				str_seterr(err, errlen, "truncated percent-encoding in the %s", what);
 				return URL_EINVALID;
 			}
 			if (!is_hex(s[i + 1]) || !is_hex(s[i + 2])) {
-				seterr(err, errlen, "invalid percent-encoding in the %s", what);
+				str_seterr(err, errlen, "invalid percent-encoding in the %s", what);
 				return URL_EINVALID;
 			}
 			i += 2;
@@ -65,9 +55,9 @@ static int chars_ok(const char *s, size_t n, const char *extra, const char *what
 		if (is_unres_sub(c) || (c && strchr(extra, c)))
 			continue;
 		if (c < 0x21 || c > 0x7e)
-			seterr(err, errlen, "byte 0x%02x is not allowed in the %s", c, what);
+			str_seterr(err, errlen, "byte 0x%02x is not allowed in the %s", c, what);
 		else
-			seterr(err, errlen, "'%c' is not allowed in the %s", c, what);
+			str_seterr(err, errlen, "'%c' is not allowed in the %s", c, what);
 		return URL_EINVALID;
 	}
 	return 0;
@@ -79,19 +69,19 @@ static int split(const char *s, struct ref *r, char *err, size_t errlen)
 	memset(r, 0, sizeof *r);
 	size_t n = strlen(s);
 	if (n > URL_MAX_LEN) {
-		seterr(err, errlen, "longer than %d bytes", URL_MAX_LEN);
+		str_seterr(err, errlen, "longer than %d bytes", URL_MAX_LEN);
 		return URL_ETOOLONG;
 	}
 	size_t i = strcspn(s, ":/?#");
 	if (s[i] == ':') {
 		if (i == 0 || !is_alpha(s[0])) {
-			seterr(err, errlen, "invalid scheme");
+			str_seterr(err, errlen, "invalid scheme");
 			return URL_EINVALID;
 		}
 		for (size_t k = 1; k < i; k++)
 			if (!is_alpha(s[k]) && !is_digit(s[k]) && !strchr("+-.", s[k])) {
 				/* §3.3: a relative path's first segment cannot hold ':' either */
-				seterr(err, errlen, "invalid scheme");
+				str_seterr(err, errlen, "invalid scheme");
 				return URL_EINVALID;
 			}
 		r->has_scheme = 1;
@@ -203,7 +193,7 @@ int url_resolve(const char *base, const char *ref, char *out, size_t outlen, cha
 	if ((rc = split(base, &b, err, errlen)) != 0)
 		return rc;
 	if (!b.has_scheme) {
-		seterr(err, errlen, "the base URL is not absolute");
+		str_seterr(err, errlen, "the base URL is not absolute");
 		return URL_EINVALID;
 	}
 	if ((rc = split(ref, &r, err, errlen)) != 0)
@@ -258,7 +248,7 @@ int url_resolve(const char *base, const char *ref, char *out, size_t outlen, cha
 		put(&o, r.frag, r.frag_len);
 	}
 	if (o.over) {
-		seterr(err, errlen, "the resolved URL is longer than %zu bytes", outlen - 1);
+		str_seterr(err, errlen, "the resolved URL is longer than %zu bytes", outlen - 1);
 		out[0] = '\0';
 		return URL_ETOOLONG;
 	}
@@ -274,18 +264,18 @@ static int parse_port(const char *p, size_t n, int *port, char *err, size_t errl
 {
 	long v = 0;
 	if (n > 5) {
-		seterr(err, errlen, "invalid port");
+		str_seterr(err, errlen, "invalid port");
 		return URL_EINVALID;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!is_digit(p[i])) {
-			seterr(err, errlen, "invalid port");
+			str_seterr(err, errlen, "invalid port");
 			return URL_EINVALID;
 		}
 		v = v * 10 + (p[i] - '0');
 	}
 	if (v < 1 || v > 65535) {
-		seterr(err, errlen, "port %ld is out of range (1-65535)", v);
+		str_seterr(err, errlen, "port %ld is out of range (1-65535)", v);
 		return URL_EINVALID;
 	}
 	*port = (int)v;
@@ -296,7 +286,7 @@ static int parse_port(const char *p, size_t n, int *port, char *err, size_t errl
 static int parse_authority(const char *a, size_t n, struct url *u, char *err, size_t errlen)
 {
 	if (memchr(a, '@', n)) {
-		seterr(err, errlen, "credentials (userinfo) are not accepted in URLs");
+		str_seterr(err, errlen, "credentials (userinfo) are not accepted in URLs");
 		return URL_EINVALID;
 	}
 	size_t hl;
@@ -304,24 +294,24 @@ static int parse_authority(const char *a, size_t n, struct url *u, char *err, si
 	if (n && a[0] == '[') {
 		const char *close = memchr(a, ']', n);
 		if (!close) {
-			seterr(err, errlen, "unterminated IPv6 literal");
+			str_seterr(err, errlen, "unterminated IPv6 literal");
 			return URL_EINVALID;
 		}
 		size_t il = (size_t)(close - a) - 1;
 		char lit[64];
 		unsigned char bin[16];
 		if (il && (a[1] == 'v' || a[1] == 'V')) {
-			seterr(err, errlen, "IPvFuture addresses are not supported");
+			str_seterr(err, errlen, "IPvFuture addresses are not supported");
 			return URL_EINVALID;
 		}
 		if (il == 0 || il >= sizeof lit || memchr(a + 1, '%', il)) {
-			seterr(err, errlen, "invalid IPv6 literal");
+			str_seterr(err, errlen, "invalid IPv6 literal");
 			return URL_EINVALID;
 		}
 		memcpy(lit, a + 1, il);
 		lit[il] = '\0';
 		if (inet_pton(AF_INET6, lit, bin) != 1 || !inet_ntop(AF_INET6, bin, u->host, sizeof u->host)) {
-			seterr(err, errlen, "invalid IPv6 literal");
+			str_seterr(err, errlen, "invalid IPv6 literal");
 			return URL_EINVALID;
 		}
 		u->host_type = URL_HOST_IPV6;
@@ -331,18 +321,18 @@ static int parse_authority(const char *a, size_t n, struct url *u, char *err, si
 		while (hl < n && a[hl] != ':')
 			hl++;
 		if (hl == 0) {
-			seterr(err, errlen, "no host");
+			str_seterr(err, errlen, "no host");
 			return URL_EINVALID;
 		}
 		if (hl > URL_MAX_HOST) {
-			seterr(err, errlen, "host name longer than %d bytes", URL_MAX_HOST);
+			str_seterr(err, errlen, "host name longer than %d bytes", URL_MAX_HOST);
 			return URL_EINVALID;
 		}
 		int numeric = 1;
 		for (size_t i = 0; i < hl; i++) {
 			char c = a[i];
 			if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_') {
-				seterr(err, errlen, "'%c' is not allowed in a host name", c);
+				str_seterr(err, errlen, "'%c' is not allowed in a host name", c);
 				return URL_EINVALID;
 			}
 			if (!is_digit(c) && c != '.')
@@ -354,7 +344,7 @@ static int parse_authority(const char *a, size_t n, struct url *u, char *err, si
 		if (numeric) {
 			unsigned char bin[4];
 			if (inet_pton(AF_INET, u->host, bin) != 1) {
-				seterr(err, errlen, "\"%s\" is not a dotted-quad IPv4 address", u->host);
+				str_seterr(err, errlen, "\"%s\" is not a dotted-quad IPv4 address", u->host);
 				return URL_EINVALID;
 			}
 			u->host_type = URL_HOST_IPV4;
@@ -367,7 +357,7 @@ static int parse_authority(const char *a, size_t n, struct url *u, char *err, si
 	if (rl == 0)
 		return 0;
 	if (rest[0] != ':') {
-		seterr(err, errlen, "unexpected characters after the host");
+		str_seterr(err, errlen, "unexpected characters after the host");
 		return URL_EINVALID;
 	}
 	if (rl == 1)
@@ -382,7 +372,7 @@ static int parse_split(const struct ref *rr, struct url *u, char *err, size_t er
 	const struct ref r = *rr;
 	int rc;
 	if (!r.has_scheme) {
-		seterr(err, errlen, "not an absolute URL (no scheme)");
+		str_seterr(err, errlen, "not an absolute URL (no scheme)");
 		return URL_EINVALID;
 	}
 	if (r.scheme_len == 4 && strncasecmp(r.scheme, "http", 4) == 0) {
@@ -390,12 +380,12 @@ static int parse_split(const struct ref *rr, struct url *u, char *err, size_t er
 	} else if (r.scheme_len == 5 && strncasecmp(r.scheme, "https", 5) == 0) {
 		strcpy(u->scheme, "https");
 	} else {
-		seterr(err, errlen, "scheme \"%.*s\" is not supported: only http and https",
+		str_seterr(err, errlen, "scheme \"%.*s\" is not supported: only http and https",
 		       (int)(r.scheme_len > 32 ? 32 : r.scheme_len), r.scheme);
 		return URL_ESCHEME;
 	}
 	if (!r.has_auth) {
-		seterr(err, errlen, "no host");
+		str_seterr(err, errlen, "no host");
 		return URL_EINVALID;
 	}
 	if ((rc = parse_authority(r.auth, r.auth_len, u, err, errlen)) != 0)
@@ -412,7 +402,7 @@ static int parse_split(const struct ref *rr, struct url *u, char *err, size_t er
 		put(&o, r.query, r.query_len);
 	}
 	if (o.over) {
-		seterr(err, errlen, "path longer than %zu bytes", sizeof u->path - 1);
+		str_seterr(err, errlen, "path longer than %zu bytes", sizeof u->path - 1);
 		return URL_ETOOLONG;
 	}
 	return 0;
@@ -444,11 +434,11 @@ static int pct_decode(const char *s, size_t n, char *out, const char *what, char
 			i += 2;
 		}
 		if (c < 0x20 || c == 0x7f) {
-			seterr(err, errlen, "the %s holds a control character", what);
+			str_seterr(err, errlen, "the %s holds a control character", what);
 			return URL_EINVALID;
 		}
 		if (k >= URL_MAX_USERINFO) {
-			seterr(err, errlen, "the %s is longer than %d bytes", what, URL_MAX_USERINFO);
+			str_seterr(err, errlen, "the %s is longer than %d bytes", what, URL_MAX_USERINFO);
 			return URL_ETOOLONG;
 		}
 		out[k++] = (char)c;
@@ -473,11 +463,11 @@ int url_parse_userinfo(const char *s, struct url *u, struct url_userinfo *ui, ch
 		if (at) {
 			size_t ul = (size_t)(at - a);
 			if (memchr(at + 1, '@', al - ul - 1)) {
-				seterr(err, errlen, "an '@' in the user name or password must be written %%40");
+				str_seterr(err, errlen, "an '@' in the user name or password must be written %%40");
 				return URL_EINVALID;
 			}
 			if (chars_ok(a, ul, ":", "userinfo", NULL, 0) != 0) {
-				seterr(err, errlen,
+				str_seterr(err, errlen,
 				       "the user name or password holds a character that must be percent-encoded");
 				return URL_EINVALID;
 			}

@@ -50,16 +50,6 @@ struct ca {
 	int validity_days;
 };
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *str_printf(const char *fmt, ...)
 {
@@ -112,7 +102,7 @@ static int load_cert(const char *path, X509 **out, char *err, size_t errlen)
 	char *data = NULL;
 	size_t len = 0;
 	if (file_read_all(path, PEM_MAX, &data, &len) != 0) {
-		set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		str_seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
 	BIO *b = BIO_new_mem_buf(data, (int)len);
@@ -120,7 +110,7 @@ static int load_cert(const char *path, X509 **out, char *err, size_t errlen)
 	BIO_free(b);
 	free(data);
 	if (!x) {
-		set_err(err, errlen, "%s is corrupt: no PEM certificate could be parsed", path);
+		str_seterr(err, errlen, "%s is corrupt: no PEM certificate could be parsed", path);
 		return -1;
 	}
 	*out = x;
@@ -213,18 +203,18 @@ static struct signer *create_key(const char *path, const char *type, char *err, 
 {
 	EVP_PKEY *k = key_generate(type);
 	if (!k) {
-		set_err(err, errlen, "cannot generate %s key for %s", type, path);
+		str_seterr(err, errlen, "cannot generate %s key for %s", type, path);
 		return NULL;
 	}
 	int rc = key_save_private(path, k);
 	EVP_PKEY_free(k);
 	if (rc != 0) {
-		set_err(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		str_seterr(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	struct signer *s = signer_open_file(path);
 	if (!s)
-		set_err(err, errlen, "cannot load the key just written to %s", path);
+		str_seterr(err, errlen, "cannot load the key just written to %s", path);
 	return s;
 }
 
@@ -232,7 +222,7 @@ static struct signer *open_key(const char *path, char *err, size_t errlen)
 {
 	struct signer *s = signer_open_file(path);
 	if (!s)
-		set_err(err, errlen, "%s is corrupt or unreadable: cannot load the private key", path);
+		str_seterr(err, errlen, "%s is corrupt or unreadable: cannot load the private key", path);
 	return s;
 }
 
@@ -244,12 +234,12 @@ static int build_root(struct ca *ca, const char *cn, char *err, size_t errlen)
 	    certbuild_add_ext_conf(x, NULL, NID_key_usage, "critical,keyCertSign,cRLSign") != 0 ||
 	    certbuild_add_ext_conf(x, NULL, NID_subject_key_identifier, "hash") != 0 ||
 	    signer_sign_x509(ca->root_signer, x) != 0) {
-		set_err(err, errlen, "cannot build the root certificate");
+		str_seterr(err, errlen, "cannot build the root certificate");
 		X509_free(x);
 		return -1;
 	}
 	if (save_cert(ca->root_pem_path, x) != 0) {
-		set_err(err, errlen, "cannot write %s: %s", ca->root_pem_path, strerror(errno));
+		str_seterr(err, errlen, "cannot write %s: %s", ca->root_pem_path, strerror(errno));
 		X509_free(x);
 		return -1;
 	}
@@ -269,12 +259,12 @@ static int build_intermediate(struct ca *ca, const char *cn, char *err, size_t e
 	    certbuild_add_ext_conf(x, ca->root, NID_subject_key_identifier, "hash") != 0 ||
 	    certbuild_add_ext_conf(x, ca->root, NID_authority_key_identifier, "keyid:always") != 0 ||
 	    signer_sign_x509(ca->root_signer, x) != 0) {
-		set_err(err, errlen, "cannot build the intermediate certificate");
+		str_seterr(err, errlen, "cannot build the intermediate certificate");
 		X509_free(x);
 		return -1;
 	}
 	if (save_cert(ca->int_pem_path, x) != 0) {
-		set_err(err, errlen, "cannot write %s: %s", ca->int_pem_path, strerror(errno));
+		str_seterr(err, errlen, "cannot write %s: %s", ca->int_pem_path, strerror(errno));
 		X509_free(x);
 		return -1;
 	}
@@ -292,7 +282,7 @@ static int build_tls(struct ca *ca, const char *tls_names, char *err, size_t err
 	X509 *x = NULL;
 	int rc = -1;
 	if (n <= 0) {
-		set_err(err, errlen, "tls_names \"%s\" contains no names", tls_names);
+		str_seterr(err, errlen, "tls_names \"%s\" contains no names", tls_names);
 		goto out;
 	}
 	if (!(key = create_key(ca->tls_key_path, "ec256", err, errlen)))
@@ -308,11 +298,11 @@ static int build_tls(struct ca *ca, const char *tls_names, char *err, size_t err
 	    certbuild_add_ext_conf(x, ca->root, NID_subject_key_identifier, "hash") != 0 ||
 	    certbuild_add_ext_conf(x, ca->root, NID_authority_key_identifier, "keyid:always") != 0 ||
 	    signer_sign_x509(ca->root_signer, x) != 0) {
-		set_err(err, errlen, "cannot build the listener certificate for %s", tls_names);
+		str_seterr(err, errlen, "cannot build the listener certificate for %s", tls_names);
 		goto out;
 	}
 	if (save_cert(ca->tls_pem_path, x) != 0) {
-		set_err(err, errlen, "cannot write %s: %s", ca->tls_pem_path, strerror(errno));
+		str_seterr(err, errlen, "cannot write %s: %s", ca->tls_pem_path, strerror(errno));
 		goto out;
 	}
 	log_info("ca: created listener certificate %s for %s", ca->tls_pem_path, tls_names);
@@ -369,12 +359,12 @@ static int open_pair(const char *key_path, const char *pem_path, const char *typ
 {
 	int have_key = path_exists(key_path), have_pem = path_exists(pem_path);
 	if (have_key < 0 || have_pem < 0) {
-		set_err(err, errlen, "cannot access %s: %s", have_key < 0 ? key_path : pem_path,
+		str_seterr(err, errlen, "cannot access %s: %s", have_key < 0 ? key_path : pem_path,
 		        strerror(errno));
 		return -1;
 	}
 	if (!have_key && have_pem) {
-		set_err(err, errlen, "%s exists but its key %s is missing", pem_path, key_path);
+		str_seterr(err, errlen, "%s exists but its key %s is missing", pem_path, key_path);
 		return -1;
 	}
 	if (!have_key) {
@@ -388,7 +378,7 @@ static int open_pair(const char *key_path, const char *pem_path, const char *typ
 	if (load_cert(pem_path, cert, err, errlen) != 0)
 		return -1;
 	if (X509_check_private_key(*cert, signer_public(*s)) != 1) {
-		set_err(err, errlen, "%s does not match the key in %s", pem_path, key_path);
+		str_seterr(err, errlen, "%s does not match the key in %s", pem_path, key_path);
 		return -1;
 	}
 	return 0;
@@ -404,14 +394,14 @@ static int load_alt_chain(struct ca *ca, const char *path, char *err, size_t err
 	X509 *x = NULL;
 	int count = 0, rc = -1;
 	if (file_read_all(path, PEM_MAX, &data, &len) != 0) {
-		set_err(err, errlen, "cannot read alt_chain_file %s: %s", path, strerror(errno));
+		str_seterr(err, errlen, "cannot read alt_chain_file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (!(in = BIO_new_mem_buf(data, (int)len)) || !(outb = BIO_new(BIO_s_mem())))
 		goto out;
 	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
 		if (count == 0 && EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(ca->inter)) != 1) {
-			set_err(err, errlen,
+			str_seterr(err, errlen,
 			        "alt_chain_file %s: the first certificate does not carry the intermediate's key",
 			        path);
 			goto out;
@@ -423,7 +413,7 @@ static int load_alt_chain(struct ca *ca, const char *path, char *err, size_t err
 		count++;
 	}
 	if (count == 0) {
-		set_err(err, errlen, "alt_chain_file %s is corrupt: no PEM certificate could be parsed", path);
+		str_seterr(err, errlen, "alt_chain_file %s is corrupt: no PEM certificate could be parsed", path);
 		goto out;
 	}
 	char *pem;
@@ -434,7 +424,7 @@ static int load_alt_chain(struct ca *ca, const char *path, char *err, size_t err
 	rc = 0;
 out:
 	if (rc != 0 && err && !*err)
-		set_err(err, errlen, "cannot load alt_chain_file %s", path);
+		str_seterr(err, errlen, "cannot load alt_chain_file %s", path);
 	X509_free(x);
 	BIO_free(in);
 	BIO_free(outb);
@@ -450,12 +440,12 @@ int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errl
 		err[0] = '\0';
 	*out = NULL;
 	if (!cfg || !cfg->data_dir || !*cfg->data_dir) {
-		set_err(err, errlen, "data_dir is not set");
+		str_seterr(err, errlen, "data_dir is not set");
 		return -1;
 	}
 	const char *int_type = cfg->intermediate_key && *cfg->intermediate_key ? cfg->intermediate_key : "ec256";
 	if (!key_type_valid(int_type)) {
-		set_err(err, errlen, "intermediate_key \"%s\" is not one of ec256, ec384, rsa2048, rsa3072, rsa4096",
+		str_seterr(err, errlen, "intermediate_key \"%s\" is not one of ec256, ec384, rsa2048, rsa3072, rsa4096",
 		        int_type);
 		return -1;
 	}
@@ -466,11 +456,11 @@ int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errl
 	const char *dir = cfg->data_dir;
 
 	if (file_mkdirs(dir, 0700) != 0) {
-		set_err(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
+		str_seterr(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (access(dir, R_OK | W_OK | X_OK) != 0) {
-		set_err(err, errlen, "data directory %s is not readable and writable: %s", dir, strerror(errno));
+		str_seterr(err, errlen, "data directory %s is not readable and writable: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (!(ca = calloc(1, sizeof *ca)))
@@ -517,7 +507,7 @@ int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errl
 		goto fail;
 	if (ca->inter) {
 		if (X509_verify(ca->inter, signer_public(ca->root_signer)) != 1) {
-			set_err(err, errlen, "%s is not signed by the key in %s", ca->int_pem_path, ca->root_key_path);
+			str_seterr(err, errlen, "%s is not signed by the key in %s", ca->int_pem_path, ca->root_key_path);
 			goto fail;
 		}
 	} else if (build_intermediate(ca, int_cn, err, errlen) != 0) {
@@ -544,7 +534,7 @@ int ca_open(const struct ca_config *cfg, struct ca **out, char *err, size_t errl
 	*out = ca;
 	return 0;
 oom:
-	set_err(err, errlen, "out of memory opening the CA in %s", dir);
+	str_seterr(err, errlen, "out of memory opening the CA in %s", dir);
 fail:
 	ERR_clear_error();
 	ca_free(ca);

@@ -1,6 +1,7 @@
 /* Leaf (end-entity) certificates: fresh serials, and ca_issue, which builds a leaf for a checked
  * CSR under the CA's intermediate (issuance/ca.h) and signs it. */
 #include "issuance/issue.h"
+#include "str.h"
 #include "der.h"
 #include "issuance/ca.h"
 #include "issuance/certbuild.h"
@@ -10,22 +11,11 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #define DAY 86400LL
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static int add_crldp_shard(const struct ca *ca, X509 *x, const char *serial_hex)
 {
@@ -130,36 +120,36 @@ int ca_issue(struct ca *ca, const struct csr *csr, const char *const *names, siz
 	*der = NULL;
 	*der_len = 0;
 	if (!ca || !csr || !names || nnames == 0) {
-		set_err(err, errlen, "no names to issue for");
+		str_seterr(err, errlen, "no names to issue for");
 		return -1;
 	}
 	for (size_t i = 0; i < nnames; i++) {
 		if (!names[i] || !*names[i]) {
-			set_err(err, errlen, "name %zu is empty", i);
+			str_seterr(err, errlen, "name %zu is empty", i);
 			return -1;
 		}
 	}
 	X509 *inter = ca_intermediate_cert(ca);
 	EVP_PKEY *pub = csr->key;
 	if (!pub) {
-		set_err(err, errlen, "the CSR's public key cannot be decoded");
+		str_seterr(err, errlen, "the CSR's public key cannot be decoded");
 		goto out;
 	}
 	int64_t nb = not_before ? not_before : (int64_t)time(NULL);
 	int64_t na = not_after ? not_after : nb + (int64_t)ca_validity_days(ca) * DAY;
 	na = certbuild_clamp_to_issuer(na, inter);
 	if (na <= nb) {
-		set_err(err, errlen, "validity is empty: notAfter is not after notBefore "
+		str_seterr(err, errlen, "validity is empty: notAfter is not after notBefore "
 		                     "(or the intermediate has expired)");
 		goto out;
 	}
 
 	if (!(x = X509_new()) || X509_set_version(x, X509_VERSION_3) != 1) {
-		set_err(err, errlen, "out of memory");
+		str_seterr(err, errlen, "out of memory");
 		goto out;
 	}
 	if (serial_from_hex(x, serial_hex) != 0) {
-		set_err(err, errlen, "serial \"%s\" is not a positive hex number of at most 20 octets",
+		str_seterr(err, errlen, "serial \"%s\" is not a positive hex number of at most 20 octets",
 		        serial_hex ? serial_hex : "");
 		goto out;
 	}
@@ -178,7 +168,7 @@ int ca_issue(struct ca *ca, const struct csr *csr, const char *const *names, siz
 	    X509_set_issuer_name(x, X509_get_subject_name(inter)) != 1 ||
 	    certbuild_set_times(x, nb, na) != 0 ||
 	    (copy_spki(x, csr) != 0 && X509_set_pubkey(x, pub) != 1)) {
-		set_err(err, errlen, "cannot set the certificate's names, validity or key");
+		str_seterr(err, errlen, "cannot set the certificate's names, validity or key");
 		goto out;
 	}
 	const char *ku = EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA ? "critical,digitalSignature,keyEncipherment"
@@ -192,16 +182,16 @@ int ca_issue(struct ca *ca, const struct csr *csr, const char *const *names, siz
 	    (ca_aia_url(ca) && certbuild_add_aia(x, ca_aia_url(ca), ca_ocsp_url(ca)) != 0) ||
 	    (ca_crl_url_prefix(ca) && add_crldp_shard(ca, x, serial_hex) != 0) ||
 	    certbuild_add_policy(x, "2.23.140.1.2.1") != 0 /* CA/B BR §7.1.6.1: domain-validated */) {
-		set_err(err, errlen, "cannot add the certificate's extensions");
+		str_seterr(err, errlen, "cannot add the certificate's extensions");
 		goto out;
 	}
 	if (signer_sign_x509(ca_intermediate_signer(ca), x) != 0) {
-		set_err(err, errlen, "signing failed");
+		str_seterr(err, errlen, "signing failed");
 		goto out;
 	}
 	int len = i2d_X509(x, &buf);
 	if (len <= 0) {
-		set_err(err, errlen, "cannot encode the certificate");
+		str_seterr(err, errlen, "cannot encode the certificate");
 		goto out;
 	}
 	*der = buf;
