@@ -62,10 +62,10 @@ static int check_data_dir(const char *dir, char *err, size_t errlen)
  * nonces the first redeemed and miss the first's account changes. An exclusive flock on
  * PATH.lock (not on the database itself: closing any descriptor of a file drops the POSIX
  * locks SQLite holds on it) held until exit, released by the kernel if the process dies.
- * `cobbled migrate` does not take it. The descriptor, or -1 with the reason in err. */
-static int lock_sqlite(const char *spec, char *err, size_t errlen)
+ * `cobbled migrate` does not take it. path: the database file. The descriptor, or -1 with the
+ * reason in err. */
+static int lock_sqlite(const char *path, char *err, size_t errlen)
 {
-	const char *path = strncmp(spec, "sqlite:", 7) == 0 ? spec + 7 : spec;
 	char lock[PATH_MAX];
 	if ((size_t)snprintf(lock, sizeof lock, "%s.lock", path) >= sizeof lock) {
 		snprintf(err, errlen, "database path too long: %.200s", path);
@@ -168,7 +168,8 @@ int main(int argc, char **argv)
 	};
 	if (ca_open(&cc, &ca, err, sizeof err))
 		goto out;
-	if (strncmp(cfg.database, "postgres", 8) != 0 && (lock_fd = lock_sqlite(cfg.database, err, sizeof err)) < 0)
+	const char *sqlite_path = store_sqlite_path(cfg.database);
+	if (sqlite_path && (lock_fd = lock_sqlite(sqlite_path, err, sizeof err)) < 0)
 		goto out;
 	if (store_open(cfg.database, &a.store, err, sizeof err) != STORE_OK)
 		goto out;
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
 		goto out;
 	/* design.md §4: SQLite keeps the redeemed set in memory, so a nonce from before this start
 	 * must not verify (it could otherwise be replayed once). */
-	if (strncmp(cfg.database, "postgres", 8) != 0 && nonce_ctx_rekey_for_process(a.nonces)) {
+	if (sqlite_path && nonce_ctx_rekey_for_process(a.nonces)) {
 		snprintf(err, sizeof err, "cannot derive the nonce key");
 		goto out;
 	}

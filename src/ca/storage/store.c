@@ -30,10 +30,19 @@ static int call_leave(struct store *s, int rc)
 
 #define CALL(s, op, ...) (call_enter(s), call_leave((s), (s)->ops->op((s), __VA_ARGS__)))
 
+const char *store_sqlite_path(const char *spec)
+{
+	if (!spec)
+		return NULL;
+	if (strncmp(spec, "sqlite:", 7) == 0)
+		return spec + 7;
+	return strstr(spec, "://") ? NULL : spec;
+}
+
 int store_open(const char *spec, struct store **out, char *err, size_t errlen)
 {
 	const struct store_ops *ops = &store_sqlite_ops;
-	const char *path = spec;
+	const char *path = store_sqlite_path(spec);
 
 	if (out)
 		*out = NULL;
@@ -46,14 +55,12 @@ int store_open(const char *spec, struct store **out, char *err, size_t errlen)
 			snprintf(err, errlen, "storage: empty database spec");
 		return STORE_ERR;
 	}
-	if (strncmp(spec, "sqlite:", 7) == 0) {
-		path = spec + 7;
-	} else if (strncmp(spec, "postgres://", 11) == 0 ||
-	           strncmp(spec, "postgresql://", 13) == 0) {
+	if (!path && (strncmp(spec, "postgres://", 11) == 0 || strncmp(spec, "postgresql://", 13) == 0)) {
 		/* The whole spec is a libpq connection URI; it may carry a password, so the
 		 * backend never echoes it. */
 		ops = &store_postgres_ops;
-	} else if (strstr(spec, "://")) {
+		path = spec;
+	} else if (!path) { /* another scheme */
 		if (err)
 			snprintf(err, errlen, "storage: unknown backend \"%.*s\" (want sqlite:PATH or postgres://...)",
 			         (int)(strstr(spec, "://") - spec), spec);

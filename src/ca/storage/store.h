@@ -28,6 +28,9 @@ struct store;
  * reason into err. */
 int store_open(const char *spec, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
+/* The database file a store_open spec names for SQLite ("sqlite:PATH" or a bare path), or NULL
+ * for any other backend (PostgreSQL URIs; unknown schemes, which store_open refuses). */
+const char *store_sqlite_path(const char *spec);
 
 /* ---- durable commits without waiting (issue 7) ----
  * A store call that makes a durable commit (a certificate, a serial block, an account, a
