@@ -223,10 +223,20 @@ static int wal_fdatasync(struct sq_file *ns)
  * sync failed (logged). */
 static void syncer_wake(struct sq_file *ns);
 
+/* With sync_mu held: 1 if durable commit t is on disk, 0 if a sync that covered it failed
+ * (decisive even if a later one succeeded: after a failed writeback Linux may have dropped the
+ * pages), -1 while it waits for a sync. */
+static int sync_state(const struct sq_file *ns, uint64_t t)
+{
+	if (t <= ns->failed_gen)
+		return 0;
+	return t <= ns->synced_gen ? 1 : -1;
+}
+
 /* With sync_mu held and no sync running: syncs the WAL for every commit registered so far
  * (sync_mu released meanwhile), records the outcome and wakes everyone waiting on sync_cv (the
- * syncer too: waiters may be due). 0, or -1 if fdatasync failed. */
-static int lead_sync(struct sq_file *ns)
+ * syncer too: waiters may be due); the outcome is read through sync_state. */
+static void lead_sync(struct sq_file *ns)
 {
 	ns->syncing = 1;
 	uint64_t upto = ns->commit_gen;
@@ -239,33 +249,21 @@ static int lead_sync(struct sq_file *ns)
 	if (r != 0 && upto > ns->failed_gen)
 		ns->failed_gen = upto;
 	pthread_cond_broadcast(&ns->sync_cv);
-	return r;
 }
 
 static int wal_sync_barrier(struct sq_file *ns)
 {
-	int rc = 0;
 	pthread_mutex_lock(&ns->sync_mu);
 	uint64_t mine = ++ns->commit_gen;
-	while (ns->synced_gen < mine) {
-		/* A failed sync that covered ours (led by another call or the syncer) decides: a
-		 * later one may succeed after the kernel dropped the pages. */
-		if (mine <= ns->failed_gen) {
-			rc = -1;
-			break;
-		}
-		if (ns->syncing) {
+	int st;
+	while ((st = sync_state(ns, mine)) < 0) {
+		if (ns->syncing)
 			pthread_cond_wait(&ns->sync_cv, &ns->sync_mu);
-			continue;
-		}
-		/* Lead a sync for every commit registered so far, ours included. */
-		if (lead_sync(ns) != 0) {
-			rc = -1;
-			break;
-		}
+		else
+			lead_sync(ns); /* for every commit registered so far, ours included */
 	}
 	pthread_mutex_unlock(&ns->sync_mu);
-	return rc;
+	return st == 1 ? 0 : -1; /* 0: a sync that covered ours failed, whoever led it */
 }
 
 /* ---- deferred durable commits (store.h) ----
@@ -276,20 +274,19 @@ static int wal_sync_barrier(struct sq_file *ns)
  * after a failed fdatasync the kernel may have dropped the pages (Linux marks them clean). */
 
 /* With sync_mu held: unlinks the waiters that are settled (or, with owner, every waiter of
- * owner) into a list of their own, their ticket set to 1 (on disk) or 0 (failed). */
+ * owner) into a list of their own, each with its outcome in ok. */
 static struct store_sync_waiter *take_settled(struct sq_file *ns, const struct store *owner)
 {
 	struct store_sync_waiter *out = NULL, **pp = &ns->waiters;
 	while (*pp) {
 		struct store_sync_waiter *w = *pp;
-		int failed = w->ticket <= ns->failed_gen;
-		int done = failed || w->ticket <= ns->synced_gen;
-		if (owner ? w->owner != owner : !done) {
+		int st = sync_state(ns, w->ticket);
+		if (owner ? w->owner != owner : st < 0) {
 			pp = &w->next;
 			continue;
 		}
 		*pp = w->next;
-		w->ticket = done && !failed; /* a forgotten waiter's commit is not known on disk */
+		w->ok = st == 1; /* a forgotten waiter's commit is not known on disk */
 		w->next = out;
 		out = w;
 	}
@@ -306,7 +303,7 @@ static void run_settled(struct sq_file *ns, struct store_sync_waiter *list)
 	while (list) {
 		struct store_sync_waiter *w = list;
 		list = w->next; /* w may be freed by its callback */
-		w->done(w->arg, (int)w->ticket);
+		w->done(w->arg, w->ok);
 	}
 	pthread_mutex_lock(&ns->sync_mu);
 	ns->firing--;
@@ -329,7 +326,7 @@ static void *syncer_main(void *arg)
 			pthread_cond_wait(&ns->sync_cv, &ns->sync_mu);
 			continue;
 		}
-		(void)lead_sync(ns); /* a failure reaches the waiters through failed_gen */
+		lead_sync(ns); /* a failure reaches the waiters through failed_gen */
 	}
 	pthread_mutex_unlock(&ns->sync_mu);
 	return NULL;
@@ -346,10 +343,10 @@ static void syncer_wake(struct sq_file *ns)
 void sqf_sync_notify(struct sq_file *f, struct store_sync_waiter *w)
 {
 	pthread_mutex_lock(&f->sync_mu);
-	int failed = w->ticket <= f->failed_gen;
-	if (failed || w->ticket <= f->synced_gen) {
+	int st = sync_state(f, w->ticket);
+	if (st >= 0) {
 		pthread_mutex_unlock(&f->sync_mu);
-		w->done(w->arg, !failed);
+		w->done(w->arg, st);
 		return;
 	}
 	w->next = f->waiters;
@@ -357,8 +354,12 @@ void sqf_sync_notify(struct sq_file *f, struct store_sync_waiter *w)
 	syncer_wake(f);
 	int on = f->syncer_on;
 	pthread_mutex_unlock(&f->sync_mu);
-	if (!on) /* no thread to sync for it: sync here, as a store call would have */
-		(void)wal_sync_barrier(f), sqf_sync_forget(f, NULL);
+	if (!on) { /* no thread to sync for it: sync here, as a store call would have */
+		(void)wal_sync_barrier(f);
+		pthread_mutex_lock(&f->sync_mu);
+		run_settled(f, take_settled(f, NULL));
+		pthread_mutex_unlock(&f->sync_mu);
+	}
 }
 
 void sqf_sync_forget(struct sq_file *f, const struct store *owner)

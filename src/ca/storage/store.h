@@ -50,6 +50,7 @@ struct store_sync_waiter {
 	void (*done)(void *arg, int ok);
 	void *arg;
 	const struct store *owner;      /* set by store_sync_notify */
+	int ok;                         /* the backend's: the outcome, until done is called */
 	struct store_sync_waiter *next; /* the backend's */
 };
 void store_sync_defer(struct store *s, int on);
