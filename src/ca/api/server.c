@@ -81,6 +81,7 @@ struct event_base *server_base_new(void)
 static void *loop_main(void *arg)
 {
 	struct server_loop *l = arg;
+	pthread_setname_np(pthread_self(), "cobbled-loop"); /* top -H, perf: which thread */
 	event_base_dispatch(l->a.base);
 	return NULL;
 }

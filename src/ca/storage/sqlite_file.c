@@ -313,6 +313,7 @@ static void run_settled(struct sq_file *ns, struct store_sync_waiter *list)
 static void *syncer_main(void *arg)
 {
 	struct sq_file *ns = arg;
+	pthread_setname_np(pthread_self(), "cobbled-sync");
 	pthread_mutex_lock(&ns->sync_mu);
 	for (;;) {
 		struct store_sync_waiter *due = take_settled(ns, NULL);
@@ -435,6 +436,7 @@ static void checkpoint(struct sq_file *f, int wait)
 static void *checkpoint_main(void *arg)
 {
 	struct sq_file *f = arg;
+	pthread_setname_np(pthread_self(), "cobbled-ckpt");
 	pthread_mutex_lock(&f->ckq_mu);
 	for (;;) {
 		while (!f->ckpt_want && !f->ckpt_stop)

@@ -257,6 +257,7 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct va_pool *p = w->pool;
+	pthread_setname_np(pthread_self(), "cobbled-va");
 	char id[STORE_ID_MAX];
 	time_t next_sweep = time(NULL) + SWEEP_SECONDS;
 	for (;;) {
