@@ -4,7 +4,8 @@
 # cobbled is slowed by an LD_PRELOAD shim (slowsync.c, SLOWSYNC_MS) so the hang-up comes first;
 # the order must still end valid, cobbled must keep serving and must not crash or (under ASan)
 # leak. libevent 2.1 does not read a connection whose request awaits its reply, so here the
-# hang-up shows when the reply is written; the last part stops cobbled while a reply waits,
+# hang-up shows when the reply is written. While syncs fail, every request whose reply waits
+# for its sync answers 500. The last part stops cobbled while a reply waits,
 # where evhttp closes the connection itself (replywait.c's close callback).
 . "$(dirname "$0")/lib.sh"
 python3 -c 'import cryptography' 2>/dev/null || fail "python3-cryptography not installed"
@@ -29,21 +30,48 @@ timeout 30 "$COBBLED" --lab --data-dir "$DATA" --listen "127.0.0.1:$(pick_port)"
 	fail "a second cobbled started on the same SQLite database" "$T/second.log"
 grep -q 'another cobbled serves' "$T/second.log" || fail "second cobbled: no clear refusal" "$T/second.log"
 curl -sf --max-time 5 --cacert "$CA_BUNDLE" "$DIRECTORY" -o /dev/null || fail "the first cobbled stopped answering"
-# While the disk fails syncs (EIO), a new account is not promised: newAccount answers 500
-# serverInternal without a Location (its row may be lost: nothing a crash could take back was
-# told); once syncs work again, the next newAccount is created.
-touch "$T/fail-syncs"
+# While the disk fails syncs (EIO), nothing is promised: newAccount answers 500 serverInternal
+# without a Location (its row may be lost: nothing a crash could take back was told), and so do
+# the other requests whose reply waits for their sync (replywait_reply): an account update,
+# keyChange, revokeCert and account deactivation. Once syncs work again, requests succeed.
 DIRECTORY=$DIRECTORY CA_BUNDLE=$CA_BUNDLE HTTPPORT=$HTTPPORT PYTHONPATH=$INTEROP_DIR FAIL_FILE=$T/fail-syncs \
-	run_logged "$T/driver3.log" timeout 60 python3 - <<'PY' || fail "newAccount during failing syncs" "$T/driver3.log"
+	run_logged "$T/driver3.log" timeout 90 python3 - <<'PY' || fail "requests during failing syncs" "$T/driver3.log"
 import os
 import lifecycle_acme as L
+from cryptography.hazmat.primitives import serialization
+A = L.Account()
+cert, ck = L.issue(A, "syncfail.cobble.test")
+cder = L.b64(cert.public_bytes(serialization.Encoding.DER))
+open(os.environ["FAIL_FILE"], "w").close()
+
+def refused(what, st, j, raw):
+    L.check(st == 500 and L.ptype(j).endswith(":serverInternal") and "durabl" in (j or {}).get("detail", ""),
+            what + " while syncs fail: 500 serverInternal, not stored durably", (st, raw[:200]))
+
 st, h, j, raw = L.post(L.Key(), L.D["newAccount"], {"termsOfServiceAgreed": True})
-L.check(st == 500 and L.ptype(j).endswith(":serverInternal") and "durabl" in (j or {}).get("detail", ""),
-        "newAccount while syncs fail: 500 serverInternal, not stored durably", (st, raw[:200]))
+refused("newAccount", st, j, raw)
 L.check("location" not in {k.lower() for k in h}, "no Location for an account not known on disk", h)
+st, _, j, raw = A.post(A.kid, {"contact": ["mailto:syncfail@cobble.test"]})
+refused("account update", st, j, raw)
+st, _, j, raw = A.post(L.D["revokeCert"], {"certificate": cder, "reason": 4})
+refused("revokeCert", st, j, raw)
+newk = L.Key()
+inner = newk.jws(L.D["keyChange"], {"account": A.kid, "oldKey": A.key.jwk}, nonce=False)
+st, _, j, raw = A.post(L.D["keyChange"], inner)
+refused("keyChange", st, j, raw)
 os.unlink(os.environ["FAIL_FILE"])
 a = L.Account()
 L.check(a.status == 201 and a.kid, "newAccount once syncs work again", a.status)
+open(os.environ["FAIL_FILE"], "w").close()
+st, _, j, raw = a.post(a.kid, {"status": "deactivated"})
+refused("account deactivation", st, j, raw)
+os.unlink(os.environ["FAIL_FILE"])
+# The deactivation was committed; only its sync failed. The 500 promised nothing either way,
+# and the account reads as deactivated from then on (RFC 8555 §7.3.6: 403 unauthorized).
+st, _, j, raw = a.post(a.kid, {"contact": ["mailto:again@cobble.test"]})
+L.check(st == 403 and L.ptype(j) == L.P + "unauthorized",
+        "after syncs work again, the account whose deactivation got a 500 reads as deactivated",
+        (st, raw[:200]))
 raise SystemExit(L.failures)
 PY
 cat "$T/driver3.log" >&2
