@@ -1,52 +1,17 @@
-/* JWS (flattened JSON serialization) for ACME: parsing under RFC 8555 §6.2's header rules,
- * verification and signing, directly on OpenSSL 3 and jansson. Keys and JWKs are jwk.c's. */
+/* JWS (flattened JSON serialization) for ACME: parsing under RFC 8555 §6.2's header rules and
+ * verification, directly on OpenSSL 3 and jansson. Keys and JWKs are jwk.c's, the algorithm
+ * table jose_alg.c's, signing jws_sign.c's. */
 #include "jose.h"
+#include "jose_alg.h"
 #include "b64url.h"
 #include "jwk.h"
-#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/objects.h>
-#include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ACCEPTED_ALGS "RS256, ES256, ES384, ES512, PS256, EdDSA"
-
-/* RFC 7518 §3.1 names the algorithms; RFC 8555 §6.2 forbids "none" and MACs on requests. */
-struct alg_info {
-	const char *name;
-	enum jws_alg alg;
-	enum jwk_kind kind;
-	int curve_nid; /* ES*: the one curve the alg is defined for (RFC 7518 §3.4) */
-	const char *md; /* NULL for EdDSA, which hashes internally */
-};
-
-static const struct alg_info algs[] = {
-    {"RS256", JWS_ALG_RS256, JWK_KIND_RSA, NID_undef, "SHA256"},
-    {"ES256", JWS_ALG_ES256, JWK_KIND_EC, NID_X9_62_prime256v1, "SHA256"},
-    {"ES384", JWS_ALG_ES384, JWK_KIND_EC, NID_secp384r1, "SHA384"},
-    {"ES512", JWS_ALG_ES512, JWK_KIND_EC, NID_secp521r1, "SHA512"},
-    {"PS256", JWS_ALG_PS256, JWK_KIND_RSA, NID_undef, "SHA256"},
-    {"EdDSA", JWS_ALG_EDDSA, JWK_KIND_ED25519, NID_undef, NULL},
-};
-
-static const struct alg_info *alg_by_name(const char *name)
-{
-	for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-		if (strcmp(algs[i].name, name) == 0)
-			return &algs[i];
-	return NULL;
-}
-
-static const struct alg_info *alg_by_id(enum jws_alg alg)
-{
-	for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++)
-		if (algs[i].alg == alg)
-			return &algs[i];
-	return NULL;
-}
 
 static struct problem *malformed(const char *detail)
 {
@@ -205,7 +170,7 @@ static int check_header(struct jws *j, struct problem **prob)
 		*prob = malformed("JWS protected header has no \"alg\" string");
 		return -1;
 	}
-	const struct alg_info *ai = alg_by_name(json_string_value(v));
+	const struct jose_alg_info *ai = jose_alg_by_name(json_string_value(v));
 	if (!ai) {
 		*prob = problem_new("badSignatureAlgorithm", 400,
 		                    "JWS algorithm \"%.40s\" is not accepted; accepted algorithms: " ACCEPTED_ALGS,
@@ -485,25 +450,6 @@ static size_t ec_raw_to_der(const unsigned char *raw, size_t flen, unsigned char
 	return h + n;
 }
 
-/* Sets up ctx for alg (RSA padding for RS256/PS256). verify selects DigestVerify over DigestSign. */
-static int md_init(EVP_MD_CTX *ctx, const struct alg_info *ai, EVP_PKEY *key, int verify)
-{
-	EVP_PKEY_CTX *pctx = NULL;
-	int ok = verify ? EVP_DigestVerifyInit_ex(ctx, &pctx, ai->md, NULL, NULL, key, NULL)
-	                : EVP_DigestSignInit_ex(ctx, &pctx, ai->md, NULL, NULL, key, NULL);
-	if (ok != 1)
-		return -1;
-	if (ai->alg == JWS_ALG_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
-		return -1;
-	/* RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash. */
-	if (ai->alg == JWS_ALG_PS256 &&
-	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0 ||
-	     EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) <= 0))
-		return -1;
-	return 0;
-}
-
 /* A key made ready for checking signatures (jose.h). tmpl[alg] is a DigestVerify context set
  * up for that algorithm, copied for each check: setting one up fetches the digest and the
  * signature implementation by name (~6 us a time in OpenSSL 3.0), copying it ~0.3 us. */
@@ -527,12 +473,12 @@ struct jws_key *jws_key_new(EVP_PKEY *key)
 	k->kind = jwk_key_kind(key);
 	k->cv = k->kind == JWK_KIND_EC ? jwk_key_curve(key) : NULL;
 	/* EdDSA hashes inside the signature and gets no template: it is set up per check. */
-	for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
-		const struct alg_info *ai = &algs[i];
-		if (ai->kind != k->kind || !ai->md || (ai->kind == JWK_KIND_EC && (!k->cv || k->cv->nid != ai->curve_nid)))
+	for (int id = JWS_ALG_RS256; id <= JWS_ALG_EDDSA; id++) {
+		const struct jose_alg_info *ai = jose_alg_by_id((enum jws_alg)id);
+		if (!ai || ai->kind != k->kind || !ai->md || (ai->kind == JWK_KIND_EC && (!k->cv || k->cv->nid != ai->curve_nid)))
 			continue;
 		EVP_MD_CTX *c = EVP_MD_CTX_new();
-		if (!c || md_init(c, ai, key, 1) != 0) {
+		if (!c || jose_md_init(c, ai, key, 1) != 0) {
 			EVP_MD_CTX_free(c); /* this alg is checked the slow way */
 			ERR_clear_error();
 			continue;
@@ -571,7 +517,7 @@ static int verify_with(const struct jws *j, EVP_PKEY *key, enum jwk_kind kind, c
 	EVP_MD_CTX *ctx = NULL;
 	unsigned char der[2 * 66 + 9];
 	int rc = -1;
-	const struct alg_info *ai = j ? alg_by_id(j->alg) : NULL;
+	const struct jose_alg_info *ai = j ? jose_alg_by_id(j->alg) : NULL;
 	if (!ai || !key || !j->signing_input || !j->sig) {
 		*prob = malformed("JWS verification error");
 		goto done;
@@ -601,7 +547,7 @@ static int verify_with(const struct jws *j, EVP_PKEY *key, enum jwk_kind kind, c
 	}
 	const EVP_MD_CTX *t = tmpl ? tmpl[ai->alg] : NULL;
 	ctx = EVP_MD_CTX_new();
-	if (!ctx || (t ? EVP_MD_CTX_copy_ex(ctx, t) != 1 : md_init(ctx, ai, key, 1) != 0) ||
+	if (!ctx || (t ? EVP_MD_CTX_copy_ex(ctx, t) != 1 : jose_md_init(ctx, ai, key, 1) != 0) ||
 	    EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)j->signing_input,
 	                     strlen(j->signing_input)) != 1) {
 		*prob = malformed("JWS verification error");
@@ -625,213 +571,4 @@ int jws_verify_key(const struct jws *j, const struct jws_key *k, struct problem 
 	if (!k)
 		return verify_with(j, NULL, JWK_KIND_NONE, NULL, NULL, prob);
 	return verify_with(j, k->key, k->kind, k->cv, (const EVP_MD_CTX *const *)k->tmpl, prob);
-}
-
-/* ---- signing ---- */
-
-/* The alg for a key of kind (and curve cv, for EC). */
-static const char *alg_for(enum jwk_kind kind, const struct jwk_curve *cv)
-{
-	switch (kind) {
-	case JWK_KIND_RSA:
-		return "RS256";
-	case JWK_KIND_EC:
-		return cv ? cv->alg : NULL;
-	case JWK_KIND_ED25519:
-		return "EdDSA";
-	default:
-		return NULL;
-	}
-}
-
-const char *jws_alg_for_key(EVP_PKEY *key)
-{
-	enum jwk_kind kind = jwk_key_kind(key);
-	return alg_for(kind, kind == JWK_KIND_EC ? jwk_key_curve(key) : NULL);
-}
-
-/* Protected header = copy of extra plus alg; writes the b64url protected and payload parts. */
-static int sign_parts(const json_t *extra, const char *alg, const char *payload, char **prot,
-                      char **pay, char **input)
-{
-	json_t *h = extra ? json_deep_copy(extra) : json_object();
-	char *htext = NULL;
-	int rc = -1;
-	*prot = *pay = *input = NULL;
-	if (!json_is_object(h) || json_object_set_new(h, "alg", json_string(alg)))
-		goto done;
-	if (!(htext = json_dumps(h, JSON_COMPACT)))
-		goto done;
-	if (!payload)
-		payload = "";
-	*prot = b64url_encode((const uint8_t *)htext, strlen(htext));
-	*pay = b64url_encode((const uint8_t *)payload, strlen(payload));
-	if (!*prot || !*pay)
-		goto done;
-	size_t pl = strlen(*prot), yl = strlen(*pay);
-	if (!(*input = malloc(pl + 1 + yl + 1)))
-		goto done;
-	memcpy(*input, *prot, pl);
-	(*input)[pl] = '.';
-	memcpy(*input + pl + 1, *pay, yl + 1);
-	rc = 0;
-done:
-	if (rc != 0) {
-		free(*prot);
-		free(*pay);
-		*prot = *pay = NULL;
-	}
-	free(htext);
-	json_decref(h);
-	return rc;
-}
-
-/* {"protected","payload","signature"} as a compact JSON string, built by jansson. */
-static char *flattened(const char *prot, const char *pay, const uint8_t *sig, size_t sig_len)
-{
-	char *s = b64url_encode(sig, sig_len);
-	json_t *o = s ? json_pack("{s:s,s:s,s:s}", "protected", prot, "payload", pay, "signature", s) : NULL;
-	char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	free(s);
-	return out;
-}
-
-/* OpenSSL's DER ECDSA signature to JWS's fixed-width r||s (RFC 7518 §3.4). */
-static int ec_der_to_raw(const unsigned char *der, size_t der_len, size_t flen, uint8_t *raw)
-{
-	const unsigned char *p = der;
-	const BIGNUM *r, *s;
-	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-	int rc = -1;
-	if (!es)
-		goto done;
-	ECDSA_SIG_get0(es, &r, &s);
-	if (BN_bn2binpad(r, raw, (int)flen) < 0 || BN_bn2binpad(s, raw + flen, (int)flen) < 0)
-		goto done;
-	rc = 0;
-done:
-	ECDSA_SIG_free(es);
-	return rc;
-}
-
-/* The signing itself, for a key whose kind and curve are known; tmpl NULL sets ctx up afresh. */
-static char *sign_with(EVP_PKEY *key, enum jwk_kind kind, const struct jwk_curve *cv, const EVP_MD_CTX *tmpl,
-                       const json_t *extra_header, const char *payload)
-{
-	char *prot = NULL, *pay = NULL, *input = NULL, *out = NULL;
-	unsigned char *sig = NULL;
-	uint8_t *raw = NULL;
-	size_t sig_len = 0;
-	EVP_MD_CTX *ctx = NULL;
-	const char *alg = alg_for(kind, cv);
-	const struct alg_info *ai = alg ? alg_by_name(alg) : NULL;
-	if (!ai || sign_parts(extra_header, alg, payload, &prot, &pay, &input) != 0)
-		goto done;
-	size_t in_len = strlen(input);
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || (tmpl ? EVP_MD_CTX_copy_ex(ctx, tmpl) != 1 : md_init(ctx, ai, key, 0) != 0) ||
-	    EVP_DigestSign(ctx, NULL, &sig_len, (const unsigned char *)input, in_len) != 1 ||
-	    !(sig = malloc(sig_len)) ||
-	    EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)input, in_len) != 1)
-		goto done;
-	if (ai->kind == JWK_KIND_EC) {
-		if (!cv || !(raw = malloc(2 * cv->len)) || ec_der_to_raw(sig, sig_len, cv->len, raw) != 0)
-			goto done;
-		out = flattened(prot, pay, raw, 2 * cv->len);
-	} else {
-		out = flattened(prot, pay, sig, sig_len);
-	}
-done:
-	ERR_clear_error();
-	EVP_MD_CTX_free(ctx);
-	free(raw);
-	free(sig);
-	free(input);
-	free(prot);
-	free(pay);
-	return out;
-}
-
-char *jws_sign(EVP_PKEY *key, const json_t *extra_header, const char *payload)
-{
-	enum jwk_kind kind = jwk_key_kind(key);
-	return sign_with(key, kind, kind == JWK_KIND_EC ? jwk_key_curve(key) : NULL, NULL, extra_header, payload);
-}
-
-/* A signing key made ready (jose.h): the DigestSign set-up of its one algorithm, copied per
- * signature. Each copy draws its own ECDSA nonce k when it signs. */
-struct jws_signer {
-	EVP_PKEY *key;
-	enum jwk_kind kind;
-	const struct jwk_curve *cv;
-	EVP_MD_CTX *tmpl; /* NULL: set up per signature (EdDSA, or the set-up failed) */
-};
-
-struct jws_signer *jws_signer_new(EVP_PKEY *key)
-{
-	struct jws_signer *g = calloc(1, sizeof *g);
-	if (!g || !key || EVP_PKEY_up_ref(key) != 1) {
-		free(g);
-		return NULL;
-	}
-	g->key = key;
-	g->kind = jwk_key_kind(key);
-	g->cv = g->kind == JWK_KIND_EC ? jwk_key_curve(key) : NULL;
-	const char *alg = alg_for(g->kind, g->cv);
-	const struct alg_info *ai = alg ? alg_by_name(alg) : NULL;
-	if (ai && ai->md) {
-		g->tmpl = EVP_MD_CTX_new();
-		if (!g->tmpl || md_init(g->tmpl, ai, key, 0) != 0) {
-			EVP_MD_CTX_free(g->tmpl);
-			g->tmpl = NULL;
-		}
-		ERR_clear_error();
-	}
-	return g;
-}
-
-void jws_signer_free(struct jws_signer *g)
-{
-	if (!g)
-		return;
-	EVP_MD_CTX_free(g->tmpl);
-	EVP_PKEY_free(g->key);
-	free(g);
-}
-
-EVP_PKEY *jws_signer_pkey(const struct jws_signer *g)
-{
-	return g ? g->key : NULL;
-}
-
-char *jws_signer_sign(const struct jws_signer *g, const json_t *extra_header, const char *payload)
-{
-	if (!g)
-		return NULL;
-	return sign_with(g->key, g->kind, g->cv, g->tmpl, extra_header, payload);
-}
-
-char *jws_sign_hs256(const unsigned char *mac_key, size_t key_len, const json_t *header,
-                     const char *payload)
-{
-	char *prot = NULL, *pay = NULL, *input = NULL, *out = NULL;
-	unsigned char mac[32];
-	size_t mac_len = 0;
-	/* RFC 7518 §3.2: the key must be at least as long as the hash; refusing an empty one is
-	 * the least we can do without breaking CAs that hand out short keys. */
-	if (!mac_key || key_len == 0 || sign_parts(header, "HS256", payload, &prot, &pay, &input) != 0)
-		goto done;
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, mac_key, key_len, (const unsigned char *)input,
-	               strlen(input), mac, sizeof mac, &mac_len) ||
-	    mac_len != sizeof mac)
-		goto done;
-	out = flattened(prot, pay, mac, mac_len);
-done:
-	ERR_clear_error();
-	OPENSSL_cleanse(mac, sizeof mac);
-	free(input);
-	free(prot);
-	free(pay);
-	return out;
 }

@@ -1,5 +1,6 @@
 /* JWS for ACME (RFC 7515, 7518; RFC 8555 §6.2).
- * Parsing of flattened JWS with ACME's header rules, verification, and signing.
+ * Parsing of flattened JWS with ACME's header rules and verification (jose.c), and signing
+ * (jws_sign.c).
  * JWKs, the account key policy and thumbprints are in jwk.h. */
 #ifndef COBBLE_JOSE_H
 #define COBBLE_JOSE_H
