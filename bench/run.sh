@@ -197,6 +197,8 @@ row "errors" errors
 row "load generator CPU per cert (ms)" client_cpu_ms
 grep -q 'stalled' "$T/pebble.out" 2>/dev/null &&
 	echo "note: pebble stopped answering at W=$W ($(grep -o 'no progress[^)]*' "$T/pebble.out" | head -n 1)); its column covers the certificates issued before that${PWCOL:+; the last three columns rerun both servers with fewer workers, where pebble usually finishes}"
+grep -q 'stalled' "$T/pebble-w.out" 2>/dev/null &&
+	echo "note: pebble stopped answering at W=${PEBBLE_FALLBACK_W:-8} too ($(grep -o 'no progress[^)]*' "$T/pebble-w.out" | head -n 1)); its W=${PEBBLE_FALLBACK_W:-8} column covers the certificates issued before that"
 echo "crypto floor: $FLOOR ms per certificate (9 ECDSA P-256 verifies + 1 sign; openssl speed: $SIGNS sign/s, $VERIFIES verify/s)"
 echo "cobbled CPU per certificate / floor: $(ratio "$(field cobbled cpu_ms)" "$FLOOR")"
 
