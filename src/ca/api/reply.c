@@ -211,3 +211,8 @@ const char *reply_time(int64_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return buf;
 }
+
+void reply_url(struct api *a, char *buf, size_t len, const char *kind, const char *id)
+{
+	snprintf(buf, len, "%s/acme/%s/%s", a->cfg->base_url, kind, id);
+}

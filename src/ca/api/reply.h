@@ -32,5 +32,8 @@ void reply_plain(struct evhttp_request *req, int status, const char *ctype, cons
 void reply_text(struct evhttp_request *req, int status, const char *text);
 /* RFC 3339 UTC time ("2026-11-28T15:16:17Z") into buf (>= 21 bytes). */
 const char *reply_time(int64_t t, char *buf, size_t len);
+/* The URL of resource id of kind ("acct", "order", "authz", "chall", "finalize", "cert", ...):
+ * BASE/acme/KIND/ID. */
+void reply_url(struct api *a, char *buf, size_t len, const char *kind, const char *id);
 
 #endif

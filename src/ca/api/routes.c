@@ -1,16 +1,17 @@
-/* ACME resources: directory, nonces, accounts, orders, authorizations, challenges,
- * finalize, certificates (RFC 8555 §7). Handlers authenticate, call orders/, render JSON. */
+/* ACME resources: directory, nonces, orders, authorizations, challenges, finalize,
+ * certificates (RFC 8555 §7), and the URL routing for them all. Handlers authenticate, call
+ * orders/, render JSON. Accounts are accounts.c's; revocation, keyChange, CRLs and renewal
+ * information lifecycle.c's. */
 #include "routes.h"
+#include "accounts.h"
 #include "auth.h"
 #include "b64url.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "orders/orders.h"
-#include "rand.h"
 #include "reply.h"
 #include "replywait.h"
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -19,21 +20,12 @@
 #include <string.h>
 #include <time.h>
 
-#define ORDERS_PAGE 100
-#define MAX_CONTACTS 10
-#define MAX_CONTACT_LEN 320
-
-static void url_of(struct api *a, char *buf, size_t len, const char *kind, const char *id)
-{
-	snprintf(buf, len, "%s/acme/%s/%s", a->cfg->base_url, kind, id);
-}
-
 /* ---- rendering ---- */
 
 static json_t *render_challenge(struct api *a, const struct store_challenge *ch)
 {
 	char url[600], t[32];
-	url_of(a, url, sizeof url, "chall", ch->id);
+	reply_url(a, url, sizeof url, "chall", ch->id);
 	json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "type", ch->type, "url", url, "status", ch->status, "token",
 	                      ch->token);
 	if (ch->validated_at)
@@ -70,37 +62,20 @@ static json_t *render_order(struct api *a, const struct store_order *o, const ch
 	char t[32], url[600];
 	json_t *authz = json_array();
 	for (size_t i = 0; i < o->nauthz; i++) {
-		url_of(a, url, sizeof url, "authz", o->authz_ids[i]);
+		reply_url(a, url, sizeof url, "authz", o->authz_ids[i]);
 		json_array_append_new(authz, json_string(url));
 	}
 	json_t *ids = json_loads(o->identifiers, 0, NULL);
-	url_of(a, url, sizeof url, "finalize", o->id);
+	reply_url(a, url, sizeof url, "finalize", o->id);
 	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:s}", "status", status, "expires",
 	                      reply_time(o->expires, t, sizeof t), "identifiers", ids ? ids : json_array(),
 	                      "authorizations", authz, "finalize", url);
 	if (o->cert_serial[0]) {
-		url_of(a, url, sizeof url, "cert", o->cert_serial);
+		reply_url(a, url, sizeof url, "cert", o->cert_serial);
 		json_object_set_new(j, "certificate", json_string(url));
 	}
 	if (err && strcmp(status, "invalid") == 0)
 		json_object_set_new(j, "error", problem_to_json(err));
-	return j;
-}
-
-static json_t *render_account(struct api *a, const struct store_account *acct)
-{
-	char url[600];
-	url_of(a, url, sizeof url, "acct", acct->id);
-	strncat(url, "/orders", sizeof url - strlen(url) - 1);
-	json_t *contact = json_loads(acct->contact ? acct->contact : "[]", 0, NULL);
-	json_t *j = json_pack("{s:s, s:o, s:s}", "status", acct->status, "contact", contact ? contact : json_array(),
-	                      "orders", url);
-	if (acct->tos_agreed)
-		json_object_set_new(j, "termsOfServiceAgreed", json_true());
-	/* The key is part of the account object in Boulder and Pebble; clients print it. */
-	json_t *key = json_loads(acct->jwk, 0, NULL);
-	if (key)
-		json_object_set_new(j, "key", key);
 	return j;
 }
 
@@ -169,210 +144,6 @@ static void h_new_nonce(struct api *a, struct evhttp_request *req)
 	reply_raw(a, req, cmd == EVHTTP_REQ_HEAD ? 200 : 204, NULL, NULL, 0);
 }
 
-/* ---- accounts (§7.3) ---- */
-
-/* RFC 8555 §7.3: contact URLs; this CA supports mailto: with one plain address each. */
-static struct problem *check_contacts(const json_t *contact, char **out)
-{
-	if (!json_is_array(contact))
-		return problem_new("malformed", 400, "\"contact\" must be an array of URLs");
-	if (json_array_size(contact) > MAX_CONTACTS)
-		return problem_new("invalidContact", 400, "at most %d contacts are allowed", MAX_CONTACTS);
-	size_t i;
-	json_t *v;
-	json_array_foreach(contact, i, v)
-	{
-		const char *s = json_string_value(v);
-		if (!s)
-			return problem_new("malformed", 400, "contact %zu is not a string", i);
-		if (strncasecmp(s, "mailto:", 7) != 0)
-			return problem_new("unsupportedContact", 400, "contact \"%.100s\" is not a mailto: URL", s);
-		const char *addr = s + 7;
-		const char *at = strchr(addr, '@');
-		size_t len = strlen(s);
-		if (len > MAX_CONTACT_LEN || !at || at == addr || !at[1] || strchr(at + 1, '@') ||
-		    strpbrk(addr, "?,;<> \t\r\n\"") || !strchr(at + 1, '.'))
-			return problem_new("invalidContact", 400, "contact \"%.100s\" is not a valid email address", s);
-	}
-	*out = json_dumps(contact, JSON_COMPACT);
-	return NULL;
-}
-
-static void h_new_account(struct api *a, struct evhttp_request *req, const char *url)
-{
-	struct auth au;
-	struct problem *p = NULL;
-	struct store_account acct;
-	memset(&acct, 0, sizeof acct);
-	char loc[600];
-	if (auth_request(a, req, url, AUTH_JWK, &au, &p)) {
-		reply_problem(a, req, p);
-		return;
-	}
-	if (au.post_as_get) {
-		reply_problem(a, req, problem_new("malformed", 400, "newAccount needs a JSON object payload"));
-		goto done;
-	}
-	/* A key already registered: answer with that account (§7.3.1), 200 and Location. */
-	int r = store_account_by_thumbprint(a->store, au.thumbprint, &acct);
-	if (r == STORE_OK) {
-		url_of(a, loc, sizeof loc, "acct", acct.id);
-		reply_json(a, req, 200, render_account(a, &acct), loc);
-		goto done;
-	}
-	if (r != STORE_NOTFOUND) {
-		reply_problem(a, req, problem_new("serverInternal", 500, "could not look up the account"));
-		goto done;
-	}
-	if (lifecycle_key_blocked(a, au.key)) {
-		reply_problem(a, req, problem_new("badPublicKey", 400, "this key is on the block list (revoked for keyCompromise)"));
-		goto done;
-	}
-	if (json_is_true(json_object_get(au.payload, "onlyReturnExisting"))) {
-		reply_problem(a, req, problem_new("accountDoesNotExist", 400, "no account exists for this key"));
-		goto done;
-	}
-	json_t *tos = json_object_get(au.payload, "termsOfServiceAgreed");
-	if (tos && !json_is_boolean(tos)) {
-		reply_problem(a, req, problem_new("malformed", 400, "\"termsOfServiceAgreed\" must be a boolean"));
-		goto done;
-	}
-	if (a->cfg->tos_url && !json_is_true(tos)) {
-		reply_problem(a, req, problem_new("userActionRequired", 403,
-		                                  "you must agree to the terms of service at %s", a->cfg->tos_url));
-		goto done;
-	}
-	char *contact = NULL;
-	json_t *cj = json_object_get(au.payload, "contact");
-	if (cj) {
-		p = check_contacts(cj, &contact);
-		if (p) {
-			reply_problem(a, req, p);
-			goto done;
-		}
-	}
-	rand_id(acct.id);
-	memcpy(acct.thumbprint, au.thumbprint, sizeof acct.thumbprint);
-	acct.jwk = json_dumps(au.jws->jwk, JSON_COMPACT | JSON_SORT_KEYS);
-	acct.contact = contact ? contact : strdup("[]");
-	snprintf(acct.status, sizeof acct.status, "valid");
-	acct.tos_agreed = json_is_true(tos);
-	acct.created_at = now_s();
-	/* Durable before the client hears of it, without the loop waiting for the sync. */
-	store_sync_defer(a->store, 1);
-	r = store_account_insert(a->store, &acct);
-	store_sync_defer(a->store, 0);
-	uint64_t ticket = store_sync_ticket(a->store);
-	if (r == STORE_CONFLICT) {
-		/* Lost a race with the same key: return the winner's account. */
-		store_account_clear(&acct);
-		if (store_account_by_thumbprint(a->store, au.thumbprint, &acct) == STORE_OK) {
-			url_of(a, loc, sizeof loc, "acct", acct.id);
-			reply_json(a, req, 200, render_account(a, &acct), loc);
-			goto done;
-		}
-	}
-	if (r != STORE_OK) {
-		reply_problem(a, req, problem_new("serverInternal", 500, "could not create the account"));
-		goto done;
-	}
-	log_info("new account %s", acct.id);
-	url_of(a, loc, sizeof loc, "acct", acct.id);
-	replywait_reply(a, req, ticket, 201, render_account(a, &acct), loc);
-done:
-	store_account_clear(&acct);
-	auth_clear(&au);
-}
-
-static void h_account(struct api *a, struct evhttp_request *req, const char *url, const char *id)
-{
-	struct auth au;
-	struct problem *p = NULL;
-	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
-		reply_problem(a, req, p);
-		return;
-	}
-	if (strcmp(au.acct.id, id) != 0) {
-		reply_problem(a, req, problem_new("unauthorized", 403, "this request is not signed by that account"));
-		goto done;
-	}
-	uint64_t ticket = 0;
-	if (!au.post_as_get) {
-		/* §7.3.2 update, §7.3.6 deactivation. Other fields are ignored. */
-		json_t *st = json_object_get(au.payload, "status");
-		json_t *cj = json_object_get(au.payload, "contact");
-		char *contact = NULL;
-		if (st && !(json_is_string(st) && strcmp(json_string_value(st), "deactivated") == 0)) {
-			reply_problem(a, req, problem_new("malformed", 400, "an account's status can only be set to \"deactivated\""));
-			goto done;
-		}
-		if (cj) {
-			p = check_contacts(cj, &contact);
-			if (p) {
-				reply_problem(a, req, p);
-				goto done;
-			}
-			free(au.acct.contact);
-			au.acct.contact = contact;
-		}
-		if (st)
-			snprintf(au.acct.status, sizeof au.acct.status, "deactivated");
-		store_sync_defer(a->store, 1);
-		int r = (st || cj) ? store_account_update(a->store, &au.acct) : STORE_OK;
-		store_sync_defer(a->store, 0);
-		ticket = store_sync_ticket(a->store);
-		if (r != STORE_OK) {
-			reply_problem(a, req, problem_new("serverInternal", 500, "could not update the account"));
-			goto done;
-		}
-		if (st)
-			log_info("account %s deactivated", au.acct.id);
-	}
-	replywait_reply(a, req, ticket, 200, render_account(a, &au.acct), NULL);
-done:
-	auth_clear(&au);
-}
-
-static void h_account_orders(struct api *a, struct evhttp_request *req, const char *url, const char *id)
-{
-	struct auth au;
-	struct problem *p = NULL;
-	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
-		reply_problem(a, req, p);
-		return;
-	}
-	if (strcmp(au.acct.id, id) != 0) {
-		reply_problem(a, req, problem_new("unauthorized", 403, "this request is not signed by that account"));
-		goto done;
-	}
-	size_t offset = 0;
-	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	if (q && strncmp(q, "cursor=", 7) == 0)
-		offset = strtoul(q + 7, NULL, 10);
-	char(*ids)[STORE_ID_MAX] = NULL;
-	size_t n = 0;
-	if (store_order_list(a->store, id, offset, ORDERS_PAGE + 1, &ids, &n) != STORE_OK) {
-		reply_problem(a, req, problem_new("serverInternal", 500, "could not list orders"));
-		goto done;
-	}
-	json_t *arr = json_array();
-	char ourl[600];
-	for (size_t i = 0; i < n && i < ORDERS_PAGE; i++) {
-		url_of(a, ourl, sizeof ourl, "order", ids[i]);
-		json_array_append_new(arr, json_string(ourl));
-	}
-	if (n > ORDERS_PAGE) {
-		/* RFC 8555 §7.1.2.1: pagination with Link rel="next". */
-		char next[700];
-		snprintf(next, sizeof next, "%s/acme/acct/%s/orders?cursor=%zu", a->cfg->base_url, id, offset + ORDERS_PAGE);
-		reply_link(req, next, "next");
-	}
-	free(ids);
-	reply_json(a, req, 200, json_pack("{s:o}", "orders", arr), NULL);
-done:
-	auth_clear(&au);
-}
-
 /* ---- orders (§7.4) ---- */
 
 /* known: the order's derived status when the caller already has it (a new order), else NULL. */
@@ -414,7 +185,7 @@ static void h_new_order(struct api *a, struct evhttp_request *req, const char *u
 		goto done;
 	}
 	char loc[600];
-	url_of(a, loc, sizeof loc, "order", o.id);
+	reply_url(a, loc, sizeof loc, "order", o.id);
 	send_order(a, req, 201, &o, loc, st);
 	store_order_clear(&o);
 done:
@@ -469,7 +240,7 @@ static void send_finalized(struct api *a, struct evhttp_request *req, void *orde
 		return;
 	}
 	char loc[600];
-	url_of(a, loc, sizeof loc, "order", o->id);
+	reply_url(a, loc, sizeof loc, "order", o->id);
 	send_order(a, req, 200, o, loc, NULL);
 }
 
@@ -663,7 +434,7 @@ static void h_challenge(struct api *a, struct evhttp_request *req, const char *u
 	if (strcmp(ch.status, "processing") == 0)
 		retry_after(a, req);
 	char up[600];
-	url_of(a, up, sizeof up, "authz", az.id);
+	reply_url(a, up, sizeof up, "authz", az.id);
 	reply_link(req, up, "up");
 	reply_json(a, req, 200, render_challenge(a, &ch), NULL);
 free_ch:
@@ -855,7 +626,7 @@ void routes_handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(rest, "new-account") == 0) {
-		h_new_account(a, req, url);
+		accounts_new(a, req, url);
 		return;
 	}
 	if (strcmp(rest, "new-order") == 0) {
@@ -879,11 +650,11 @@ void routes_handle(struct evhttp_request *req, void *arg)
 			memcpy(id, s, n);
 			id[n] = '\0';
 			if (valid_id(id) && !slash) {
-				h_account(a, req, url, id);
+				accounts_get(a, req, url, id);
 				return;
 			}
 			if (valid_id(id) && slash && strcmp(slash, "/orders") == 0) {
-				h_account_orders(a, req, url, id);
+				accounts_orders(a, req, url, id);
 				return;
 			}
 		}
