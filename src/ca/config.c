@@ -50,6 +50,7 @@ void config_defaults(struct config *c)
 	c->workers = 4;
 	c->validation_timeout_ms = 10000;
 	c->retry_after = 1;
+	c->challenge_wait_ms = 25;
 	c->crl_shards = 4;
 	c->ocsp = 1;
 	c->crl_max_age = 60;
@@ -167,6 +168,7 @@ static const struct field top_fields[] = {
     {"validationWorkers", F_INT, OFF(workers), 0, 1, 256},
     {"validationTimeoutMs", F_INT, OFF(validation_timeout_ms), 0, 100, 120000},
     {"retryAfterSeconds", F_INT, OFF(retry_after), 0, 1, 3600},
+    {"challengeReplyWaitMs", F_INT, OFF(challenge_wait_ms), 0, 0, 10000},
     {"publicListen", F_PUBLIC_LISTEN, 0, 0, 0, 0},
     {"crlShards", F_INT, OFF(crl_shards), 0, 1, 256},
     {"ocsp", F_BOOL, OFF(ocsp), 0, 0, 0},

@@ -37,6 +37,8 @@ struct config {
 	int workers;             /* "validationWorkers", default 4 */
 	int validation_timeout_ms; /* "validationTimeoutMs", default 10000 */
 	int retry_after;         /* "retryAfterSeconds", default 1 */
+	int challenge_wait_ms;   /* "challengeReplyWaitMs": a challenge POST's reply waits this long for
+	                          * the validation it started, default 25; 0 = answer at once */
 	char *public_host;       /* --public-listen HOST:PORT, "publicListen": plain-HTTP CRLs; NULL = none */
 	int public_port;
 	int crl_shards;          /* "crlShards", default 4 */

@@ -197,6 +197,7 @@ int main(int argc, char **argv)
 	    .lab = cfg.lab,
 	    .timeout_ms = cfg.validation_timeout_ms,
 	};
+	va_pool_set_done_hook(replywait_wake); /* a challenge POST waiting for its validation */
 	if (va_pool_start(&vs, res, &cfg, cfg.database, cfg.workers, &pool, err, sizeof err))
 		goto out;
 

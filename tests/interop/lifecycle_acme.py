@@ -92,11 +92,14 @@ class Account:
 
 
 TOKENS = {}
+DELAY = {}  # token -> seconds the responder waits before answering it
 
 
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         t = self.path.rsplit("/", 1)[-1]
+        if t in DELAY:
+            time.sleep(DELAY[t])
         if t in TOKENS:
             self.send_response(200)
             self.end_headers()

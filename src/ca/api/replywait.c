@@ -21,10 +21,25 @@ struct replywait {
 	int ok;                          /* written before event_active, read in its callback */
 	struct store_sync_waiter w;
 	struct replywait *next, **pprev; /* a->waits; touched only on a's loop */
+	char key[REPLYWAIT_KEY_MAX];     /* replywait_start_wake's; "" for a sync wait */
+	struct replywait *knext, **kpprev; /* wake_list, under wake_mu */
 };
+
+/* Every wait started by replywait_start_wake, on any loop, for replywait_wake (any thread). */
+static pthread_mutex_t wake_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct replywait *wake_list;
 
 static void unlink_free(struct replywait *rw)
 {
+	if (rw->key[0]) {
+		/* Out of wake_list before the event goes: a wake after this finds nothing; one
+		 * before it left the event active, and event_free takes it off the active queue. */
+		pthread_mutex_lock(&wake_mu);
+		*rw->kpprev = rw->knext;
+		if (rw->knext)
+			rw->knext->kpprev = rw->kpprev;
+		pthread_mutex_unlock(&wake_mu);
+	}
 	*rw->pprev = rw->next;
 	if (rw->next)
 		rw->next->pprev = rw->pprev;
@@ -76,17 +91,18 @@ static void on_closed(struct evhttp_connection *evcon, void *arg)
 	rw->evcon = NULL;
 }
 
-int replywait_start(struct api *a, struct evhttp_request *req, uint64_t ticket, replywait_send_fn *send,
-                    void *ctx, void (*free_ctx)(void *))
+/* A wait on a's loop for req, its event not yet armed; NULL when out of memory. */
+static struct replywait *wait_new(struct api *a, struct evhttp_request *req, replywait_send_fn *send, void *ctx,
+                                  void (*free_ctx)(void *))
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct replywait *rw = evcon ? calloc(1, sizeof *rw) : NULL;
 	if (!rw)
-		return -1;
+		return NULL;
 	rw->settled = event_new(a->base, -1, 0, on_settled_loop, rw);
 	if (!rw->settled) {
 		free(rw);
-		return -1;
+		return NULL;
 	}
 	rw->a = a;
 	rw->req = req;
@@ -102,11 +118,54 @@ int replywait_start(struct api *a, struct evhttp_request *req, uint64_t ticket, 
 	/* One request at a time per connection (evhttp reads the next after the reply), so the
 	 * connection's one close callback is this wait's until it is sent. */
 	evhttp_connection_set_closecb(evcon, on_closed, rw);
+	return rw;
+}
+
+int replywait_start(struct api *a, struct evhttp_request *req, uint64_t ticket, replywait_send_fn *send,
+                    void *ctx, void (*free_ctx)(void *))
+{
+	struct replywait *rw = wait_new(a, req, send, ctx, free_ctx);
+	if (!rw)
+		return -1;
 	rw->w.ticket = ticket;
 	rw->w.done = on_settled;
 	rw->w.arg = rw;
 	store_sync_notify(a->store, &rw->w);
 	return 0;
+}
+
+int replywait_start_wake(struct api *a, struct evhttp_request *req, const char *key, int timeout_ms,
+                         replywait_send_fn *send, void *ctx, void (*free_ctx)(void *))
+{
+	size_t kl = key ? strlen(key) : 0;
+	if (kl == 0 || kl >= REPLYWAIT_KEY_MAX || timeout_ms < 0)
+		return -1;
+	struct replywait *rw = wait_new(a, req, send, ctx, free_ctx);
+	if (!rw)
+		return -1;
+	memcpy(rw->key, key, kl + 1);
+	pthread_mutex_lock(&wake_mu);
+	rw->knext = wake_list;
+	rw->kpprev = &wake_list;
+	if (wake_list)
+		wake_list->kpprev = &rw->knext;
+	wake_list = rw;
+	pthread_mutex_unlock(&wake_mu);
+	/* ok stays 0 unless a wake comes first: the timeout runs the same callback. */
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	event_add(rw->settled, &tv);
+	return 0;
+}
+
+void replywait_wake(const char *key)
+{
+	pthread_mutex_lock(&wake_mu);
+	for (struct replywait *rw = wake_list; rw; rw = rw->knext)
+		if (strcmp(rw->key, key) == 0) {
+			rw->ok = 1; /* event_active takes the base's lock: the loop reads it after */
+			event_active(rw->settled, EV_TIMEOUT, 0);
+		}
+	pthread_mutex_unlock(&wake_mu);
 }
 
 struct blocker {

@@ -25,6 +25,16 @@ int replywait_start(struct api *a, struct evhttp_request *req, uint64_t ticket, 
  * its sync failed. The loop does not wait (replywait_block if out of memory). */
 void replywait_reply(struct api *a, struct evhttp_request *req, uint64_t ticket, int status, json_t *body,
                      const char *location);
+/* A reply that waits for something another thread does, at most timeout_ms: send runs on the
+ * loop with ok 1 once replywait_wake(key) is called (from any thread), or with ok 0 when the
+ * time is up. key (a challenge id: a challenge POST answered once its validation ended,
+ * routes.c) is copied; same ownership and connection-close rules as replywait_start. -1 (ctx
+ * still the caller's) when out of memory or key is empty or too long. */
+#define REPLYWAIT_KEY_MAX 64
+int replywait_start_wake(struct api *a, struct evhttp_request *req, const char *key, int timeout_ms,
+                         replywait_send_fn *send, void *ctx, void (*free_ctx)(void *));
+/* Wakes every reply waiting under key, on whichever loop; none: nothing happens. */
+void replywait_wake(const char *key);
 /* Waits in this thread for ticket's commit: 1 on disk, 0 if its sync failed. */
 int replywait_block(struct store *s, uint64_t ticket);
 /* At shutdown, after a's loop stopped, its evhttp was freed and its store handle closed

@@ -385,6 +385,26 @@ done:
 	auth_clear(&au);
 }
 
+/* The reply to a challenge POST that waited for the validation it started (replywait_start_wake):
+ * the challenge as it is now, valid or invalid if the worker finished within
+ * challengeReplyWaitMs, else still processing. */
+static void challenge_reply(struct api *a, struct evhttp_request *req, void *ctx, int woken)
+{
+	(void)woken;
+	const char *id = ctx;
+	struct store_challenge ch;
+	struct store_authz az;
+	if (store_challenge_get(a->store, id, &ch, &az) != STORE_OK) {
+		reply_problem(a, req, problem_new("serverInternal", 500, "could not reload the challenge"));
+		return;
+	}
+	if (strcmp(ch.status, "processing") == 0)
+		retry_after(a, req);
+	reply_json(a, req, 200, render_challenge(a, &ch), NULL);
+	store_challenge_clear(&ch);
+	store_authz_clear(&az);
+}
+
 static void h_challenge(struct api *a, struct evhttp_request *req, const char *url, const char *id)
 {
 	struct auth au;
@@ -408,6 +428,9 @@ static void h_challenge(struct api *a, struct evhttp_request *req, const char *u
 		reply_problem(a, req, problem_new("unauthorized", 403, "this challenge belongs to another account"));
 		goto free_ch;
 	}
+	char up[600];
+	reply_url(a, up, sizeof up, "authz", az.id);
+	reply_link(req, up, "up");
 	/* §7.5.1: a POST with a JSON object (normally {}) asks for validation; POST-as-GET reads. */
 	if (!au.post_as_get && strcmp(ch.status, "pending") == 0) {
 		const char *ast = orders_authz_status(&az, now_s());
@@ -417,6 +440,17 @@ static void h_challenge(struct api *a, struct evhttp_request *req, const char *u
 		}
 		r = va_pool_start_challenge(a->pool, a->store, ch.id);
 		if (r == STORE_OK) {
+			/* The reply is "the updated challenge object" (§7.5.1). A validation that ends
+			 * within challengeReplyWaitMs (a local or fast one) is in it, and the client's first
+			 * poll finds the authorization final: it saves the client a polling round (lego
+			 * does not poll at all after a valid challenge). A slower one is answered
+			 * "processing" as before, with Retry-After. A validation that ended before the wait
+			 * was registered is seen only at the timeout (the reply is still right). */
+			char *cid = a->pool && a->cfg->challenge_wait_ms > 0 ? strdup(ch.id) : NULL;
+			if (cid && replywait_start_wake(a, req, cid, a->cfg->challenge_wait_ms, challenge_reply, cid,
+			                                free) == 0)
+				goto free_ch;
+			free(cid);
 			snprintf(ch.status, sizeof ch.status, "processing");
 		} else if (r == STORE_CONFLICT) {
 			/* Another challenge of this authorization is being validated; report the current state. */
@@ -433,9 +467,6 @@ static void h_challenge(struct api *a, struct evhttp_request *req, const char *u
 	}
 	if (strcmp(ch.status, "processing") == 0)
 		retry_after(a, req);
-	char up[600];
-	reply_url(a, up, sizeof up, "authz", az.id);
-	reply_link(req, up, "up");
 	reply_json(a, req, 200, render_challenge(a, &ch), NULL);
 free_ch:
 	store_challenge_clear(&ch);

@@ -84,6 +84,13 @@ static int key_authorization(const struct store_account *acct, const char *token
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
+static void (*done_hook)(const char *chall_id);
+
+void va_pool_set_done_hook(void (*done)(const char *chall_id))
+{
+	done_hook = done;
+}
+
 static void finish(struct worker *w, const char *id, int valid, const struct problem *prob, const json_t *rec)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -100,9 +107,12 @@ static void finish(struct worker *w, const char *id, int valid, const struct pro
 			break;
 		usleep(100 * 1000 * (i + 1)); /* a busy database: try again shortly */
 	}
-	if (rc == STORE_OK)
+	if (rc == STORE_OK) {
 		log_info("validation: challenge %s %s%s%s", id, valid ? "valid" : "invalid",
 		         prob ? ": " : "", prob && prob->detail ? prob->detail : "");
+		if (done_hook)
+			done_hook(id);
+	}
 	else if (rc == STORE_CONFLICT)
 		log_warn("validation: challenge %s was no longer processing; result dropped", id);
 	else

@@ -36,6 +36,10 @@ int va_pool_start_challenge(struct va_pool *p, struct store *s, const char *chal
  * work itself. */
 int va_pool_submit_task(struct va_pool *p, void (*run)(void *arg, struct store *s, struct resolver *r),
                         void (*drop)(void *arg), void *arg);
+/* Called by a worker after it recorded a challenge's result (valid or invalid), with the
+ * challenge id, from the worker's thread. Process-wide; set before any pool starts (main.c:
+ * replywait_wake, so that a challenge POST waiting for its validation is answered at once). */
+void va_pool_set_done_hook(void (*done)(const char *chall_id));
 /* Stops accepting, finishes or abandons queued work (abandoned challenges stay processing
  * and are requeued at next start), joins the threads. */
 void va_pool_stop(struct va_pool *p);
