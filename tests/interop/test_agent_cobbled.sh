@@ -5,11 +5,17 @@
 . "$(dirname "$0")/agent_lib.sh"
 ACME_SERVER=cobbled
 start_dns
-start_cobbled
+# A challenge reply that always waits for its (local) validation: the agent takes a valid
+# challenge in the reply as a valid authorization and does not poll (RFC 8555 §7.5.1); checked
+# below. Against pebble (test_agent_http01) the agent polls.
+printf '{"challengeReplyWaitMs": 10000}\n' >"$T/wait.json"
+COBBLED_ARGS="--config $T/wait.json" start_cobbled
 
 cob_ok register register --email admin@cobble.test --agree-tos
 cob_ok issue --verbose issue -d one.cobble.test -d two.cobble.test --http01-standalone --http01-port "$HTTPPORT"
 check_lineage one.cobble.test
+[ "$(grep -c "valid (in the challenge's reply)" "$T/issue.log")" = 2 ] ||
+	fail "the agent did not take the valid challenges in the replies as valid authorizations" "$T/issue.log"
 check_cert cobbled "$CFG/certs/one.cobble.test/cert.pem" "$CFG/certs/one.cobble.test/chain.pem" one.cobble.test two.cobble.test
 v1=$(lineage_version one.cobble.test)
 cob_ok renew renew --name one.cobble.test --force
