@@ -2,6 +2,7 @@
 #include "replywait.h"
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 #include "log.h"
@@ -18,7 +19,8 @@ struct replywait {
 	void *ctx;
 	void (*free_ctx)(void *);
 	struct event *settled;           /* on a->base, made active by the waiter's callback */
-	int ok;                          /* written before event_active, read in its callback */
+	_Atomic int ok;                  /* written before event_active, read in its callback; a
+	                                  * wake may race the timeout's callback, hence atomic */
 	struct store_sync_waiter w;
 	struct replywait *next, **pprev; /* a->waits; touched only on a's loop */
 	char key[REPLYWAIT_KEY_MAX];     /* replywait_start_wake's; "" for a sync wait */
