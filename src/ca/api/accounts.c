@@ -60,6 +60,15 @@ static struct problem *check_contacts(const json_t *contact, char **out)
 	return NULL;
 }
 
+/* §7.3.1: newAccount for a key that already has an account answers with it, 200 and its
+ * Location. */
+static void reply_existing(struct api *a, struct evhttp_request *req, const struct store_account *acct)
+{
+	char loc[600];
+	reply_url(a, loc, sizeof loc, "acct", acct->id);
+	reply_json(a, req, 200, render_account(a, acct), loc);
+}
+
 void accounts_new(struct api *a, struct evhttp_request *req, const char *url)
 {
 	struct auth au;
@@ -78,8 +87,7 @@ void accounts_new(struct api *a, struct evhttp_request *req, const char *url)
 	/* A key already registered: answer with that account (§7.3.1), 200 and Location. */
 	int r = store_account_by_thumbprint(a->store, au.thumbprint, &acct);
 	if (r == STORE_OK) {
-		reply_url(a, loc, sizeof loc, "acct", acct.id);
-		reply_json(a, req, 200, render_account(a, &acct), loc);
+		reply_existing(a, req, &acct);
 		goto done;
 	}
 	if (r != STORE_NOTFOUND) {
@@ -129,8 +137,7 @@ void accounts_new(struct api *a, struct evhttp_request *req, const char *url)
 		/* Lost a race with the same key: return the winner's account. */
 		store_account_clear(&acct);
 		if (store_account_by_thumbprint(a->store, au.thumbprint, &acct) == STORE_OK) {
-			reply_url(a, loc, sizeof loc, "acct", acct.id);
-			reply_json(a, req, 200, render_account(a, &acct), loc);
+			reply_existing(a, req, &acct);
 			goto done;
 		}
 	}
@@ -146,18 +153,28 @@ done:
 	auth_clear(&au);
 }
 
+/* Authenticates a request to account id's own resources (signed with kid by that account).
+ * 0 with *au filled; -1 with the problem answered and *au cleared. */
+static int auth_own(struct api *a, struct evhttp_request *req, const char *url, const char *id, struct auth *au)
+{
+	struct problem *p = NULL;
+	if (auth_request(a, req, url, AUTH_KID, au, &p)) {
+		reply_problem(a, req, p);
+		return -1;
+	}
+	if (strcmp(au->acct.id, id) != 0) {
+		reply_problem(a, req, problem_new("unauthorized", 403, "this request is not signed by that account"));
+		auth_clear(au);
+		return -1;
+	}
+	return 0;
+}
+
 void accounts_get(struct api *a, struct evhttp_request *req, const char *url, const char *id)
 {
 	struct auth au;
-	struct problem *p = NULL;
-	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
-		reply_problem(a, req, p);
+	if (auth_own(a, req, url, id, &au))
 		return;
-	}
-	if (strcmp(au.acct.id, id) != 0) {
-		reply_problem(a, req, problem_new("unauthorized", 403, "this request is not signed by that account"));
-		goto done;
-	}
 	uint64_t ticket = 0;
 	if (!au.post_as_get) {
 		/* §7.3.2 update, §7.3.6 deactivation. Other fields are ignored. */
@@ -169,7 +186,7 @@ void accounts_get(struct api *a, struct evhttp_request *req, const char *url, co
 			goto done;
 		}
 		if (cj) {
-			p = check_contacts(cj, &contact);
+			struct problem *p = check_contacts(cj, &contact);
 			if (p) {
 				reply_problem(a, req, p);
 				goto done;
@@ -198,15 +215,8 @@ done:
 void accounts_orders(struct api *a, struct evhttp_request *req, const char *url, const char *id)
 {
 	struct auth au;
-	struct problem *p = NULL;
-	if (auth_request(a, req, url, AUTH_KID, &au, &p)) {
-		reply_problem(a, req, p);
+	if (auth_own(a, req, url, id, &au))
 		return;
-	}
-	if (strcmp(au.acct.id, id) != 0) {
-		reply_problem(a, req, problem_new("unauthorized", 403, "this request is not signed by that account"));
-		goto done;
-	}
 	size_t offset = 0;
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 	if (q && strncmp(q, "cursor=", 7) == 0)
