@@ -709,9 +709,10 @@ int main(int argc, char **argv)
 		printf("%s:   %6d  %s  (e.g. %s)\n", label, errs[i].count, errs[i].kind, errs[i].example);
 	/* One machine-readable line for bench/run.sh. */
 	printf("RESULT label=%s workers=%d certs=%d errors=%d wall=%.3f rate=%.2f p50=%.2f p95=%.2f p99=%.2f "
-	       "cpu_ms=%.3f sys_ms=%.3f hwm_kib=%ld client_cpu_ms=%.3f\n",
+	       "cpu_ms=%.3f sys_ms=%.3f hwm_kib=%ld client_cpu_ms=%.3f polls=%.2f\n",
 	       label, ready_workers, n, nerr, wall, n / wall, pct(latencies, n, 0.50) * 1000,
-	       pct(latencies, n, 0.95) * 1000, pct(latencies, n, 0.99) * 1000, cpu_ms, n > 0 ? (sys1 - sys0) * 1000.0 / n : 0.0, hwm, n ? self_cpu * 1000 / n : 0.0);
+	       pct(latencies, n, 0.95) * 1000, pct(latencies, n, 0.99) * 1000, cpu_ms, n > 0 ? (sys1 - sys0) * 1000.0 / n : 0.0, hwm, n ? self_cpu * 1000 / n : 0.0,
+	       n ? (double)atomic_load(&polls) / n : 0.0);
 	fflush(stdout);
 	if (stalled)
 		_exit(1); /* workers are stuck in requests; nothing to clean up safely */

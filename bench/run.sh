@@ -201,6 +201,13 @@ grep -q 'stalled' "$T/pebble-w.out" 2>/dev/null &&
 	echo "note: pebble stopped answering at W=${PEBBLE_FALLBACK_W:-8} too ($(grep -o 'no progress[^)]*' "$T/pebble-w.out" | head -n 1)); its W=${PEBBLE_FALLBACK_W:-8} column covers the certificates issued before that"
 echo "crypto floor: $FLOOR ms per certificate (9 ECDSA P-256 verifies + 1 sign; openssl speed: $SIGNS sign/s, $VERIFIES verify/s)"
 echo "cobbled CPU per certificate / floor: $(ratio "$(field cobbled cpu_ms)" "$FLOOR")"
+# What this flow itself signs and checks: newOrder, the authorization, the challenge, finalize
+# and the download are JWS-signed, plus each status poll; the CSR's signature; the certificate.
+if [ "$(field cobbled polls)" != "-" ]; then
+	OWN=$(awk -v p="$(field cobbled polls)" -v s="$SIGNS" -v v="$VERIFIES" 'BEGIN {
+		printf "%.2f %.3f", 5 + p, (5 + p + 1) / v * 1000 + 1 / s * 1000 }')
+	echo "the issuance's own crypto at cobbled: ${OWN% *} JWS checks per certificate + the CSR's + 1 sign = ${OWN#* } ms; cobbled CPU per certificate / that: $(ratio "$(field cobbled cpu_ms)" "${OWN#* }")"
+fi
 
 if [ -n "$SEEDS" ]; then
 	echo
