@@ -40,7 +40,11 @@
 static int dns_fd = -1, dns_port, dns_stop[2];
 static pthread_t dns_thread;
 static pthread_mutex_t dns_mu = PTHREAD_MUTEX_INITIALIZER;
-static int dns_queries;
+/* Queries for exactly this name (a recheck case's own). Counting every query did not do:
+ * libunbound retries a SERVFAIL'd query on its own schedule, and such a retry from the
+ * x.broken.test case once arrived during the next one (make test under ASan, session 7). */
+static char dns_watch[128];
+static int dns_watch_hits;
 static int dns_hold; /* set: queries under hold.test wait (in the server) until it is cleared */
 
 static size_t caa_rr(unsigned char *b, size_t o, const char *tag, const char *value)
@@ -77,7 +81,8 @@ static void dns_answer(const unsigned char *q, size_t qlen, struct sockaddr_in *
 	int qtype = q[p + 1] << 8 | q[p + 2];
 	size_t qend = p + 5;
 	pthread_mutex_lock(&dns_mu);
-	dns_queries++;
+	if (dns_watch[0] && strcmp(name, dns_watch) == 0)
+		dns_watch_hits++;
 	size_t hl = strlen(name);
 	while (dns_hold && hl >= 9 && strcmp(name + hl - 9, "hold.test") == 0) {
 		pthread_mutex_unlock(&dns_mu);
@@ -459,10 +464,19 @@ static int finalize(struct fx *f, struct store_order *o, const char *names, int6
 	return rc;
 }
 
-static int queries(void)
+/* Starts counting the queries for name (lower case); returns how many came since. */
+static void watch(const char *name)
 {
 	pthread_mutex_lock(&dns_mu);
-	int n = dns_queries;
+	snprintf(dns_watch, sizeof dns_watch, "%s", name);
+	dns_watch_hits = 0;
+	pthread_mutex_unlock(&dns_mu);
+}
+
+static int watched(void)
+{
+	pthread_mutex_lock(&dns_mu);
+	int n = dns_watch_hits;
 	pthread_mutex_unlock(&dns_mu);
 	return n;
 }
@@ -500,7 +514,7 @@ static void recheck_case(struct fx *f, const struct recheck_case *c, int64_t t0,
 	assert_int_equal(create(f, "acct1", idents, t0, &o, &p), 0);
 	validate(f, o.authz_ids[0], "dns-01", 1, t0);
 	validate(f, o.authz_ids[1], "http-01", 1, t0);
-	int before = queries();
+	watch(name);
 	int rc;
 	if (!later) {
 		rc = finalize(f, &o, names, t0 + c->age, &p);
@@ -514,7 +528,7 @@ static void recheck_case(struct fx *f, const struct recheck_case *c, int64_t t0,
 		if (c->lookups) {
 			assert_int_equal(rc, ORDERS_FINALIZE_LATER);
 			assert_non_null(job);
-			assert_int_equal(queries(), before); /* nothing looked up yet */
+			assert_int_equal(watched(), 0); /* nothing looked up yet */
 			assert_string_equal(o.status, "processing");
 			struct store_order mid;
 			assert_int_equal(store_order_get(f->s, o.id, &mid), STORE_OK);
@@ -526,7 +540,7 @@ static void recheck_case(struct fx *f, const struct recheck_case *c, int64_t t0,
 			assert_null(job);
 		}
 	}
-	int asked = queries() > before;
+	int asked = watched() > 0;
 	if (asked != c->lookups)
 		fail_msg("%s: CAA %s", c->name, asked ? "queried" : "not queried");
 	if (!c->type) {
