@@ -155,7 +155,8 @@ int replywait_start_wake(struct api *a, struct evhttp_request *req, const char *
 	pthread_mutex_unlock(&wake_mu);
 	/* ok stays 0 unless a wake comes first: the timeout runs the same callback. */
 	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-	event_add(rw->settled, &tv);
+	if (event_add(rw->settled, &tv) != 0)
+		event_active(rw->settled, EV_TIMEOUT, 0); /* no timer: answer with what there is now */
 	return 0;
 }
 
