@@ -385,6 +385,14 @@ done:
 	auth_clear(&au);
 }
 
+/* A challenge object as the reply (§7.5.1), with Retry-After while it is processing. */
+static void reply_challenge(struct api *a, struct evhttp_request *req, const struct store_challenge *ch)
+{
+	if (strcmp(ch->status, "processing") == 0)
+		retry_after(a, req);
+	reply_json(a, req, 200, render_challenge(a, ch), NULL);
+}
+
 /* The reply to a challenge POST that waited for the validation it started (replywait_start_wake):
  * the challenge as it is now, valid or invalid if the worker finished within
  * challengeReplyWaitMs, else still processing. */
@@ -398,9 +406,7 @@ static void challenge_reply(struct api *a, struct evhttp_request *req, void *ctx
 		reply_problem(a, req, problem_new("serverInternal", 500, "could not reload the challenge"));
 		return;
 	}
-	if (strcmp(ch.status, "processing") == 0)
-		retry_after(a, req);
-	reply_json(a, req, 200, render_challenge(a, &ch), NULL);
+	reply_challenge(a, req, &ch);
 	store_challenge_clear(&ch);
 	store_authz_clear(&az);
 }
@@ -465,9 +471,7 @@ static void h_challenge(struct api *a, struct evhttp_request *req, const char *u
 			goto free_ch;
 		}
 	}
-	if (strcmp(ch.status, "processing") == 0)
-		retry_after(a, req);
-	reply_json(a, req, 200, render_challenge(a, &ch), NULL);
+	reply_challenge(a, req, &ch);
 free_ch:
 	store_challenge_clear(&ch);
 	store_authz_clear(&az);
