@@ -405,10 +405,6 @@ static void fail_order(struct store *s, const char *id, struct problem *p)
 	free(text);
 }
 
-/* CAA again before issuance for every dns authorization of the order whose check (made when
- * its challenge validated) is older than ORDERS_CAA_RECHECK_SECONDS. NULL if issuance may go on.
- * No lookup starts after stop (CLOCK_MONOTONIC): each takes at most validationTimeoutMs, so the
- * recheck ends within one of them after stop, and the finalize before its processing_until. */
 /* Whether az's CAA must be checked again before issuance at now: a dns authorization (RFC
  * 8738 defines no CAA for ip identifiers) whose valid challenge, in *valid (NULL if none), is
  * older than ORDERS_CAA_RECHECK_SECONDS or missing. */
@@ -422,6 +418,10 @@ static int recheck_needed(const struct store_authz *az, int64_t now, const struc
 	return strcmp(az->ident_type, "dns") == 0 && (!ch || now - ch->validated_at > ORDERS_CAA_RECHECK_SECONDS);
 }
 
+/* CAA again before issuance for every dns authorization of the order whose check (made when
+ * its challenge validated) is older than ORDERS_CAA_RECHECK_SECONDS. NULL if issuance may go on.
+ * No lookup starts after stop (CLOCK_MONOTONIC): each takes at most validationTimeoutMs, so the
+ * recheck ends within one of them after stop, and the finalize before its processing_until. */
 static struct problem *caa_recheck(const struct config *c, struct resolver *r, const struct store_order *o,
                                    const struct store_authz *azs, int64_t now, const struct timespec *stop)
 {
