@@ -164,10 +164,8 @@ void replywait_wake(const char *key)
 {
 	pthread_mutex_lock(&wake_mu);
 	for (struct replywait *rw = wake_list; rw; rw = rw->knext)
-		if (strcmp(rw->key, key) == 0) {
-			rw->ok = 1; /* event_active takes the base's lock: the loop reads it after */
-			event_active(rw->settled, EV_TIMEOUT, 0);
-		}
+		if (strcmp(rw->key, key) == 0)
+			on_settled(rw, 1); /* as a settled sync hands over: ok, then the loop */
 	pthread_mutex_unlock(&wake_mu);
 }
 
