@@ -82,7 +82,7 @@ enum stmt_id {
 	"serial, account_id, order_id, der, issued_at, not_before, not_after, revoked_at, "        \
 	"revoked_reason"
 
-/* The same statements as sqlite.c, in PostgreSQL's dialect. */
+/* The same statements as sqlite_query.c, in PostgreSQL's dialect. */
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_ACCOUNT_INSERT] = "INSERT INTO accounts (" ACCOUNT_COLS ")"
 	                      " VALUES ($1, $2, $3, $4, $5, $6, $7)",

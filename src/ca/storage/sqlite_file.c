@@ -1,9 +1,9 @@
 /* The per database file state of the SQLite backend (sqlite_file.h): the registry of open
  * files, the shared connection's mutex and its last close, the named locks, the in-memory
  * redeemed-nonce window, the group commit of the WAL (wal_sync_barrier) and the checkpoints,
- * run by a thread of the file's own on a connection of their own. sqlite.c keeps the
- * statements, the migrations and the store operations, and calls in here around each store
- * call (sqf_enter/sqf_leave). */
+ * run by a thread of the file's own on a connection of their own. sqlite.c (with
+ * sqlite_query.c, sqlite_orders.c and sqlite_certs.c) keeps the statements, the migrations and
+ * the store operations, and calls in here around each store call (sqf_enter/sqf_leave). */
 #include "sqlite_file.h"
 #include "deadline.h"
 #include "log.h"

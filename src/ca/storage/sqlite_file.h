@@ -14,7 +14,7 @@
 /* Another process (cobbled migrate, sqlite3) may hold the file; wait this long for it. */
 #define SQF_BUSY_TIMEOUT_MS 5000
 
-struct sqlite_store; /* sqlite.c's handle; only sqlite.c looks inside */
+struct sqlite_store; /* the backend's handle (sqlite_query.h); not looked inside here */
 struct store;        /* the same handle as store.c sees it */
 
 /* Per database file, for the life of the process: the shared connection, the nonce window and
@@ -40,7 +40,7 @@ struct sq_file {
 	pthread_mutex_t conn_mu;
 	sqlite3 *db;                /* NULL while no handle is open */
 	sqlite3_stmt **st;          /* prepared on first use, kept until the connection closes */
-	size_t nst;                 /* entries of st (sqlite.c's statement count) */
+	size_t nst;                 /* entries of st (ST__COUNT, sqlite_query.h) */
 	int users;                  /* open handles */
 	struct sqlite_store *cur;   /* the handle inside a store call */
 	int need_checkpoint;        /* the WAL passed the checkpoint threshold */

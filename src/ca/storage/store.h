@@ -1,5 +1,5 @@
 /* The storage interface: the only way the rest of cobbled touches persistent data.
- * One backend per file (sqlite.c now, postgres.c later); callers never see SQL. */
+ * One backend per database kind (sqlite.c, postgres.c); callers never see SQL. */
 #ifndef COBBLE_STORE_H
 #define COBBLE_STORE_H
 #include <stddef.h>
