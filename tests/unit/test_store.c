@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "storage/store.h"
+#include "storage/sqlite_query.h"
 #include <dirent.h>
 #include <errno.h>
 #include <libpq-fe.h>
@@ -1393,6 +1394,48 @@ static void test_migration_checks(void **state)
 	}
 }
 
+/* Whether SQLite's plan for sql reads index. */
+static int plan_uses(sqlite3 *db, const char *sql, const char *index)
+{
+	char q[2048];
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+	fill(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+		found |= d && strstr(d, index) != NULL;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* Migration 6 (SQLite; PostgreSQL's drops and creates the same indexes, and the conformance
+ * tests run the queries on both): no index written for nothing. challenges_processing is
+ * gone, the start-up list of processing challenges reads challenges_leases, and
+ * authorizations are indexed only once valid (authzs_valid), which the reuse and
+ * valid-authorization queries read. */
+static void test_migration_lean_indexes(void **state)
+{
+	struct fx *f = *state;
+	if (pg_url)
+		return;
+	assert_int_equal(add_account(f->s, "acct1", "tp1", 1), STORE_OK);
+	assert_int_equal(add_order(f->s, "acct1", "o1", 100, 1, NULL, 0), STORE_OK);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(count_of(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN"
+	                              " ('challenges_processing', 'authzs_for_reuse')"),
+	                 0);
+	assert_int_equal(count_of(db, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name ="
+	                              " 'authzs_valid' AND sql LIKE '%WHERE status = ''valid''%'"),
+	                 1);
+	assert_true(plan_uses(db, sqq_sql(ST_AUTHZ_REUSABLE), "authzs_valid"));
+	assert_true(plan_uses(db, sqq_sql(ST_AUTHZ_VALID_FOR), "authzs_valid"));
+	assert_true(plan_uses(db, sqq_sql(ST_CHALL_PROCESSING), "challenges_leases"));
+	sqlite3_close(db);
+}
+
 /* Issue 7: serials reserved in a block for no order, then bound to an order by the
  * certificate insert; all-or-nothing reservation; a bound serial cannot serve again. */
 static void test_serials_block(void **state)
@@ -2132,6 +2175,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_order_interrupted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_processing_until, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_lean_indexes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serials_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cert_list_revoked_backends, setup, teardown),

@@ -102,7 +102,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	                         " ORDER BY serial COLLATE \"C\"",
 	[ST_AUTHZ_VALID_FOR] = "SELECT 1 FROM authzs WHERE account_id = $1 AND ident_type = 'dns'"
 	                       " AND ident_value = $2 AND status = 'valid' AND expires > $3 LIMIT 1",
-	/* Authorization reuse: served by the authzs_for_reuse index. */
+	/* Authorization reuse: served by the authzs_valid index (migration 6). */
 	[ST_AUTHZ_REUSABLE] = "SELECT a.id FROM authzs a WHERE a.account_id = $1 AND a.ident_type = $2"
 	                      " AND a.ident_value = $3 AND a.status = 'valid' AND a.expires > $5::bigint"
 	                      " AND a.wildcard = $4::integer AND EXISTS (SELECT 1 FROM challenges c"

@@ -76,6 +76,9 @@ struct sqlite_store {
 
 struct sqlite_store *sqq_of(struct store *s);
 
+/* The SQL of a statement (test_store checks the plans of some). */
+const char *sqq_sql(enum stmt_id id);
+
 /* Maps a failed step to a store code. Constraint failures are answers, not faults: a
  * duplicate key is CONFLICT, a reference to a missing row NOTFOUND. Anything else is logged. */
 int sqq_fail(struct sqlite_store *q, int r, const char *what);
