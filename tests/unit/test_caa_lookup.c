@@ -45,43 +45,51 @@ struct zrec {
 	int many;             /* answer with this many tiny records instead */
 	int raw_bad;          /* one record whose tag is not alphanumeric */
 	int delay_ms;         /* answer only after this long; -1: once gate_open is set */
+	int tc_udp;           /* over UDP only a truncated (TC) answer: the records come over TCP */
+	int drop_first;       /* the first question for the name is never answered */
 };
 
 static const struct zrec zone[] = {
-	{"allowed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
-	{"upper.test", 0, 0, NULL, {{0, "ISSUE", "Cobble.Test"}}, 0, 0, 0},
-	{"second.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}, {0, "issue", "ca2.test"}}, 0, 0, 0},
-	{"other.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0},
-	{"wild.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {0, "issuewild", ";"}}, 0, 0, 0},
-	{"acct.test", 0, 0, NULL, {{0, "issue", "cobble.test; accounturi=" ACCOUNT}}, 0, 0, 0},
-	{"method.test", 0, 0, NULL, {{0, "issue", "cobble.test; validationmethods=dns-01"}}, 0, 0, 0},
-	{"crit.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {128, "tbs", "x"}}, 0, 0, 0},
-	{"iodef.test", 0, 0, NULL, {{0, "iodef", "mailto:caa@iodef.test"}}, 0, 0, 0},
-	{"alias.test", 0, 0, "target.elsewhere.test", {{0}}, 0, 0, 0},
-	{"target.elsewhere.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0},
-	{"sub.allowed.test", 0, 0, NULL, {{0}}, 0, 0, 0}, /* exists, no CAA: NODATA */
-	{"broken.test", 2, 0, NULL, {{0}}, 0, 0, 0},
-	{"under.broken2.test", 0, 0, NULL, {{0}}, 0, 0, 0},
-	{"broken2.test", 2, 0, NULL, {{0}}, 0, 0, 0},
-	{"silent.test", 0, 1, NULL, {{0}}, 0, 0, 0},
-	{"malformed.test", 0, 0, NULL, {{0}}, 0, 1, 0},
-	{"many.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX + 1, 0, 0},
-	{"full.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX, 0, 0},
-	{"x.signed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
+	{"allowed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0, 0, 0},
+	{"upper.test", 0, 0, NULL, {{0, "ISSUE", "Cobble.Test"}}, 0, 0, 0, 0, 0},
+	{"second.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}, {0, "issue", "ca2.test"}}, 0, 0, 0, 0, 0},
+	{"other.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0, 0, 0},
+	{"wild.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {0, "issuewild", ";"}}, 0, 0, 0, 0, 0},
+	{"acct.test", 0, 0, NULL, {{0, "issue", "cobble.test; accounturi=" ACCOUNT}}, 0, 0, 0, 0, 0},
+	{"method.test", 0, 0, NULL, {{0, "issue", "cobble.test; validationmethods=dns-01"}}, 0, 0, 0, 0, 0},
+	{"crit.test", 0, 0, NULL, {{0, "issue", "cobble.test"}, {128, "tbs", "x"}}, 0, 0, 0, 0, 0},
+	{"iodef.test", 0, 0, NULL, {{0, "iodef", "mailto:caa@iodef.test"}}, 0, 0, 0, 0, 0},
+	{"alias.test", 0, 0, "target.elsewhere.test", {{0}}, 0, 0, 0, 0, 0},
+	{"target.elsewhere.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0, 0, 0},
+	{"sub.allowed.test", 0, 0, NULL, {{0}}, 0, 0, 0, 0, 0}, /* exists, no CAA: NODATA */
+	{"broken.test", 2, 0, NULL, {{0}}, 0, 0, 0, 0, 0},
+	{"under.broken2.test", 0, 0, NULL, {{0}}, 0, 0, 0, 0, 0},
+	{"broken2.test", 2, 0, NULL, {{0}}, 0, 0, 0, 0, 0},
+	{"silent.test", 0, 1, NULL, {{0}}, 0, 0, 0, 0, 0},
+	{"malformed.test", 0, 0, NULL, {{0}}, 0, 1, 0, 0, 0},
+	{"many.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX + 1, 0, 0, 0, 0},
+	{"full.test", 0, 0, NULL, {{0}}, CAA_RRSET_MAX, 0, 0, 0, 0},
+	{"x.signed.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0, 0, 0},
 	/* Failures above and below a set with records: only those below matter (RFC 8659 §3). */
-	{"broken.other.test", 2, 0, NULL, {{0}}, 0, 0, 0},
-	{"silent.other.test", 0, 1, NULL, {{0}}, 0, 0, 0},
-	{"ok.broken.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
-	{"deny.broken.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0},
-	{"ok.silent.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
-	{"slow.test", 0, 0, NULL, {{0}}, 0, 0, SLOW_MS},
-	{"ok.slow.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0},
-	{"deny.slow.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0},
+	{"broken.other.test", 2, 0, NULL, {{0}}, 0, 0, 0, 0, 0},
+	{"silent.other.test", 0, 1, NULL, {{0}}, 0, 0, 0, 0, 0},
+	{"ok.broken.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0, 0, 0},
+	{"deny.broken.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0, 0, 0},
+	{"ok.silent.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0, 0, 0},
+	{"slow.test", 0, 0, NULL, {{0}}, 0, 0, SLOW_MS, 0, 0},
+	{"ok.slow.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0, 0, 0},
+	{"deny.slow.test", 0, 0, NULL, {{0, "issue", "other-ca.example"}}, 0, 0, 0, 0, 0},
 	/* Late, but within unbound's first retransmission timeout (376 ms). */
-	{"soon.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 100},
-	{"later.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 300},
-	{"gate.test", 0, 0, NULL, {{0}}, 0, 0, -1},
+	{"soon.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 100, 0, 0},
+	{"later.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 300, 0, 0},
+	{"gate.test", 0, 0, NULL, {{0}}, 0, 0, -1, 0, 0},
+	/* The stub resolver's transport: TCP after a truncated answer, a question asked again. */
+	{"big.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0, 1, 0},
+	{"flaky.test", 0, 0, NULL, {{0, "issue", "cobble.test"}}, 0, 0, 0, 0, 1},
 };
+static int first_seen[64];  /* drop_first: questions for zone[i] so far (server thread) */
+static int tcp_answers;     /* __atomic: answers given over TCP */
+static int srv_tcp = -1;    /* the TCP listener on the same port */
 static int gate_open; /* __atomic: the test thread opens it, the server thread reads it */
 
 static int srv_fd = -1, srv_port, stop_pipe[2];
@@ -156,7 +164,8 @@ static size_t put_caa(unsigned char *b, size_t o, unsigned char flags, const cha
 	return o + vl;
 }
 
-static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from, socklen_t fl)
+/* Answers q (from a UDP client, or on the TCP connection tcp_fd when it is >= 0). */
+static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from, socklen_t fl, int tcp_fd)
 {
 	unsigned char b[4096];
 	char name[256];
@@ -186,6 +195,8 @@ static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from
 	}
 	const struct zrec *z = lookup(name);
 	if (z && z->drop)
+		return;
+	if (z && z->drop_first && first_seen[z - zone]++ == 0)
 		return;
 	memcpy(b, q, qend);
 	b[2] = 0x84 | (q[2] & 1); /* QR AA, RD copied */
@@ -220,8 +231,19 @@ static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from
 			an++;
 		}
 	}
+	if (z && z->tc_udp && tcp_fd < 0) {
+		b[2] |= 0x02; /* TC, and no records */
+		o = qend;
+		an = 0;
+	}
 	b[6] = (unsigned char)(an >> 8);
 	b[7] = (unsigned char)an;
+	if (tcp_fd >= 0) {
+		unsigned char l[2] = {(unsigned char)(o >> 8), (unsigned char)o};
+		if (write(tcp_fd, l, 2) == 2 && write(tcp_fd, b, o) == (ssize_t)o)
+			__atomic_add_fetch(&tcp_answers, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	if (z && z->delay_ms) {
 		if (nheld < (int)(sizeof held / sizeof held[0])) {
 			struct held *h = &held[nheld++];
@@ -239,7 +261,8 @@ static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from
 static void *srv_main(void *arg)
 {
 	(void)arg;
-	struct pollfd pfd[2] = {{.fd = srv_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN}};
+	struct pollfd pfd[3] = {{.fd = srv_fd, .events = POLLIN}, {.fd = stop_pipe[0], .events = POLLIN},
+	                        {.fd = srv_tcp, .events = POLLIN}};
 	for (;;) {
 		int wait = -1;
 		long long now = mono_ms();
@@ -260,11 +283,25 @@ static void *srv_main(void *arg)
 				wait = (int)(held[i].due_ms - now);
 			i++;
 		}
-		int pn = poll(pfd, 2, wait);
+		int pn = poll(pfd, 3, wait);
 		if (pn < 0)
 			continue;
 		if (pfd[1].revents)
 			break;
+		if (pfd[2].revents & POLLIN) {
+			/* One question per connection, read and answered at once (the tests' sizes). */
+			int c = accept(srv_tcp, NULL, NULL);
+			unsigned char l[2], tq[1500];
+			struct timeval tv = {.tv_sec = 2};
+			if (c >= 0 && setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0 &&
+			    recv(c, l, 2, MSG_WAITALL) == 2) {
+				size_t ql = (size_t)l[0] << 8 | l[1];
+				if (ql <= sizeof tq && recv(c, tq, ql, MSG_WAITALL) == (ssize_t)ql)
+					answer(tq, ql, NULL, 0, c);
+			}
+			if (c >= 0)
+				close(c);
+		}
 		if (!(pfd[0].revents & POLLIN))
 			continue;
 		unsigned char q[1500];
@@ -272,7 +309,7 @@ static void *srv_main(void *arg)
 		socklen_t fl = sizeof from;
 		ssize_t n = recvfrom(srv_fd, q, sizeof q, 0, (struct sockaddr *)&from, &fl);
 		if (n > 0)
-			answer(q, (size_t)n, &from, fl);
+			answer(q, (size_t)n, &from, fl, -1);
 	}
 	return NULL;
 }
@@ -287,6 +324,9 @@ static int setup(void **state)
 	socklen_t sl = sizeof sa;
 	getsockname(srv_fd, (struct sockaddr *)&sa, &sl);
 	srv_port = ntohs(sa.sin_port);
+	srv_tcp = socket(AF_INET, SOCK_STREAM, 0);
+	if (srv_tcp < 0 || bind(srv_tcp, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(srv_tcp, 8) != 0)
+		return -1;
 	return pthread_create(&srv_thread, NULL, srv_main, NULL);
 }
 
@@ -296,6 +336,7 @@ static int teardown(void **state)
 	if (write(stop_pipe[1], "x", 1) == 1)
 		pthread_join(srv_thread, NULL);
 	close(srv_fd);
+	close(srv_tcp);
 	close(stop_pipe[0]);
 	close(stop_pipe[1]);
 	return 0;
@@ -319,6 +360,23 @@ struct ccase {
 	int want;            /* 1 permitted, 0 forbidden (caa), -1 lookup failed (dns) */
 	const char *detail;  /* substring of the problem's detail */
 };
+
+/* The stub resolver (a forwarder, no trust anchor) over its own transport: a truncated UDP
+ * answer is asked again over TCP (RFC 7766 §5); an unanswered question is sent again (after
+ * 500 ms) within the resolver's timeout. */
+static void test_stub_transport(void **state)
+{
+	(void)state;
+	struct resolver *r = new_resolver(3000);
+	struct problem *p = NULL;
+	int before = __atomic_load_n(&tcp_answers, __ATOMIC_RELAXED);
+	assert_int_equal(caa_check_name(r, "big.test", 0, ids, 2, NULL, NULL, &p), 1);
+	assert_null(p);
+	assert_true(__atomic_load_n(&tcp_answers, __ATOMIC_RELAXED) > before);
+	assert_int_equal(caa_check_name(r, "flaky.test", 0, ids, 2, NULL, NULL, &p), 1);
+	assert_null(p);
+	resolver_free(r);
+}
 
 static const struct ccase cases[] = {
 	{"allowed.test", NULL, NULL, 1, NULL},
@@ -429,11 +487,14 @@ static void test_climb(void **state)
 	assert_true(was_asked(q, nq, "www.allowed.test"));
 	assert_true(was_asked(q, nq, "allowed.test"));
 
-	/* A wildcard is looked up at its base name; a trailing dot and case do not matter. */
+	/* A wildcard is looked up at its base name; a trailing dot and case do not matter (test.
+	 * goes out in the same round and may or may not have been asked by then). */
 	log_reset();
 	assert_int_equal(caa_check_name(r, "*.WILD.test.", 0, ids, 2, NULL, NULL, &p), 0);
-	assert_int_equal(logged(q, 32), 1);
-	assert_string_equal(q[0], "wild.test");
+	nq = logged(q, 32);
+	assert_true(was_asked(q, nq, "wild.test"));
+	for (int i = 0; i < nq; i++) /* test. also, late, from this walk or the one before */
+		assert_true(strcmp(q[i], "wild.test") == 0 || strcmp(q[i], "test") == 0);
 	problem_free(p);
 	/* ... and the wildcard flag alone means the same. */
 	assert_int_equal(caa_check_name(r, "wild.test", 1, ids, 2, NULL, NULL, &p), 0);
@@ -864,6 +925,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent),
 	    cmocka_unit_test(test_dnssec_bogus),
 	    cmocka_unit_test(test_from_rdata),
+	    cmocka_unit_test(test_stub_transport),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,7 @@
-/* The CA's own DNS resolver (libunbound): A/AAAA for connections, TXT for dns-01, CAA.
- * Forwards to a configured server (tests) or resolves recursively, validating DNSSEC. */
+/* The CA's own DNS resolver: A/AAAA for connections, TXT for dns-01, CAA. Resolves
+ * recursively with libunbound, validating DNSSEC; or forwards to a configured server, through
+ * libunbound when trust anchors are added (resolver_add_trust_anchor), else directly (stub
+ * mode, resolver.c). */
 #ifndef COBBLE_RESOLVER_H
 #define COBBLE_RESOLVER_H
 #include <stddef.h>
