@@ -239,9 +239,11 @@ static void answer(const unsigned char *q, size_t qlen, struct sockaddr_in *from
 	b[6] = (unsigned char)(an >> 8);
 	b[7] = (unsigned char)an;
 	if (tcp_fd >= 0) {
+		/* Counted before it is sent: the client may have read it before a later count. */
 		unsigned char l[2] = {(unsigned char)(o >> 8), (unsigned char)o};
-		if (write(tcp_fd, l, 2) == 2 && write(tcp_fd, b, o) == (ssize_t)o)
-			__atomic_add_fetch(&tcp_answers, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&tcp_answers, 1, __ATOMIC_RELAXED);
+		if (write(tcp_fd, l, 2) != 2 || write(tcp_fd, b, o) != (ssize_t)o)
+			__atomic_sub_fetch(&tcp_answers, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	if (z && z->delay_ms) {
