@@ -33,7 +33,8 @@ void replywait_reply(struct api *a, struct evhttp_request *req, uint64_t ticket,
 #define REPLYWAIT_KEY_MAX 64
 int replywait_start_wake(struct api *a, struct evhttp_request *req, const char *key, int timeout_ms,
                          replywait_send_fn *send, void *ctx, void (*free_ctx)(void *));
-/* Wakes every reply waiting under key, on whichever loop; none: nothing happens. */
+/* Wakes every reply waiting under key, on whichever loop. With none, the wake is kept (the
+ * last 64), and a wait then started under key is answered at once. */
 void replywait_wake(const char *key);
 /* Waits in this thread for ticket's commit: 1 on disk, 0 if its sync failed. */
 int replywait_block(struct store *s, uint64_t ticket);

@@ -451,7 +451,7 @@ static void h_challenge(struct api *a, struct evhttp_request *req, const char *u
 			 * poll finds the authorization final: it saves the client a polling round (lego
 			 * does not poll at all after a valid challenge). A slower one is answered
 			 * "processing" as before, with Retry-After. A validation that ended before the wait
-			 * was registered is seen only at the timeout (the reply is still right). */
+			 * was registered left its wake behind (replywait.c): answered at once too. */
 			char *cid = a->pool && a->cfg->challenge_wait_ms > 0 ? strdup(ch.id) : NULL;
 			if (cid && replywait_start_wake(a, req, cid, a->cfg->challenge_wait_ms, challenge_reply, cid,
 			                                free) == 0)
