@@ -192,12 +192,23 @@ static void test_answer(void **state)
 	assert_int_equal(a.n, 0);
 }
 
+/* m answers id's CAA query for a.test through an alias: n records, the chain ending at target. */
+static void assert_alias(const struct msg *m, uint16_t id, size_t n, const char *target)
+{
+	struct dnswire_answer a;
+	uint8_t w[DNSWIRE_NAME_MAX];
+	assert_int_equal(parse(m, id, "a.test", T_CAA, &a), 0);
+	assert_true(a.aliased);
+	assert_int_equal(a.n, n);
+	assert_int_equal((int)a.target_len, dnswire_name(target, w));
+	assert_memory_equal(a.target, w, a.target_len);
+}
+
 static void test_aliases(void **state)
 {
 	(void)state;
 	struct msg m;
 	struct dnswire_answer a;
-	uint8_t w[DNSWIRE_NAME_MAX];
 	static const uint8_t caa[] = "\0\5issuecobble.test";
 
 	/* A chain in one answer: the records at its end. */
@@ -206,20 +217,12 @@ static void test_aliases(void **state)
 	cname(&m, "b.test", "c.test");
 	rr(&m, "c.test", T_CAA, 1, caa, sizeof caa - 1);
 	rr(&m, "a.test", T_CAA, 1, caa, sizeof caa - 1); /* beside a CNAME: the alias wins */
-	assert_int_equal(parse(&m, 1, "a.test", T_CAA, &a), 0);
-	assert_true(a.aliased);
-	assert_int_equal(a.n, 1);
-	assert_int_equal((int)a.target_len, dnswire_name("c.test", w));
-	assert_memory_equal(a.target, w, a.target_len);
+	assert_alias(&m, 1, 1, "c.test");
 
 	/* An alias whose target the server did not answer for: no records, the target to ask. */
 	start(&m, 2, 0, 0, "a.test", T_CAA);
 	cname(&m, NULL, "Elsewhere.Example");
-	assert_int_equal(parse(&m, 2, "a.test", T_CAA, &a), 0);
-	assert_true(a.aliased);
-	assert_int_equal(a.n, 0);
-	assert_int_equal((int)a.target_len, dnswire_name("elsewhere.example", w));
-	assert_memory_equal(a.target, w, a.target_len);
+	assert_alias(&m, 2, 0, "elsewhere.example");
 
 	/* A loop, and a chain longer than DNSWIRE_MAX_CNAMES. */
 	start(&m, 3, 0, 0, "a.test", T_CAA);
