@@ -25,26 +25,18 @@
 #define HDR_QUERY_MAX 512  /* a query: header, a name of at most 255 bytes, the OPT record */
 #define STUB_CHASES_MAX 8  /* alias targets asked for in queries of their own */
 
-int dnsstub_address(const char *spec, struct dnsstub_server *srv)
+int dnsstub_server_set(struct dnsstub_server *srv, const char *host, uint16_t port)
 {
-	char host[64];
-	const char *at = strrchr(spec, '@');
-	size_t hl = at ? (size_t)(at - spec) : 0;
-	if (!at || hl == 0 || hl >= sizeof host)
-		return -1;
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-	int port = atoi(at + 1);
-	memset(&srv->addr, 0, sizeof srv->addr);
+	memset(srv, 0, sizeof *srv);
 	struct sockaddr_in *v4 = (struct sockaddr_in *)&srv->addr;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&srv->addr;
 	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
 		v4->sin_family = AF_INET;
-		v4->sin_port = htons((uint16_t)port);
+		v4->sin_port = htons(port);
 		srv->len = sizeof *v4;
 	} else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
 		v6->sin6_family = AF_INET6;
-		v6->sin6_port = htons((uint16_t)port);
+		v6->sin6_port = htons(port);
 		srv->len = sizeof *v6;
 	} else {
 		return -1;
@@ -63,6 +55,12 @@ void dnsstub_result_free(struct ub_result *res)
 	free(res);
 }
 
+/* Sent and still waiting for its answer. */
+static int outstanding(const struct query *q)
+{
+	return q->submitted && !q->done && !q->timed_out;
+}
+
 static void stub_fail(struct query *q, int err, const char *why)
 {
 	q->err = err;
@@ -75,17 +73,11 @@ static void stub_fill(struct query *q, const struct dnswire_answer *a)
 {
 	struct ub_result *res = calloc(1, sizeof *res);
 	if (!res || !(res->data = calloc(a->n + 1, sizeof *res->data)) ||
-	    !(res->len = calloc(a->n + 1, sizeof *res->len))) {
-		dnsstub_result_free(res);
-		stub_fail(q, UB_NOMEM, NULL);
-		return;
-	}
+	    !(res->len = calloc(a->n + 1, sizeof *res->len)))
+		goto nomem;
 	for (size_t k = 0; k < a->n; k++) {
-		if (!(res->data[k] = malloc(a->len[k] ? a->len[k] : 1))) {
-			dnsstub_result_free(res);
-			stub_fail(q, UB_NOMEM, NULL);
-			return;
-		}
+		if (!(res->data[k] = malloc(a->len[k] ? a->len[k] : 1)))
+			goto nomem;
 		memcpy(res->data[k], a->rdata[k], a->len[k]);
 		res->len[k] = (int)a->len[k];
 	}
@@ -95,6 +87,10 @@ static void stub_fill(struct query *q, const struct dnswire_answer *a)
 	q->res = res;
 	q->stub_res = 1;
 	q->done = 1;
+	return;
+nomem:
+	dnsstub_result_free(res);
+	stub_fail(q, UB_NOMEM, NULL);
 }
 
 /* Waits for fd to be ready for events until dl; 1 if it is, 0 at the deadline, -1 on error. */
@@ -275,7 +271,7 @@ static void stub_receive(const struct dnsstub_server *srv, struct waiter *w, uin
 		unsigned id = (unsigned)buf[0] << 8 | buf[1];
 		struct query *q = NULL;
 		for (size_t i = 0; i < w->n && !q; i++)
-			if (w->q[i].submitted && !w->q[i].done && !w->q[i].timed_out && (unsigned)w->q[i].id == id)
+			if (outstanding(&w->q[i]) && (unsigned)w->q[i].id == id)
 				q = &w->q[i];
 		if (!q)
 			continue; /* late, repeated, or not ours */
@@ -300,7 +296,7 @@ void dnsstub_wait(const struct dnsstub_server *srv, struct waiter *w, const stru
 	while (buf && !resolver_set_ready(w) && deadline_ms_left(dl) > 0) {
 		if (deadline_ms_left(&resend) <= 0) {
 			for (size_t i = 0; i < w->n; i++)
-				if (w->q[i].submitted && !w->q[i].done && !w->q[i].timed_out)
+				if (outstanding(&w->q[i]))
 					stub_send(w, &w->q[i]);
 			every *= 2;
 			resend = deadline_after_ms(every);

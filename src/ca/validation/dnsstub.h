@@ -5,6 +5,7 @@
 #ifndef COBBLE_DNSSTUB_H
 #define COBBLE_DNSSTUB_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
 #include "resolver_set.h"
@@ -14,8 +15,8 @@ struct dnsstub_server {
 	socklen_t len;
 };
 
-/* "IP@PORT" (the form resolver.c hands libunbound) into *srv; -1 if it is not one. */
-int dnsstub_address(const char *spec, struct dnsstub_server *srv);
+/* The IPv4 or IPv6 address host (text, no name) and port into *srv; -1 if host is not one. */
+int dnsstub_server_set(struct dnsstub_server *srv, const char *host, uint16_t port);
 
 /* Sends q[0..n) (names and rrtypes set) as one set waited for through w, as libunbound's
  * queries_submit does; w->r is left to the caller. dnsstub_wait must follow. */

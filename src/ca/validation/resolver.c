@@ -44,7 +44,6 @@
 #define RCODE_SERVFAIL 2
 #define RCODE_REFUSED 5
 
-
 struct resolver {
 	struct ub_ctx *ctx;
 	int timeout_ms;
@@ -96,8 +95,9 @@ static void query_done(void *arg, int err, struct ub_result *res)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* "HOST:PORT", "HOST", "[V6]:PORT", or a bare IPv6 address -> unbound's "HOST@PORT". */
-static int forwarder_spec(const char *fwd, char *out, size_t outlen)
+/* "HOST:PORT", "HOST", "[V6]:PORT", or a bare IPv6 address -> unbound's "HOST@PORT", and the
+ * same address for the stub (*srv). */
+static int forwarder_spec(const char *fwd, char *out, size_t outlen, struct dnsstub_server *srv)
 {
 	char host[64];
 	const char *port = NULL;
@@ -126,9 +126,6 @@ static int forwarder_spec(const char *fwd, char *out, size_t outlen)
 			port = colon + 1;
 	}
 	host[hl] = '\0';
-	unsigned char bin[16];
-	if (inet_pton(AF_INET, host, bin) != 1 && inet_pton(AF_INET6, host, bin) != 1)
-		return -1; /* unbound forwards to addresses, not names */
 	long p = 53;
 	if (port) {
 		char *e;
@@ -137,6 +134,8 @@ static int forwarder_spec(const char *fwd, char *out, size_t outlen)
 		if (errno || *port == '\0' || *e != '\0' || p < 1 || p > 65535)
 			return -1;
 	}
+	if (dnsstub_server_set(srv, host, (uint16_t)p) != 0)
+		return -1; /* unbound forwards to addresses, not names */
 	int n = snprintf(out, outlen, "%s@%ld", host, p);
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
@@ -163,7 +162,7 @@ int resolver_new(const char *forwarder, int timeout_ms, struct resolver **out, c
 	}
 	if (forwarder && *forwarder) {
 		char spec[96];
-		if (forwarder_spec(forwarder, spec, sizeof spec) != 0) {
+		if (forwarder_spec(forwarder, spec, sizeof spec, &r->fwd) != 0) {
 			snprintf(err, errlen, "dns resolver \"%s\": want IP, IP:PORT or [IPv6]:PORT", forwarder);
 			goto fail;
 		}
@@ -171,10 +170,6 @@ int resolver_new(const char *forwarder, int timeout_ms, struct resolver **out, c
 		if ((rc = ub_ctx_set_option(r->ctx, "do-not-query-localhost:", "no")) != 0 ||
 		    (rc = ub_ctx_set_fwd(r->ctx, spec)) != 0) {
 			snprintf(err, errlen, "dns resolver \"%s\": %s", forwarder, ub_strerror(rc));
-			goto fail;
-		}
-		if (dnsstub_address(spec, &r->fwd) != 0) {
-			snprintf(err, errlen, "dns resolver \"%s\": want IP, IP:PORT or [IPv6]:PORT", forwarder);
 			goto fail;
 		}
 		r->stub = 1;
