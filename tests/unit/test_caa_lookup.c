@@ -463,6 +463,29 @@ static int was_asked(char q[][256], int n, const char *name)
 	return 0;
 }
 
+/* Every question of the walk for name logged in q[0..n) is one of the names in list[0..nlist):
+ * nothing else was asked (a name may stand twice, a question sent again). */
+static void asked_only(const char *name, char q[][256], int n, char list[][256], int nlist)
+{
+	for (int i = 0; i < n; i++)
+		if (!was_asked(list, nlist, q[i]))
+			fail_msg("%s: %s asked too", name, q[i]);
+}
+
+/* Every question sent before this is logged when it returns: the server reads its one socket
+ * in order, and this question goes out after them (a walk that ended early leaves its other
+ * levels still on the way to the server). Then the log starts again. */
+static void quiesce(struct resolver *r)
+{
+	struct caa_record *recs = NULL;
+	size_t n = 0;
+	struct problem *p = NULL;
+	resolver_caa(r, "quiesce.test", &recs, &n, &p);
+	free(recs);
+	problem_free(p);
+	log_reset();
+}
+
 /* RFC 8659 §3: the climb asks each name from the label up to, not including, the root, and
  * the first non-empty RRset is the relevant one. */
 static void test_climb(void **state)
@@ -472,31 +495,34 @@ static void test_climb(void **state)
 	struct problem *p = NULL;
 	char q[32][256];
 
-	/* Every level is asked in one round, so the server sees them in any order. */
-	log_reset();
+	/* Every level is asked in one round, so the server sees them in any order, and nothing else
+	 * is asked. A level may stand twice: a question resent after 500 ms on a loaded machine (make
+	 * test under ASan) is the same question again. */
+	char levels[4][256] = {"a.b.nothing.test", "b.nothing.test", "nothing.test", "test"};
+	quiesce(r);
 	assert_int_equal(caa_check_name(r, "a.b.nothing.test", 0, ids, 2, NULL, NULL, &p), 1);
-	assert_int_equal(logged(q, 32), 4);
-	assert_true(was_asked(q, 4, "a.b.nothing.test"));
-	assert_true(was_asked(q, 4, "b.nothing.test"));
-	assert_true(was_asked(q, 4, "nothing.test"));
-	assert_true(was_asked(q, 4, "test"));
+	int nq = logged(q, 32);
+	for (int i = 0; i < 4; i++)
+		assert_true(was_asked(q, nq, levels[i]));
+	asked_only("a.b.nothing.test", q, nq, levels, 4);
 
 	/* The relevant set is allowed.test's; test. may or may not have been asked by then. */
-	log_reset();
+	char allowed[3][256] = {"www.allowed.test", "allowed.test", "test"};
+	quiesce(r);
 	assert_int_equal(caa_check_name(r, "www.allowed.test", 0, ids, 2, NULL, NULL, &p), 1);
-	int nq = logged(q, 32);
-	assert_true(nq == 2 || nq == 3);
+	nq = logged(q, 32);
 	assert_true(was_asked(q, nq, "www.allowed.test"));
 	assert_true(was_asked(q, nq, "allowed.test"));
+	asked_only("www.allowed.test", q, nq, allowed, 3);
 
 	/* A wildcard is looked up at its base name; a trailing dot and case do not matter (test.
 	 * goes out in the same round and may or may not have been asked by then). */
-	log_reset();
+	char wild[2][256] = {"wild.test", "test"};
+	quiesce(r);
 	assert_int_equal(caa_check_name(r, "*.WILD.test.", 0, ids, 2, NULL, NULL, &p), 0);
 	nq = logged(q, 32);
 	assert_true(was_asked(q, nq, "wild.test"));
-	for (int i = 0; i < nq; i++) /* test. also, late, from this walk or the one before */
-		assert_true(strcmp(q[i], "wild.test") == 0 || strcmp(q[i], "test") == 0);
+	asked_only("*.WILD.test.", q, nq, wild, 2);
 	problem_free(p);
 	/* ... and the wildcard flag alone means the same. */
 	assert_int_equal(caa_check_name(r, "wild.test", 1, ids, 2, NULL, NULL, &p), 0);
@@ -504,7 +530,7 @@ static void test_climb(void **state)
 	problem_free(p);
 
 	/* An address is never looked up. */
-	log_reset();
+	quiesce(r);
 	assert_int_equal(caa_check_name(r, "2001:db8::1", 0, ids, 2, NULL, NULL, &p), 1);
 	assert_int_equal(logged(q, 32), 0);
 
